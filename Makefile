@@ -1,0 +1,37 @@
+# The README's two commands are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint check bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: the service on 127.0.0.1:5000 (SQLite, console transport, example rota and customers)
+run: $(STAMP)
+	$(BIN)/oncall check
+	$(BIN)/oncall serve --host 127.0.0.1 --port 5000
+
+## test: the whole test suite (PostgreSQL too when ONCALL_TEST_DATABASE_URL is reachable)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check oncall tests benchmarks
+	$(BIN)/ruff format --check oncall tests benchmarks || true
+
+check: $(STAMP)
+	$(BIN)/oncall check
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) oncall.db oncall.db-wal oncall.db-shm .pytest_cache artifacts

@@ -1,0 +1,329 @@
+"""The records that are the truth: cases, their timelines, deadlines, the outbox.
+
+Everything that must happen later is a row with a due time (:class:`Deadline`, or an
+:class:`OutboundMessage` with ``next_attempt_at``); the engine claims due rows and applies them
+in one transaction with the state change and the messages it causes. Columns are plain strings
+and integers (no native enums) so the schema is identical on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones and hands back naive values.
+    Values are converted to UTC on the way in and come back aware (UTC) on the way out, so
+    domain code never meets a naive datetime. Naive input is a bug and is refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware values")
+        value = value.astimezone(UTC)
+        # SQLite compares datetimes as text: store them uniformly without an offset suffix.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class CaseState(StrEnum):
+    OPEN = "open"  # paging, nobody has acknowledged
+    ACKNOWLEDGED = "acknowledged"  # triaged; status targets running
+    RESOLVED = "resolved"
+    DOWNGRADED = "downgraded"  # SEV 3/4: left the critical line for the regular queue
+
+
+OPEN_STATES = (CaseState.OPEN.value, CaseState.ACKNOWLEDGED.value)
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    EMAIL = "email"
+
+
+class Counter(Base):
+    """Named counters (the human case-number sequence starts at 1001)."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    team: Mapped[str] = mapped_column(String(64), index=True)
+    customer_key: Mapped[str] = mapped_column(String(64), index=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(String(64), default="")
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    channel: Mapped[str] = mapped_column(String(10))
+    severity_claimed: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), index=True, default=CaseState.OPEN.value)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    after_hours: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Idempotency of intake: "call:<CallSid>" or "email:<Message-ID>" opens one case only.
+    intake_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+
+    opened_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))  # rota member key
+    acknowledged_by_name: Mapped[str | None] = mapped_column(String(200))
+    triage_due_at: Mapped[datetime | None]
+    first_status_at: Mapped[datetime | None]
+    last_status_at: Mapped[datetime | None]
+    status_due_at: Mapped[datetime | None]
+    eta_at: Mapped[datetime | None]
+    eta_text: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None]
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    # The escalation policy and the people it resolved to, frozen when the case opened.
+    escalation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    escalation_round: Mapped[int] = mapped_column(Integer, default=0)
+
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    recording_duration: Mapped[int | None] = mapped_column(Integer)
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class CaseEvent(Base):
+    """One line of a case's timeline: what happened, when, and who did it."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200), default="system")
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class DeadlineState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Deadline(Base):
+    """A timer: something the engine must do at ``due_at`` unless cancelled first.
+
+    ``(case_id, kind, seq)`` is unique, so scheduling the same timer twice is a no-op and a
+    retried transaction can never arm a second copy.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "seq", name="uq_deadlines_case_kind_seq"),
+        Index("ix_deadlines_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(20), default=DeadlineState.PENDING.value)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(100))  # engine instance that applied it
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OutboundMessage(Base):
+    """An SMS, voice call or email to send: the outbox.
+
+    pending → sending → sent → delivered | failed. ``sending`` is written and committed before
+    the provider is called, so a crash mid-send leaves evidence, and the row is reconciled
+    with the provider instead of blindly resent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10))  # sms | voice | email
+    purpose: Mapped[str] = mapped_column(String(40))  # page, ack_notice, customer_update, ...
+    recipient: Mapped[str] = mapped_column(String(100), default="")  # member key or "customer"
+    to_address: Mapped[str] = mapped_column(String(320), index=True)
+    from_address: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    message_id: Mapped[str | None] = mapped_column(String(400), index=True)  # email Message-ID
+    state: Mapped[str] = mapped_column(String(20), default=OutboxState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sending_since: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(30))
+    status_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    # A key that makes enqueuing idempotent: the same page for the same step is one row.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    fallback_of: Mapped[int | None] = mapped_column(Integer)
+    bundled_into: Mapped[int | None] = mapped_column(Integer)
+
+
+class Attempt(Base):
+    """An inbound contact that did not open a case: who, when, why, and what they were told."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(40))  # unknown_caller, bad_pin, not_entitled, ...
+    customer_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    contact: Mapped[str] = mapped_column(String(320), default="")  # phone number or address
+    told: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    forwarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    intake_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+
+
+class MisuseFlag(Base):
+    """A case downgraded out of the critical line (fee), or a customer flagged for review."""
+
+    __tablename__ = "misuse_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="fee")  # fee | review
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), unique=True
+    )
+    customer_key: Mapped[str] = mapped_column(String(64), index=True)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM, for the billing export
+    flagged_at: Mapped[datetime]
+    flagged_by: Mapped[str] = mapped_column(String(200), default="system")
+    severity_claimed: Mapped[int | None] = mapped_column(Integer)
+    severity_set: Mapped[int | None] = mapped_column(Integer)
+    fee: Mapped[float] = mapped_column(Float, default=0.0)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    waived_at: Mapped[datetime | None]
+    waived_by: Mapped[str | None] = mapped_column(String(200))
+    waive_reason: Mapped[str | None] = mapped_column(Text)
+    review_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+
+class WebhookReceipt(Base):
+    """An inbound webhook already handled: Twilio and SendGrid retry, we act once.
+
+    ``key`` is e.g. ``sms:<MessageSid>``, ``voice:<CallSid>:<step>``, ``email:<Message-ID>``.
+    The stored response lets a retried voice step get the very same TwiML back.
+    """
+
+    __tablename__ = "webhook_receipts"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    received_at: Mapped[datetime]
+    response: Mapped[str] = mapped_column(Text, default="")
+    status_code: Mapped[int] = mapped_column(Integer, default=200)
+
+
+class VoiceCall(Base):
+    """The state of one inbound call as it moves through the IVR."""
+
+    __tablename__ = "voice_calls"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    from_number: Mapped[str] = mapped_column(String(32), default="")
+    customer_key: Mapped[str | None] = mapped_column(String(64))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    pin_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    menu_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    severity: Mapped[int | None] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    dial_index: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(30), default="greeting")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EngineHeartbeat(Base):
+    """The last tick of each engine process, for tick lag on /metrics and /healthz."""
+
+    __tablename__ = "engine_heartbeats"
+
+    instance: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_tick_at: Mapped[datetime]
+    last_lag_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    last_duration_ms: Mapped[float] = mapped_column(Float, default=0.0)

@@ -1,0 +1,95 @@
+"""The Flask app factory.
+
+``create_app()`` loads settings from ``ONCALL_CONFIG`` and builds a :class:`Runtime`; tests pass
+their own runtime (fake clock, fake transports, a test database). Views reach the runtime
+through :func:`runtime` and never build their own parts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from flask import Flask, current_app, g, request
+
+from oncall.config import Settings, load_settings
+from oncall.runtime import Runtime, build_runtime
+
+log = logging.getLogger("oncall.web")
+
+
+def create_app(
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    test_config: dict | None = None,
+) -> Flask:
+    if runtime is None:
+        settings = settings or load_settings()
+        runtime = build_runtime(settings)
+    settings = runtime.settings
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        ONCALL_SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["oncall"] = runtime
+
+    _install_request_logging(app)
+    _register_blueprints(app)
+    return app
+
+
+def runtime() -> Runtime:
+    """The runtime of the app handling the current request."""
+    return current_app.extensions["oncall"]
+
+
+def _install_request_logging(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        # Accept a caller's id only if it is short and printable: it goes into our logs.
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else (
+            uuid.uuid4().hex[:16]
+        )
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed_ms,
+            extra={"request_id": g.get("request_id", "")},
+        )
+        return response
+
+
+def _register_blueprints(app: Flask) -> None:
+    from oncall.web import health
+
+    app.register_blueprint(health.bp)
+    for module_name in WEB_MODULES:
+        module = __import__(module_name, fromlist=["bp"])
+        app.register_blueprint(module.bp)
+        init = getattr(module, "init_app", None)
+        if init is not None:
+            init(app)
+
+
+# Blueprints registered besides health, in order. Each module exposes ``bp`` and optionally
+# ``init_app(app)``.
+WEB_MODULES: list[str] = []

@@ -1,0 +1,23 @@
+"""WSGI entry point for gunicorn (``web:`` in the Procfile): web plus the outbox sender.
+
+The engine tick runs in the ``clock`` process; web workers only send what their own requests
+enqueued (woken at once) so a page never waits for the next tick. Set ``ONCALL_ENGINE=1`` to
+run the tick inside the web workers too (what ``oncall serve`` does on a single box).
+"""
+
+from __future__ import annotations
+
+import os
+
+from oncall.background import BackgroundServices
+from oncall.config import load_settings
+from oncall.logs import configure_logging
+from oncall.runtime import build_runtime
+from oncall.web.app import create_app
+
+_settings = load_settings()
+configure_logging(_settings.log_format, _settings.log_level)
+_runtime = build_runtime(_settings)
+app = create_app(runtime=_runtime)
+_services = BackgroundServices(_runtime, engine=os.environ.get("ONCALL_ENGINE") == "1")
+_services.start()
