@@ -1,0 +1,69 @@
+"""The app factory and /healthz."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+
+from oncall import __version__
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["version"] == __version__
+    assert body["database"]["reachable"] is True
+    assert body["config"]["loaded"] is True
+    assert body["reasons"] == []
+
+
+def test_request_id_is_returned_and_propagated(client):
+    response = client.get("/healthz", headers={"X-Request-Id": "abc123"})
+    assert response.headers["X-Request-Id"] == "abc123"
+    generated = client.get("/healthz").headers["X-Request-Id"]
+    assert generated and generated != "abc123"
+
+
+def test_healthz_503_when_database_unreachable(make_settings, clock, transports):
+    from oncall.db.session import make_engine
+    from oncall.runtime import build_runtime
+    from oncall.web.app import create_app
+
+    settings = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    runtime = build_runtime(settings, clock=clock, transports=transports,
+                            db=make_engine(settings.database_url, connect_args={"connect_timeout": 1}))
+    response = create_app(runtime=runtime).test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "degraded"
+    assert any(r.startswith("database unreachable") for r in body["reasons"])
+
+
+def test_healthz_503_when_not_migrated(make_settings, clock, transports, tmp_path):
+    from oncall.runtime import build_runtime
+    from oncall.web.app import create_app
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'empty.db'}")
+    runtime = build_runtime(settings, clock=clock, transports=transports)
+    response = create_app(runtime=runtime).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "not migrated" in json.dumps(response.get_json())
+
+
+def test_healthz_503_when_outbox_stuck(client, runtime, clock):
+    from datetime import timedelta
+
+    from oncall.services.cases import enqueue
+
+    with runtime.sessions() as session, session.begin():
+        enqueue(session, clock.now() - timedelta(minutes=10), channel="sms", purpose="page",
+                to="+15551230009", body="hi")
+    body = client.get("/healthz").get_json()
+    assert any("outbox stuck" in r for r in body["reasons"])
+
+
+def test_unknown_route_is_404(client):
+    assert client.get("/nope").status_code in (302, 401, 404)
