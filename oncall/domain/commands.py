@@ -1,0 +1,490 @@
+"""The engineers' SMS reply grammar, as a pure parser.
+
+``parse_command(body)`` turns the body of an incoming SMS into a :class:`Command` or a
+:class:`CommandError` (whose message is a short GSM-7 reply explaining the syntax). It never
+raises. Who sent it, which case a bare command means, and whether to reply at all are the
+caller's business.
+
+Grammar (verbs and keywords are case-insensitive)::
+
+    ACK     [case]
+    STATUS  [case] <text>          an "ETA ..." in the text is found by find_eta_phrase/parse_eta
+    RESOLVE [case] [note]
+    SEV     [case] <level 1-4>     also SEV <level> [case]
+    HELP
+
+Accepted spellings of the verbs:
+
+* ACK: ``ACK``, ``A``, ``ACKD``, ``ACK'D``, ``ACKED``, ``ACKNOWLEDGE``, ``ACKNOWLEDGED``
+* STATUS: ``STATUS``, ``STAT``, ``ST``, ``UPDATE``, ``UPD``
+* RESOLVE: ``RESOLVE``, ``RES``, ``RESOLVED``, ``CLOSE``, ``CLOSED``
+* SEV: ``SEV``, ``SEVERITY``; the level may be written ``3``, ``S3``, ``SEV3``, ``SEV 3``,
+  ``SEVERITY 3``, ``LEVEL 3``, ``to S3`` (``SEV 1042 S3``, ``SEV #1042 3``, ``SEV3 1042``)
+* HELP: ``HELP``, ``INFO``, ``COMMANDS``, ``?``
+
+The case number rule: the first word after the verb is the case number when it is written with
+``#`` (``#1042``, ``# 1042``) or after the word ``case`` (``case 1042``), whatever its length, or
+when it is a bare number of at least 4 digits (case numbers start at 1000). A bare number of
+1-3 digits is not a case: in ``STATUS 2 servers rebooted`` it is the start of the text. Since such
+a number on its own is almost always a mistyped case, ``ACK 104``, ``RESOLVE 104`` and
+``STATUS 104`` are errors rather than commands on "your one open case"; so is any ``ACK``
+whose first word is a bare short number. A case number longer than 9 digits is an error. The
+case may also come before the verb (``1042 ACK``). The parser does not know which cases exist:
+``STATUS 1500 users affected`` reads as case 1500, and the caller's "no such case" answers it.
+
+Tolerated noise:
+
+* extra spaces and newlines anywhere (the status text and notes come back with whitespace
+  collapsed to single spaces);
+* quotes around the whole body or around the text: straight, curly (left/right single and
+  double), low-9 and guillemets;
+* punctuation after the verb or the case (``ack 1042.``, ``Status: 1042 - DB up``,
+  ``ACK #1042!``) and symbols before the verb (``*ACK*``, ``> ack``);
+* a signature: from a later line that starts with ``--`` (or an em/en dash, which is what phones
+  make of ``--``) or with ``Sent from my ...``/``Sent with/via ...``/``Get Outlook for ...``,
+  everything is dropped; ``Sent from my iPhone`` (and other named devices) is also dropped from
+  the end of a single-line body;
+* fullwidth and other compatibility forms of the verb, and digits of any script.
+
+``parse_eta(text, now, zone)`` reads the ETA in a status text; see :func:`find_eta_phrase` for
+the accepted forms.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "HELP_TEXT",
+    "Command",
+    "CommandError",
+    "Verb",
+    "find_eta_phrase",
+    "parse_command",
+    "parse_eta",
+]
+
+
+class Verb(StrEnum):
+    ACK = "ACK"
+    STATUS = "STATUS"
+    RESOLVE = "RESOLVE"
+    SEV = "SEV"
+    HELP = "HELP"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    verb: Verb
+    case_number: int | None = None
+    #: The status text or resolve note (stripped, whitespace collapsed, may be ""). For ACK and
+    #: SEV, whatever followed the command (ignored by the service, kept for the timeline).
+    text: str = ""
+    #: For SEV: the new level, 1-4.
+    severity: int | None = None
+    #: For STATUS: the ETA phrase as written (``"ETA 30m"``), if the text has one that parses.
+    eta_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandError:
+    #: A reply for the sender: GSM-7, under 160 characters, says what the right syntax is.
+    message: str
+    #: The verb, when it was recognised but its arguments were not.
+    verb: Verb | None = None
+
+
+#: The reply to HELP: one GSM-7 segment.
+HELP_TEXT = (
+    "Commands: ACK 1042 | STATUS 1042 <text> ETA 2h | RESOLVE 1042 [note] | SEV 1042 3 | HELP."
+    " Case no. optional if you have one open case."
+)
+
+_EMPTY_MESSAGE = "Empty message. Reply HELP for the commands, e.g. ACK 1042."
+_UNKNOWN_MESSAGE = (
+    "Sorry, not a command. Try ACK 1042, STATUS 1042 <text> ETA 2h, RESOLVE 1042 [note],"
+    " SEV 1042 3 or HELP."
+)
+_STATUS_NEEDS_TEXT = "STATUS needs a text for the customer, e.g. STATUS 1042 DB restored, ETA 30m"
+_SEV_NEEDS_LEVEL = "SEV needs a level 1-4, e.g. SEV 1042 3"
+_SEV_OUT_OF_RANGE = "Severity must be 1, 2, 3 or 4, e.g. SEV 1042 3"
+_USAGE = {
+    Verb.ACK: "ACK 1042",
+    Verb.STATUS: "STATUS 1042 DB restored, ETA 30m",
+    Verb.RESOLVE: "RESOLVE 1042 fixed",
+    Verb.SEV: "SEV 1042 3",
+    Verb.HELP: "HELP",
+}
+
+_SYNONYMS: dict[str, Verb] = {
+    **dict.fromkeys(
+        ("ACK", "A", "ACKD", "ACK'D", "ACKED", "ACKNOWLEDGE", "ACKNOWLEDGED"), Verb.ACK
+    ),
+    **dict.fromkeys(("STATUS", "STAT", "ST", "UPDATE", "UPD"), Verb.STATUS),
+    **dict.fromkeys(("RESOLVE", "RES", "RESOLVED", "CLOSE", "CLOSED"), Verb.RESOLVE),
+    **dict.fromkeys(("SEV", "SEVERITY"), Verb.SEV),
+    **dict.fromkeys(("HELP", "INFO", "COMMANDS"), Verb.HELP),
+}
+
+_MAX_CASE_DIGITS = 9
+_MIN_BARE_CASE_DIGITS = 4
+
+_DOUBLE_QUOTES = '"“”„‟«»＂〝〞'
+_SINGLE_QUOTES = "'‘’‚‛‹›`´＇"
+_QUOTES = _DOUBLE_QUOTES + _SINGLE_QUOTES
+# Skipped after the verb when looking for a case number or a level.
+_CASE_LEAD_RE = re.compile(rf"^[\s:;,.\-–—=>)\]([{{<*|/\\{_QUOTES}]+")
+# Stripped from the start of a status text or note.
+_TEXT_LEAD_RE = re.compile(r"^(?:\s|[:;,=\-–—)\]}]|\.(?!\w))+")
+
+_SIGNATURE_LINE_RE = re.compile(
+    r"\s*(?:--|—|–|__"
+    r"|sent (?:from|with|via|using) (?:my\b|yahoo|outlook|gmail|proton|samsung|blackberry)"
+    r"|get outlook for\b)",
+    re.IGNORECASE,
+)
+_INLINE_SIGNATURE_RE = re.compile(
+    r"(?<!\s)\s+sent from my (?:iphone|ipad|android(?: phone| device)?|samsung[\w ]{0,30}"
+    r"|galaxy[\w ]{0,30}|pixel[\w ]{0,10}|blackberry|mobile(?: device)?|smartphone)\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+_LEADING_JUNK_RE = re.compile(r"^[^\w?#]+")
+_VERB_RE = re.compile(r"(?:[^\W\d_]+(?:['’][dD](?![^\W\d_]))?|\?+)")
+_CASE_RE = re.compile(
+    r"(?P<word>(?:case|cs)(?![^\W\d_])\s*(?:no\.?|nr\.?|number)?\s*[:#]?\s*)?"
+    r"(?P<hash>#\s*)?(?P<num>\d+)(?!\w|:\d)",
+    re.IGNORECASE,
+)
+_BARE_NUMBER_RE = re.compile(r"\d+(?!\w|:\d)")
+_LEVEL_RE = re.compile(
+    r"(?:to\s+)?(?:(?:sev(?:erity)?|s|level|lvl)\s*[-:=#]?\s*)?(?P<num>\d+)(?!\w|:\d)",
+    re.IGNORECASE,
+)
+_WS_RE = re.compile(r"\s+")
+
+
+# --- parse_command -------------------------------------------------------------------------
+
+
+def parse_command(body: str) -> Command | CommandError:
+    """Parse one SMS body. Never raises; see the module docstring for the grammar."""
+    text = _unwrap_body(_strip_signature(body))
+    if not text:
+        return CommandError(_EMPTY_MESSAGE)
+
+    verb, rest = _split_verb(text)
+    if verb is None:
+        # "1042 ACK": the case number first.
+        lead = _CASE_RE.match(text)
+        if lead and _is_case(lead):
+            verb, after = _split_verb(_LEADING_JUNK_RE.sub("", text[lead.end() :]))
+            if verb is not None:
+                rest = f"{lead.group(0)} {after}"
+    if verb is None:
+        return CommandError(_UNKNOWN_MESSAGE)
+    if verb is Verb.HELP:
+        return Command(Verb.HELP)
+
+    case = _take_case(rest)
+    if isinstance(case, CommandError):
+        return CommandError(case.message, verb)
+    case_number, rest = case
+
+    if verb is Verb.SEV:
+        return _parse_sev(case_number, rest)
+
+    if case_number is None:
+        stripped = _CASE_LEAD_RE.sub("", rest)
+        bare = _BARE_NUMBER_RE.match(stripped)
+        if bare and (verb is Verb.ACK or not _clean_text(stripped[bare.end() :])):
+            return _not_a_case(bare.group(0), verb)
+
+    note = _clean_text(rest)
+    if verb is Verb.STATUS:
+        if not note:
+            return CommandError(_STATUS_NEEDS_TEXT, verb)
+        return Command(Verb.STATUS, case_number, note, eta_text=find_eta_phrase(note))
+    return Command(verb, case_number, note)
+
+
+def _strip_signature(body: str) -> str:
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n").replace("\x85", "\n")
+    lines = text.split("\n")
+    first_content = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    for index in range(first_content + 1, len(lines)):
+        if _SIGNATURE_LINE_RE.match(lines[index]):
+            lines = lines[:index]
+            break
+    # From here on, any run of whitespace is one space: the grammar is line-blind, and no
+    # pattern below has to consider how to split a long run of blanks.
+    text = _WS_RE.sub(" ", "\n".join(lines)).strip()
+    return _INLINE_SIGNATURE_RE.sub("", text)
+
+
+def _unwrap_body(text: str) -> str:
+    """Drop quotes around the whole body and symbols before the verb."""
+    text = text.strip()
+    if text[:1] in _QUOTES:
+        text = text[1:]
+        text = re.sub(f"[{re.escape(_QUOTES)}][.!]*$", "", text.rstrip()).strip()
+    return _LEADING_JUNK_RE.sub("", text)
+
+
+def _split_verb(text: str) -> tuple[Verb | None, str]:
+    match = _VERB_RE.match(text)
+    if match is None:
+        return None, text
+    word = unicodedata.normalize("NFKC", match.group(0)).upper().replace("’", "'")
+    if word.startswith("?"):
+        return Verb.HELP, text[match.end() :]
+    return _SYNONYMS.get(word), text[match.end() :]
+
+
+def _is_case(match: re.Match[str]) -> bool:
+    explicit = bool(match.group("word") or match.group("hash"))
+    return explicit or len(match.group("num")) >= _MIN_BARE_CASE_DIGITS
+
+
+def _take_case(rest: str) -> tuple[int | None, str] | CommandError:
+    """The case number at the start of ``rest`` (if any) and what follows it."""
+    stripped = _CASE_LEAD_RE.sub("", rest)
+    match = _CASE_RE.match(stripped)
+    if match is None or not _is_case(match):
+        return None, rest
+    digits = match.group("num")
+    if len(digits) > _MAX_CASE_DIGITS:
+        return CommandError("That's not a case number. Use the number from the page, e.g. 1042.")
+    return int(digits), stripped[match.end() :]
+
+
+def _not_a_case(digits: str, verb: Verb) -> CommandError:
+    shown = str(int(digits)) if len(digits) <= _MAX_CASE_DIGITS else "That"
+    return CommandError(
+        f"{shown} is not a case number: they have 4+ digits, e.g. {_USAGE[verb]}", verb
+    )
+
+
+def _parse_sev(case_number: int | None, rest: str) -> Command | CommandError:
+    stripped = _CASE_LEAD_RE.sub("", rest)
+    match = _LEVEL_RE.match(stripped)
+    if match is None:
+        return CommandError(_SEV_NEEDS_LEVEL, Verb.SEV)
+    digits = match.group("num")
+    if len(digits) > 1 or not 1 <= int(digits) <= 4:
+        return CommandError(_SEV_OUT_OF_RANGE, Verb.SEV)
+    rest = stripped[match.end() :]
+    if case_number is None:  # "SEV 3 1042": the level first
+        case = _take_case(rest)
+        if isinstance(case, CommandError):
+            return CommandError(case.message, Verb.SEV)
+        case_number, rest = case
+    return Command(Verb.SEV, case_number, _clean_text(rest), severity=int(digits))
+
+
+def _clean_text(text: str) -> str:
+    text = _unwrap_quotes(_TEXT_LEAD_RE.sub("", _WS_RE.sub(" ", text)).strip()).strip()
+    # Punctuation or emoji alone ("ack 1042!", "STATUS 1042 ...") is not a text.
+    return text if any(ch.isalnum() for ch in text) else ""
+
+
+def _unwrap_quotes(text: str) -> str:
+    """``"DB restored"`` -> ``DB restored``, when the quotes wrap the whole text."""
+    if len(text) < 2:
+        return text
+    first, last, inner = text[0], text[-1], text[1:-1]
+    if first in _DOUBLE_QUOTES and last in _DOUBLE_QUOTES:
+        if not any(ch in _DOUBLE_QUOTES for ch in inner):
+            return inner
+    elif first in _SINGLE_QUOTES and last in _SINGLE_QUOTES:
+        # Apostrophes between letters ("it's") are not quotes.
+        padded = f" {inner} "
+        if not any(
+            ch in _SINGLE_QUOTES and not (padded[i - 1].isalpha() and padded[i + 1].isalpha())
+            for i, ch in enumerate(padded)
+        ):
+            return inner
+    return text
+
+
+# --- ETA -----------------------------------------------------------------------------------
+
+_NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
+_UNIT = r"(?:d(?:ays?)?|h(?:ours?|rs?)?|m(?:in(?:ute)?s?|ins?)?)(?![^\W\d_])"
+_COMPONENT = rf"{_NUM}\s*{_UNIT}"
+_DAY = (
+    r"(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|tmw|2morrow|2moro"
+    r"|today|tonight|this\s+(?:morning|afternoon|evening))"
+)
+_CLOCK = (
+    r"(?:(?P<h>\d{1,2})(?:[:.](?P<mi>\d{2}))?\s*(?P<ap>[ap]\.?m\b\.?|[ap](?![^\W\d_]))?"
+    r"|(?P<named>noon|midday|midnight))"
+    r"(?P<utc>\s*(?:utc|gmt)\b|z\b)?"
+)
+_FILLER = (
+    r"(?:\s*(?:[:=~≈<@]|-(?!\d)|\b(?:is|in|at|by|of|approx(?:imately)?\.?|about|around|abt"
+    r"|roughly|under|within|another|maybe|probably|now|est(?:imated)?|apx|appx)\b))*\s*"
+)
+_ETA_RE = re.compile(
+    rf"\b(?:ETA|ETR|E\.T\.A)\b\.?{_FILLER}"
+    r"(?:"
+    rf"(?P<hm_h>\d{{1,2}})\s*h(?P<hm_m>[0-5]\d)(?![\w:])"  # 1h30
+    rf"|(?P<lo>{_NUM})\s*(?:-|–|to)\s*(?P<hi>{_NUM})\s*(?P<range_unit>{_UNIT})"  # 2-3h
+    rf"|(?P<dur>{_COMPONENT}(?:\s*(?:,\s*|and\s+)?{_COMPONENT})*)"  # 1h 30m, 90 min
+    r"|(?P<half>half\s+an?\s+hour)|(?P<hour>(?:an?|one)\s+hour)(?![^\W\d_])"
+    rf"|(?P<day1>{_DAY})\s+(?:at\s+|@\s*)?{_CLOCK.replace('?P<', '?P<a_')}"
+    rf"|{_CLOCK.replace('?P<', '?P<b_')}(?:\s+(?:on\s+)?(?P<day2>{_DAY}))?"
+    r")(?![\w:])",
+    re.IGNORECASE,
+)
+_COMPONENT_RE = re.compile(rf"(?P<n>{_NUM})\s*(?P<u>{_UNIT})", re.IGNORECASE)
+_MAX_ETA = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    hour: int
+    minute: int
+    tomorrow: bool
+    utc: bool
+
+
+def _number(text: str) -> float:
+    return float(unicodedata.normalize("NFKC", text).replace(",", "."))
+
+
+def _unit_delta(amount: float, unit: str) -> timedelta:
+    unit = unit.lower()
+    if unit.startswith("d"):
+        return timedelta(days=amount)
+    if unit.startswith("h"):
+        return timedelta(hours=amount)
+    return timedelta(minutes=amount)
+
+
+def _clock(match: re.Match[str], prefix: str, day: str | None) -> _Clock | None:
+    named = match.group(f"{prefix}named")
+    utc = bool(match.group(f"{prefix}utc"))
+    tomorrow = day is not None and not day.lower().startswith(("today", "tonight", "this"))
+    if named:
+        hour = 12 if named.lower() in ("noon", "midday") else 0
+        return _Clock(hour, 0, tomorrow, utc)
+    hour_text, minute_text, ampm = (
+        match.group(f"{prefix}h"),
+        match.group(f"{prefix}mi"),
+        match.group(f"{prefix}ap"),
+    )
+    if minute_text is None and ampm is None:
+        return None  # a bare "3" is not a time
+    hour, minute = int(hour_text), int(minute_text or 0)
+    if minute > 59:
+        return None
+    if ampm:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm.lower().startswith("p") else 0)
+    elif hour > 23:
+        return None
+    return _Clock(hour, minute, tomorrow, utc)
+
+
+def _interpret(match: re.Match[str]) -> timedelta | _Clock | None:
+    if match.group("hm_h") is not None:
+        delta = timedelta(hours=int(match.group("hm_h")), minutes=int(match.group("hm_m")))
+    elif match.group("hi") is not None:  # a range: the honest answer is its upper end
+        delta = _unit_delta(_number(match.group("hi")), match.group("range_unit"))
+    elif match.group("dur") is not None:
+        delta = timedelta()
+        for part in _COMPONENT_RE.finditer(match.group("dur")):
+            delta += _unit_delta(_number(part.group("n")), part.group("u"))
+    elif match.group("half") is not None:
+        delta = timedelta(minutes=30)
+    elif match.group("hour") is not None:
+        delta = timedelta(hours=1)
+    elif match.group("day1") is not None:
+        return _clock(match, "a_", match.group("day1"))
+    else:
+        return _clock(match, "b_", match.group("day2"))
+    return delta if delta <= _MAX_ETA else None
+
+
+def _find(text: str) -> tuple[str, timedelta | _Clock] | None:
+    for match in _ETA_RE.finditer(text):
+        value = _interpret(match)
+        if value is not None:
+            return match.group(0).strip(), value
+    return None
+
+
+def find_eta_phrase(text: str) -> str | None:
+    """The first ETA phrase in ``text`` that parses, as written (e.g. ``"ETA 1h30m"``), or None.
+
+    The keyword is ``ETA`` (or ``ETR``, ``E.T.A.``), any case, optionally followed by fillers
+    such as ``:``, ``~``, ``is``, ``in``, ``at``, ``by``, ``about``, ``approx``. Then one of:
+
+    * a duration: ``2h``, ``45m``, ``1h30m``, ``1h 30m``, ``1h30``, ``90 min``, ``2 hours``,
+      ``1.5h``, ``1 hour 30 minutes``, ``2d``, ``half an hour``, ``an hour``; a range
+      ``2-3h`` / ``2 to 3 hours`` counts as its upper end; at most 30 days;
+    * a clock time: ``03:30``, ``3:30am``, ``3pm``, ``3.30pm``, ``noon``, ``midnight``,
+      optionally followed by ``UTC``/``GMT``/``Z``;
+    * a clock time with a day: ``15:00 tomorrow``, ``tomorrow 09:00``, ``tomorrow at 9am``
+      (also ``tmrw``, ``tmr``); ``today``/``tonight`` are accepted and change nothing.
+    """
+    found = _find(text)
+    return found[0] if found else None
+
+
+def parse_eta(text: str, now: datetime, zone: ZoneInfo | tzinfo) -> datetime | None:
+    """The ETA in ``text`` as an aware UTC datetime, or None if there is none that parses.
+
+    Durations count from ``now``. Clock times are wall-clock times in ``zone`` (in UTC when
+    written with ``UTC``/``GMT``/``Z``) and mean their next occurrence strictly after ``now``:
+    within 24 hours (25 across a daylight-saving change). With ``tomorrow`` they mean that time on
+    the calendar day after ``now``'s date in ``zone`` (so within 48 hours, 49 across a change).
+    Ambiguous wall times (the repeated hour in autumn) take the earlier instant that is still
+    ahead; times that do not exist (skipped in spring) are read with the offset before the
+    change. ``now`` must be timezone-aware.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("parse_eta needs a timezone-aware now")
+    found = _find(text)
+    if found is None:
+        return None
+    value = found[1]
+    now = now.astimezone(UTC)
+    try:
+        if isinstance(value, timedelta):
+            return now + value
+        return _next_clock(value, now, UTC if value.utc else zone)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _next_clock(clock: _Clock, now: datetime, zone: tzinfo) -> datetime | None:
+    today = now.astimezone(zone).date()
+    days = (today + timedelta(days=1),) if clock.tomorrow else (today, today + timedelta(days=1))
+    for day in days:
+        ahead = [t for t in _instants(day, clock, zone) if t > now]
+        if ahead:
+            return min(ahead)
+    return None
+
+
+def _instants(day: date, clock: _Clock, zone: tzinfo) -> list[datetime]:
+    """The UTC instants at which the wall clock in ``zone`` shows the time on ``day``."""
+    wall = time(clock.hour, clock.minute)
+    found = []
+    for fold in (0, 1):
+        local = datetime.combine(day, wall, tzinfo=zone).replace(fold=fold)
+        instant = local.astimezone(UTC)
+        back = instant.astimezone(zone)
+        if (back.date(), back.time()) == (day, wall):
+            found.append(instant)
+    if not found:  # skipped by a daylight-saving change: read with the earlier offset
+        found.append(datetime.combine(day, wall, tzinfo=zone).astimezone(UTC))
+    return found
