@@ -1,0 +1,53 @@
+"""``oncall user add NAME``: make the ``users:`` line for config.yaml, with a password hash.
+
+The password never goes into the file: only werkzeug's salted hash does. The command needs no
+config (it doesn't read or write it), so it works before the service is set up.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+from werkzeug.security import generate_password_hash
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MIN_PASSWORD = 10
+
+
+@click.group("user")
+def user() -> None:
+    """Dashboard users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["manager", "engineer"]),
+    default="manager",
+    show_default=True,
+    help="Managers may waive misuse fees; engineers only look.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+def add(name: str, role: str, password_stdin: bool) -> None:
+    """Print the line to paste under ``users:`` in config.yaml for NAME."""
+    if not NAME.match(name):
+        raise click.BadParameter(
+            "use letters, digits, '.', '_' or '-' (at most 64)", param_hint="NAME"
+        )
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Repeat the password"
+        )
+    if len(password) < MIN_PASSWORD:
+        raise click.UsageError(f"the password must be at least {MIN_PASSWORD} characters")
+    password_hash = generate_password_hash(password)
+    click.echo(f'{name}: {{role: {role}, password_hash: "{password_hash}"}}')
