@@ -67,3 +67,9 @@ def test_healthz_503_when_outbox_stuck(client, runtime, clock):
 
 def test_unknown_route_is_404(client):
     assert client.get("/nope").status_code in (302, 401, 404)
+
+
+def test_livez_answers_without_touching_the_database(client):
+    response = client.get("/livez")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "alive"}

@@ -65,6 +65,7 @@ class PublicPath:
 # Everything that answers without a dashboard sign-in. Keep this list short and explicit.
 PUBLIC: tuple[PublicPath, ...] = (
     PublicPath("/healthz", "", "nothing: load balancers and uptime checks"),
+    PublicPath("/livez", "", "nothing: process liveness, touches no database"),
     PublicPath("/metrics", "", "nothing: Prometheus scrapes it; counts only, no case details"),
     PublicPath("/twilio/", "", "X-Twilio-Signature (oncall.web.twilio_auth.twilio_signed)"),
     PublicPath("/email/inbound", "", "HTTP Basic credentials from email.inbound"),

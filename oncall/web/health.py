@@ -17,6 +17,12 @@ bp = Blueprint("health", __name__)
 OUTBOX_STUCK_AFTER = timedelta(minutes=5)
 
 
+@bp.get("/livez")
+def livez():
+    """Liveness only: the process answers. No database, no files (``/healthz`` checks those)."""
+    return {"status": "alive"}
+
+
 @bp.get("/healthz")
 def healthz():
     rt = current_app.extensions["oncall"]

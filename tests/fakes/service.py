@@ -53,6 +53,31 @@ FAST_ROTA = {
 }
 
 
+def many_customers(count: int) -> dict[str, Any]:
+    """``count`` premium customers, each with one contact ``ops@custN.example``."""
+    customers = {
+        f"cust{i}": {
+            "name": f"Customer {i}",
+            "plan": "premium",
+            "pin": str(100000 + i),
+            "team": "support",
+            "contacts": [{"name": f"Ops {i}", "email": f"ops@cust{i}.example"}],
+        }
+        for i in range(count)
+    }
+    customers["acme"] = {
+        "name": "Acme Corp",
+        "plan": "premium",
+        "pin": "4821",
+        "team": "support",
+        "contacts": [
+            {"name": "Wile E. Coyote", "phone": "+15551230001", "email": "wile@acme.example"}
+        ],
+    }
+    return {"plans": {"premium": {"critical_line": True, "hours": "always"}},
+            "customers": customers}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -72,6 +97,7 @@ class ServiceUnderTest:
         sla: dict[str, Any] | None = None,
         engine: dict[str, Any] | None = None,
         rota: dict[str, Any] | None = None,
+        customers: dict[str, Any] | None = None,
     ):
         self.workdir = Path(workdir)
         self.database_url = database_url
@@ -100,13 +126,18 @@ class ServiceUnderTest:
             "sms_rate_window": "0s",
         } | (engine or {})
         self.rota = rota or FAST_ROTA
+        self.customers = customers
         self.config_path = self._write_files()
 
     # -- files ---------------------------------------------------------------------------
     def _write_files(self) -> Path:
         (self.workdir / "rotations").mkdir(parents=True, exist_ok=True)
         (self.workdir / "rotations" / "support.yaml").write_text(yaml.safe_dump(self.rota))
-        (self.workdir / "customers.yaml").write_text((ROOT / "customers.yaml").read_text())
+        customers = self.workdir / "customers.yaml"
+        if self.customers is None:
+            customers.write_text((ROOT / "customers.yaml").read_text())
+        else:
+            customers.write_text(yaml.safe_dump(self.customers, sort_keys=False))
         config = {
             "company": "Vendor Support",
             "timezone": "America/Toronto",

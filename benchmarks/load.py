@@ -1,0 +1,255 @@
+"""Load benchmark: inbound SMS and inbound calls against gunicorn on PostgreSQL.
+
+Runs the real deployment shape (gunicorn web workers + one ``oncall clock``) on loopback with
+Twilio pointed at the fake, and drives it with ``wrk`` (installed from Debian if missing).
+Every request is distinct and validly signed (precomputed: wrk's Lua cannot do HMAC), so the
+webhooks do their full work: signature check, idempotency record, parsing, the service call,
+TwiML. Figures are printed as ratios against a bare endpoint (``/livez``) of the same app
+measured in the same run, then the time from a critical email to the page at the fake Twilio
+during a burst of 200 cases.
+
+    .venv/bin/python benchmarks/load.py [--workers 2] [--seconds 10] [--connections 16]
+
+Nothing is asserted; the numbers are for the closing note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from tests.fakes.fake_twilio import FakeTwilio, sign  # noqa: E402
+from tests.fakes.service import (  # noqa: E402
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CRITICAL_LINE,
+    ServiceUnderTest,
+    many_customers,
+)
+
+ADMIN_URL = os.environ.get(
+    "ONCALL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+LUA = r"""
+local requests = {}
+local index = 0
+init = function(args)
+  local file = io.open(args[1], "r")
+  for line in file:lines() do
+    local signature, body = line:match("^([^\t]*)\t(.*)$")
+    table.insert(requests, {signature = signature, body = body})
+  end
+  file:close()
+  -- each wrk thread starts at a different offset so threads never send the same request
+  index = math.random(#requests)
+end
+request = function()
+  index = index % #requests + 1
+  local r = requests[index]
+  return wrk.format("POST", nil, {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["X-Twilio-Signature"] = r.signature,
+  }, r.body)
+end
+"""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk from Debian ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+    return shutil.which("wrk") or "wrk"
+
+
+def create_database() -> tuple[str, str]:
+    name = f"oncall_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def write_requests(path: Path, public_url: str, kind: str, count: int) -> None:
+    from urllib.parse import urlencode
+
+    with path.open("w") as out:
+        for i in range(count):
+            if kind == "sms":
+                url = public_url + "/twilio/sms"
+                params = {
+                    "MessageSid": f"SM{uuid.uuid4().hex}", "AccountSid": ACCOUNT_SID,
+                    "From": "+15555550101", "To": CRITICAL_LINE, "Body": "HELP",
+                    "NumMedia": "0", "SmsStatus": "received", "ApiVersion": "2010-04-01",
+                }  # fmt: skip
+            else:
+                url = public_url + "/twilio/voice"
+                params = {
+                    "CallSid": f"CA{uuid.uuid4().hex}", "AccountSid": ACCOUNT_SID,
+                    "From": "+15551230001", "To": CRITICAL_LINE, "Caller": "+15551230001",
+                    "Called": CRITICAL_LINE, "CallStatus": "ringing", "Direction": "inbound",
+                    "ApiVersion": "2010-04-01",
+                }  # fmt: skip
+            out.write(f"{sign(url, params, AUTH_TOKEN)}\t{urlencode(params)}\n")
+            del i
+
+
+def run_wrk(wrk: str, url: str, seconds: int, connections: int, script: Path | None = None,
+            data: Path | None = None) -> dict[str, float]:  # fmt: skip
+    args = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        args += ["-s", str(script)]
+    args.append(url)
+    if data is not None:
+        args += ["--", str(data)]
+    output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+
+    def latency(percent: str) -> float:
+        match = re.search(rf"\s{percent}%\s+([\d.]+)(us|ms|s)", output)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {"rps": rps, "p50": latency("50"), "p99": latency("99"),
+            "errors": float(non2xx.group(1)) if non2xx else 0.0}  # fmt: skip
+
+
+def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, count: int):
+    import json
+
+    import requests
+
+    sent_at: dict[str, float] = {}
+
+    def one(i: int) -> None:
+        message_id = f"bench-{i}-{uuid.uuid4().hex[:6]}@cust{i}.example"
+        fields = {
+            "from": f"ops@cust{i}.example", "to": "critical@vendor.example",
+            "subject": "Sev 1: production down", "text": "All users affected.",
+            "headers": f"Message-ID: <{message_id}>\nFrom: ops@cust{i}.example\n",
+            "envelope": json.dumps({"to": ["critical@vendor.example"],
+                                    "from": f"ops@cust{i}.example"}),
+        }  # fmt: skip
+        sent_at[message_id] = time.monotonic()
+        requests.post(f"{svc.base_url}/email/inbound", files={k: (None, v) for k, v in
+                      fields.items()}, auth=("sendgrid", "e2e-inbound"), timeout=60)  # fmt: skip
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, range(count)))
+    engine = create_engine(db_url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pages = [m for m in fake.messages(to="+15555550101") if "Reply ACK" in (m.body or "")]
+        if len(pages) >= count:
+            break
+        time.sleep(0.2)
+    with engine.connect() as connection:
+        numbers = dict(connection.execute(text("SELECT intake_key, number FROM cases")).all())
+    engine.dispose()
+    arrived = {}
+    for message in fake.messages(to="+15555550101"):
+        match = re.search(r"ACK (\d+)", message.body or "")
+        if match:
+            arrived.setdefault(int(match.group(1)), message.monotonic)
+    latencies = []
+    for message_id, started in sent_at.items():
+        number = numbers.get(f"email:<{message_id}>") or numbers.get(f"email:{message_id}")
+        if number in arrived:
+            latencies.append((arrived[number] - started) * 1000)
+    return latencies
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn web workers")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--burst", type=int, default=200)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    name, db_url = create_database()
+    workdir = Path(tempfile.mkdtemp(prefix="oncall-bench-"))
+    try:
+        with FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as fake:
+            fake.auto_status = "delivered"
+            svc = ServiceUnderTest(
+                workdir, db_url, fake.base_url, split=True, web_workers=args.workers,
+                engines=1, customers=many_customers(args.burst),
+                engine={"tick": "1s"}, sla={"triage": "30m", "first_status": "1h"},
+            )  # fmt: skip
+            with svc:
+                # The app logs every request; at load that is I/O the figures should not hide.
+                lua = workdir / "signed.lua"
+                lua.write_text(LUA)
+                total = args.seconds * 4000
+                write_requests(workdir / "sms.tsv", svc.base_url, "sms", total)
+                write_requests(workdir / "voice.tsv", svc.base_url, "voice", total)
+                for path in ("/livez", "/healthz"):
+                    run_wrk(wrk, svc.base_url + path, 2, 4)  # warm-up
+                results = {
+                    "bare GET /livez": run_wrk(wrk, svc.base_url + "/livez", args.seconds,
+                                               args.connections),
+                    "POST /twilio/sms": run_wrk(wrk, svc.base_url + "/twilio/sms",
+                                                args.seconds, args.connections, lua,
+                                                workdir / "sms.tsv"),
+                    "POST /twilio/voice": run_wrk(wrk, svc.base_url + "/twilio/voice",
+                                                  args.seconds, args.connections, lua,
+                                                  workdir / "voice.tsv"),
+                }  # fmt: skip
+                fake.reset()
+                fake.auto_status = "delivered"
+                latencies = burst_time_to_page(svc, fake, db_url, args.burst)
+    finally:
+        drop_database(name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    bare = results["bare GET /livez"]["rps"]
+    print(f"\nload: gunicorn {args.workers} workers x 8 threads on PostgreSQL, wrk -t2 "
+          f"-c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores")  # fmt: skip
+    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}{'non-2xx':>9}")
+    for label, r in results.items():
+        print(f"{label:<22}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+              f"{r['rps'] / bare:>10.2f}{r['errors']:>9.0f}")  # fmt: skip
+    if latencies:
+        print(f"\ntime to page during a {args.burst}-case email burst "
+              f"({len(latencies)} measured): p50 {statistics.median(latencies):.0f} ms, "
+              f"p99 {percentile(latencies, 99):.0f} ms, max {max(latencies):.0f} ms")  # fmt: skip
+    else:
+        print("\ntime to page: no pages matched (see the service logs)")
+
+
+if __name__ == "__main__":
+    main()
