@@ -313,6 +313,10 @@ class VoiceCall(Base):
     severity: Mapped[int | None] = mapped_column(Integer)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     dial_index: Mapped[int] = mapped_column(Integer, default=0)
+    # Whom the caller is put through to ({key, name, phone, level} each), frozen at the first
+    # ring so retried Dial callbacks walk the same list; recording_sid may come before the case.
+    dial_plan: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(30), default="greeting")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
