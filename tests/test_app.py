@@ -73,3 +73,24 @@ def test_livez_answers_without_touching_the_database(client):
     response = client.get("/livez")
     assert response.status_code == 200
     assert response.get_json() == {"status": "alive"}
+
+
+def test_outbox_backlog_age_survives_retry_backoff(runtime, clock):
+    """A provider outage pushes next_attempt_at forward on every retry; the age must not reset."""
+    from datetime import timedelta
+
+    from oncall.services.cases import enqueue, outbox_backlog
+
+    with runtime.sessions() as session, session.begin():
+        message = enqueue(session, clock.now(), channel="sms", purpose="page",
+                          to="+15555550101", body="page")
+        later = enqueue(session, clock.now(), channel="sms", purpose="page", to="+15555550102",
+                        body="not yet due", not_before=clock.now() + timedelta(hours=1))
+        assert later is not None
+        clock.advance(minutes=3)
+        message.attempts = 4
+        message.next_attempt_at = clock.now() + timedelta(seconds=30)  # backing off
+    with runtime.sessions() as session:
+        depth, age = outbox_backlog(session, clock.now())
+    assert depth == 1  # the message scheduled for later is not waiting yet
+    assert age == 180.0

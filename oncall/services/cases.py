@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,6 +106,26 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
+
+
+def outbox_backlog(session: Session, now: datetime) -> tuple[int, float | None]:
+    """How many messages wait to go out, and how long the oldest has been waiting (seconds).
+
+    Age counts from when the message was queued, not from its next retry: during a provider
+    outage backoff keeps pushing ``next_attempt_at`` forward, and an age measured from it would
+    stay near zero while pages pile up. Messages scheduled for later that have never been tried
+    do not count until they are due.
+    """
+    from oncall.clock import ensure_aware  # min() loses the column type on SQLite
+
+    waiting = OutboundMessage.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value])
+    due = or_(OutboundMessage.attempts > 0, OutboundMessage.next_attempt_at <= now)
+    depth, oldest = session.execute(
+        select(func.count(), func.min(OutboundMessage.created_at)).where(waiting, due)
+    ).one()
+    if oldest is None:
+        return int(depth or 0), None
+    return int(depth), max((now - ensure_aware(oldest)).total_seconds(), 0.0)
 
 
 # -- deadlines ------------------------------------------------------------------------------

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import func, select
 
 from oncall import __version__
-from oncall.db.models import OutboundMessage, OutboxState
 from oncall.db.session import database_reachable, schema_revision
+from oncall.services.cases import outbox_backlog
 
 bp = Blueprint("health", __name__)
 
-# An outbox row due longer ago than this means delivery is stuck, whatever the cause.
+# A message waiting longer than this means delivery is stuck, whatever the cause.
 OUTBOX_STUCK_AFTER = timedelta(minutes=5)
 
 
@@ -39,21 +38,10 @@ def healthz():
     oldest_age = None
     depth = None
     if db_ok and revision is not None:
-        now = rt.clock.now()
         with rt.sessions() as session:
-            depth, oldest = session.execute(
-                select(func.count(), func.min(OutboundMessage.next_attempt_at)).where(
-                    OutboundMessage.state.in_(
-                        [OutboxState.PENDING.value, OutboxState.SENDING.value]
-                    )
-                )
-            ).one()
-        if oldest is not None:
-            from oncall.clock import ensure_aware
-
-            oldest_age = max((now - ensure_aware(oldest)).total_seconds(), 0.0)
-            if oldest_age > OUTBOX_STUCK_AFTER.total_seconds():
-                reasons.append(f"outbox stuck: oldest message due {oldest_age:.0f}s ago")
+            depth, oldest_age = outbox_backlog(session, rt.clock.now())
+        if oldest_age is not None and oldest_age > OUTBOX_STUCK_AFTER.total_seconds():
+            reasons.append(f"outbox stuck: oldest message waiting {oldest_age:.0f}s")
     body = {
         "status": "ok" if not reasons else "degraded",
         "version": __version__,

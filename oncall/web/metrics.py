@@ -12,8 +12,9 @@ Metrics (all gauges unless noted):
   cancelled).
 * ``oncall_sla_breaches_total{target}`` — counter: breach events on case timelines.
 * ``oncall_outbox_depth{channel}`` — messages pending or sending.
-* ``oncall_outbox_oldest_pending_age_seconds`` — how long the most overdue pending or sending
-  message has been due (0 when none is overdue). Alert on this: delivery is stuck.
+* ``oncall_outbox_oldest_pending_age_seconds`` — how long the oldest message still waiting to go
+  out (pending or sending) has been queued; retries do not reset it, so it climbs through a
+  provider outage. Alert on this: delivery is stuck.
 * ``oncall_engine_tick_lag_seconds{instance}``, ``oncall_engine_tick_duration_seconds``,
   ``oncall_engine_seconds_since_tick{instance}`` — from each engine's heartbeat row.
 * ``oncall_file_errors`` — rota/customer/voice-flow files whose last good version is live.
@@ -35,6 +36,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat, OutboundMessage, OutboxState
+from oncall.services.cases import outbox_backlog
 
 log = logging.getLogger("oncall.web.metrics")
 
@@ -133,21 +135,12 @@ class DatabaseCollector(Collector):
                 depth.add_metric([channel], count)
             yield depth
 
-            oldest = session.scalar(
-                select(func.min(OutboundMessage.next_attempt_at)).where(
-                    OutboundMessage.state.in_(QUEUED)
-                )
-            )
+            _depth, oldest_age = outbox_backlog(session, now)
             age = GaugeMetricFamily(
                 "oncall_outbox_oldest_pending_age_seconds",
-                "How long the most overdue pending or sending message has been due",
+                "How long the oldest message waiting to go out has been queued",
             )
-            if oldest is not None:
-                from oncall.clock import ensure_aware  # min() skips the column type on SQLite
-
-                age.add_metric([], max((now - ensure_aware(oldest)).total_seconds(), 0.0))
-            else:
-                age.add_metric([], 0.0)
+            age.add_metric([], oldest_age or 0.0)
             yield age
 
             lag = GaugeMetricFamily(
