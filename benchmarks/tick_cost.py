@@ -1,0 +1,181 @@
+"""The engine tick's cost must depend on what is due, not on what is open.
+
+Seeds a PostgreSQL database with N open cases, each holding pending deadlines due later
+(escalation, triage and status timers), then times ``tick()`` when nothing is due, and when
+10 and 100 deadlines are due, for N = 100 (the baseline, same run) and N = 10,000.
+
+    .venv/bin/python benchmarks/tick_cost.py [--open 10000] [--repeat 20]
+
+Nothing is asserted; the figures are printed for the closing note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from oncall.clock import FakeClock  # noqa: E402
+from oncall.config import load_settings  # noqa: E402
+from oncall.db.models import Case, Deadline  # noqa: E402
+from oncall.db.session import make_engine, upgrade  # noqa: E402
+from oncall.delivery.transport import ConsoleTransport  # noqa: E402
+from oncall.domain.rota import policy_snapshot  # noqa: E402
+from oncall.engine import tick  # noqa: E402
+from oncall.runtime import build_runtime  # noqa: E402
+
+ADMIN_URL = os.environ.get(
+    "ONCALL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def fresh_database() -> tuple[str, str]:
+    name = f"oncall_tick_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def runtime_for(url: str, clock: FakeClock):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["database_url"] = url
+    config["paths"] = {
+        "rotations": str(ROOT / "rotations"),
+        "customers": str(ROOT / "customers.yaml"),
+        "voice_flows": str(ROOT / "voice_flows"),
+    }
+    path = Path(tempfile.mkdtemp()) / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    settings = load_settings(path, environ={})
+    console = ConsoleTransport(echo=False)
+    return build_runtime(settings, clock=clock,
+                         transports={"sms": console, "voice": console, "email": console})
+
+
+def seed(runtime, count: int, first_number: int, timers: int) -> None:
+    """``count`` open, acknowledged cases whose timers are all due in the future.
+
+    Each case holds ``timers`` status reminders (and a status target) so that the timed ticks
+    can pull enough of them forward however few cases there are.
+    """
+    snapshot = policy_snapshot(runtime.rotas.team("support"), NOW)
+    cases = [
+        {
+            "number": first_number + i, "team": "support", "customer_key": "acme",
+            "customer_name": "Acme Corp", "plan": "premium", "contact_name": "Wile",
+            "contact_phone": "+15551230001", "contact_email": None, "channel": "voice",
+            "severity_claimed": 1, "severity": 1, "state": "acknowledged", "summary": "seeded",
+            "after_hours": True, "intake_key": None, "opened_at": NOW - timedelta(minutes=5),
+            "acknowledged_at": NOW, "acknowledged_by": "alice", "escalation": snapshot,
+            "escalation_round": 0, "triage_due_at": NOW, "status_due_at": NOW + timedelta(hours=1),
+        }
+        for i in range(count)
+    ]  # fmt: skip
+    with runtime.sessions() as session, session.begin():
+        ids = session.scalars(insert(Case).returning(Case.id), cases).all()
+        session.execute(
+            insert(Deadline),
+            [
+                {"case_id": case_id, "kind": kind, "seq": 0, "due_at": NOW + delay,
+                 "state": "pending", "data": {}, "created_at": NOW}
+                for case_id in ids
+                for kind, delay in (("status_due", timedelta(hours=1)),)
+            ]
+            + [
+                {"case_id": case_id, "kind": "status_warn", "seq": seq,
+                 "due_at": NOW + timedelta(minutes=55), "state": "pending", "data": {},
+                 "created_at": NOW}
+                for case_id in ids
+                for seq in range(timers)
+            ],
+        )  # fmt: skip
+
+
+def make_due(runtime, count: int) -> None:
+    """Pull ``count`` status reminders forward so they are due now (a reminder SMS each)."""
+    with runtime.sessions() as session, session.begin():
+        session.execute(
+            text(
+                "UPDATE deadlines SET due_at = :now WHERE id IN (SELECT id FROM deadlines"
+                " WHERE state = 'pending' AND kind = 'status_warn' ORDER BY id LIMIT :n)"
+            ),
+            {"now": NOW, "n": count},
+        )
+
+
+def time_ticks(runtime, repeat: int, due: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        if due:
+            make_due(runtime, due)
+        started = time.perf_counter()
+        result = tick(runtime)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert result.claimed == due, (result, due)
+    return samples
+
+
+def measure(open_cases: int, repeat: int) -> dict[int, list[float]]:
+    name, url = fresh_database()
+    try:
+        clock = FakeClock(NOW)
+        runtime = runtime_for(url, clock)
+        needed = repeat * (10 + 100)
+        seed(runtime, open_cases, 1001, timers=max(1, -(-needed // open_cases)))
+        with runtime.db.begin() as connection:
+            connection.execute(text("ANALYZE"))
+        tick(runtime)  # warm caches and connections
+        figures = {due: time_ticks(runtime, repeat, due) for due in (0, 10, 100)}
+        runtime.close()
+        return figures
+    finally:
+        drop_database(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--open", type=int, default=10_000, help="open cases to seed")
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    import logging
+
+    logging.getLogger("oncall").setLevel(logging.WARNING)
+    baseline = measure(100, args.repeat)
+    loaded = measure(args.open, args.repeat)
+    print(f"\nengine tick cost on PostgreSQL ({args.repeat} ticks each, median / p90 ms)")
+    print(f"{'due deadlines':<16}{'100 open':>18}{f'{args.open:,} open':>20}{'ratio':>8}")
+    for due in (0, 10, 100):
+        base, big = baseline[due], loaded[due]
+        p90 = lambda xs: sorted(xs)[int(0.9 * (len(xs) - 1))]  # noqa: E731
+        print(f"{due:<16}{statistics.median(base):>9.1f} / {p90(base):>6.1f}"
+              f"{statistics.median(big):>11.1f} / {p90(big):>6.1f}"
+              f"{statistics.median(big) / statistics.median(base):>8.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
