@@ -215,5 +215,11 @@ def _add_subcommands() -> None:
         main.add_command(getattr(module, attribute))
 
 
-SUBCOMMANDS: list[tuple[str, str]] = [("oncall.rota_cli", "rota")]
+SUBCOMMANDS: list[tuple[str, str]] = [
+    ("oncall.rota_cli", "rota"),
+    ("oncall.report_cli", "report"),
+    ("oncall.user_cli", "user"),
+    ("oncall.engine_cli", "misuse"),
+    ("oncall.simulate_cli", "simulate"),
+]
 _add_subcommands()

@@ -92,4 +92,14 @@ def _register_blueprints(app: Flask) -> None:
 
 # Blueprints registered besides health, in order. Each module exposes ``bp`` and optionally
 # ``init_app(app)``.
-WEB_MODULES: list[str] = []
+WEB_MODULES: list[str] = [
+    "oncall.web.auth",  # first: its guard must run before any other module's hooks
+    "oncall.web.dashboard",
+    "oncall.web.api",
+    "oncall.web.metrics",
+    "oncall.web.feeds",
+    "oncall.web.twilio_voice",
+    "oncall.web.email_inbound",
+    "oncall.web.twilio_sms",
+    "oncall.web.twilio_status",
+]
