@@ -25,7 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check oncall tests benchmarks
-	$(BIN)/ruff format --check oncall tests benchmarks || true
+	$(BIN)/ruff format --check oncall tests benchmarks
 
 check: $(STAMP)
 	$(BIN)/oncall check

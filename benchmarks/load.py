@@ -76,8 +76,12 @@ def ensure_wrk() -> str:
         return found
     print("installing wrk from Debian ...", flush=True)
     subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     return shutil.which("wrk") or "wrk"
 
 
@@ -105,24 +109,40 @@ def write_requests(path: Path, public_url: str, kind: str, count: int) -> None:
             if kind == "sms":
                 url = public_url + "/twilio/sms"
                 params = {
-                    "MessageSid": f"SM{uuid.uuid4().hex}", "AccountSid": ACCOUNT_SID,
-                    "From": "+15555550101", "To": CRITICAL_LINE, "Body": "HELP",
-                    "NumMedia": "0", "SmsStatus": "received", "ApiVersion": "2010-04-01",
-                }  # fmt: skip
+                    "MessageSid": f"SM{uuid.uuid4().hex}",
+                    "AccountSid": ACCOUNT_SID,
+                    "From": "+15555550101",
+                    "To": CRITICAL_LINE,
+                    "Body": "HELP",
+                    "NumMedia": "0",
+                    "SmsStatus": "received",
+                    "ApiVersion": "2010-04-01",
+                }
             else:
                 url = public_url + "/twilio/voice"
                 params = {
-                    "CallSid": f"CA{uuid.uuid4().hex}", "AccountSid": ACCOUNT_SID,
-                    "From": "+15551230001", "To": CRITICAL_LINE, "Caller": "+15551230001",
-                    "Called": CRITICAL_LINE, "CallStatus": "ringing", "Direction": "inbound",
+                    "CallSid": f"CA{uuid.uuid4().hex}",
+                    "AccountSid": ACCOUNT_SID,
+                    "From": "+15551230001",
+                    "To": CRITICAL_LINE,
+                    "Caller": "+15551230001",
+                    "Called": CRITICAL_LINE,
+                    "CallStatus": "ringing",
+                    "Direction": "inbound",
                     "ApiVersion": "2010-04-01",
-                }  # fmt: skip
+                }
             out.write(f"{sign(url, params, AUTH_TOKEN)}\t{urlencode(params)}\n")
             del i
 
 
-def run_wrk(wrk: str, url: str, seconds: int, connections: int, script: Path | None = None,
-            data: Path | None = None) -> dict[str, float]:  # fmt: skip
+def run_wrk(
+    wrk: str,
+    url: str,
+    seconds: int,
+    connections: int,
+    script: Path | None = None,
+    data: Path | None = None,
+) -> dict[str, float]:
     args = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script is not None:
         args += ["-s", str(script)]
@@ -138,8 +158,12 @@ def run_wrk(wrk: str, url: str, seconds: int, connections: int, script: Path | N
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "p50": latency("50"), "p99": latency("99"),
-            "errors": float(non2xx.group(1)) if non2xx else 0.0}  # fmt: skip
+    return {
+        "rps": rps,
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+    }
 
 
 def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, count: int):
@@ -152,15 +176,22 @@ def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, cou
     def one(i: int) -> None:
         message_id = f"bench-{i}-{uuid.uuid4().hex[:6]}@cust{i}.example"
         fields = {
-            "from": f"ops@cust{i}.example", "to": "critical@vendor.example",
-            "subject": "Sev 1: production down", "text": "All users affected.",
+            "from": f"ops@cust{i}.example",
+            "to": "critical@vendor.example",
+            "subject": "Sev 1: production down",
+            "text": "All users affected.",
             "headers": f"Message-ID: <{message_id}>\nFrom: ops@cust{i}.example\n",
-            "envelope": json.dumps({"to": ["critical@vendor.example"],
-                                    "from": f"ops@cust{i}.example"}),
-        }  # fmt: skip
+            "envelope": json.dumps(
+                {"to": ["critical@vendor.example"], "from": f"ops@cust{i}.example"}
+            ),
+        }
         sent_at[message_id] = time.monotonic()
-        requests.post(f"{svc.base_url}/email/inbound", files={k: (None, v) for k, v in
-                      fields.items()}, auth=("sendgrid", "e2e-inbound"), timeout=60)  # fmt: skip
+        requests.post(
+            f"{svc.base_url}/email/inbound",
+            files={k: (None, v) for k, v in fields.items()},
+            auth=("sendgrid", "e2e-inbound"),
+            timeout=60,
+        )
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, range(count)))
@@ -206,10 +237,16 @@ def main() -> None:
         with FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as fake:
             fake.auto_status = "delivered"
             svc = ServiceUnderTest(
-                workdir, db_url, fake.base_url, split=True, web_workers=args.workers,
-                engines=1, customers=many_customers(args.burst),
-                engine={"tick": "1s"}, sla={"triage": "30m", "first_status": "1h"},
-            )  # fmt: skip
+                workdir,
+                db_url,
+                fake.base_url,
+                split=True,
+                web_workers=args.workers,
+                engines=1,
+                customers=many_customers(args.burst),
+                engine={"tick": "1s"},
+                sla={"triage": "30m", "first_status": "1h"},
+            )
             with svc:
                 # The app logs every request; at load that is I/O the figures should not hide.
                 lua = workdir / "signed.lua"
@@ -220,15 +257,26 @@ def main() -> None:
                 for path in ("/livez", "/healthz"):
                     run_wrk(wrk, svc.base_url + path, 2, 4)  # warm-up
                 results = {
-                    "bare GET /livez": run_wrk(wrk, svc.base_url + "/livez", args.seconds,
-                                               args.connections),
-                    "POST /twilio/sms": run_wrk(wrk, svc.base_url + "/twilio/sms",
-                                                args.seconds, args.connections, lua,
-                                                workdir / "sms.tsv"),
-                    "POST /twilio/voice": run_wrk(wrk, svc.base_url + "/twilio/voice",
-                                                  args.seconds, args.connections, lua,
-                                                  workdir / "voice.tsv"),
-                }  # fmt: skip
+                    "bare GET /livez": run_wrk(
+                        wrk, svc.base_url + "/livez", args.seconds, args.connections
+                    ),
+                    "POST /twilio/sms": run_wrk(
+                        wrk,
+                        svc.base_url + "/twilio/sms",
+                        args.seconds,
+                        args.connections,
+                        lua,
+                        workdir / "sms.tsv",
+                    ),
+                    "POST /twilio/voice": run_wrk(
+                        wrk,
+                        svc.base_url + "/twilio/voice",
+                        args.seconds,
+                        args.connections,
+                        lua,
+                        workdir / "voice.tsv",
+                    ),
+                }
                 fake.reset()
                 fake.auto_status = "delivered"
                 latencies = burst_time_to_page(svc, fake, db_url, args.burst)
@@ -237,16 +285,22 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     bare = results["bare GET /livez"]["rps"]
-    print(f"\nload: gunicorn {args.workers} workers x 8 threads on PostgreSQL, wrk -t2 "
-          f"-c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"\nload: gunicorn {args.workers} workers x 8 threads on PostgreSQL, wrk -t2 "
+        f"-c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores"
+    )
     print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}{'non-2xx':>9}")
     for label, r in results.items():
-        print(f"{label:<22}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-              f"{r['rps'] / bare:>10.2f}{r['errors']:>9.0f}")  # fmt: skip
+        print(
+            f"{label:<22}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+            f"{r['rps'] / bare:>10.2f}{r['errors']:>9.0f}"
+        )
     if latencies:
-        print(f"\ntime to page during a {args.burst}-case email burst "
-              f"({len(latencies)} measured): p50 {statistics.median(latencies):.0f} ms, "
-              f"p99 {percentile(latencies, 99):.0f} ms, max {max(latencies):.0f} ms")  # fmt: skip
+        print(
+            f"\ntime to page during a {args.burst}-case email burst "
+            f"({len(latencies)} measured): p50 {statistics.median(latencies):.0f} ms, "
+            f"p99 {percentile(latencies, 99):.0f} ms, max {max(latencies):.0f} ms"
+        )
     else:
         print("\ntime to page: no pages matched (see the service logs)")
 

@@ -51,16 +51,30 @@ def build_team() -> Team:
     rotations = (
         Rotation("base", "primary", tuple(keys[:4]), timedelta(weeks=1), START),
         Rotation(
-            "nights", "primary", tuple(keys[4:8]), timedelta(days=1), START,
+            "nights",
+            "primary",
+            tuple(keys[4:8]),
+            timedelta(days=1),
+            START,
             daily_window(range(5), clock(18), clock(9)),
         ),
         Rotation(
-            "weekend", "primary", tuple(keys[8:]), timedelta(weeks=1), START,
+            "weekend",
+            "primary",
+            tuple(keys[8:]),
+            timedelta(weeks=1),
+            START,
             weekly_window(4, clock(18), 0, clock(9)),
         ),
     )
-    team = Team("bench", ZONE, members, rotations, (), EscalationPolicy(
-        (EscalationStep(timedelta(0), ("primary",)),), 0))
+    team = Team(
+        "bench",
+        ZONE,
+        members,
+        rotations,
+        (),
+        EscalationPolicy((EscalationStep(timedelta(0), ("primary",)),), 0),
+    )
     # 50 overrides: a night every three weeks over the first three years.
     overrides = tuple(
         Override(

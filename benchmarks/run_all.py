@@ -24,8 +24,10 @@ SCRIPTS = [
 
 
 def main() -> int:
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, "
-          f"Python {platform.python_version()}")  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    )
     failed = 0
     for title, args in SCRIPTS:
         print(f"\n===== {title}", flush=True)

@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from oncall.clock import FakeClock  # noqa: E402
 from oncall.config import load_settings  # noqa: E402
 from oncall.db.models import Case, Deadline  # noqa: E402
-from oncall.db.session import make_engine, upgrade  # noqa: E402
+from oncall.db.session import upgrade  # noqa: E402
 from oncall.delivery.transport import ConsoleTransport  # noqa: E402
 from oncall.domain.rota import policy_snapshot  # noqa: E402
 from oncall.engine import tick  # noqa: E402
@@ -73,8 +73,9 @@ def runtime_for(url: str, clock: FakeClock):
     path.write_text(yaml.safe_dump(config))
     settings = load_settings(path, environ={})
     console = ConsoleTransport(echo=False)
-    return build_runtime(settings, clock=clock,
-                         transports={"sms": console, "voice": console, "email": console})
+    return build_runtime(
+        settings, clock=clock, transports={"sms": console, "voice": console, "email": console}
+    )
 
 
 def seed(runtime, count: int, first_number: int, timers: int) -> None:
@@ -86,34 +87,62 @@ def seed(runtime, count: int, first_number: int, timers: int) -> None:
     snapshot = policy_snapshot(runtime.rotas.team("support"), NOW)
     cases = [
         {
-            "number": first_number + i, "team": "support", "customer_key": "acme",
-            "customer_name": "Acme Corp", "plan": "premium", "contact_name": "Wile",
-            "contact_phone": "+15551230001", "contact_email": None, "channel": "voice",
-            "severity_claimed": 1, "severity": 1, "state": "acknowledged", "summary": "seeded",
-            "after_hours": True, "intake_key": None, "opened_at": NOW - timedelta(minutes=5),
-            "acknowledged_at": NOW, "acknowledged_by": "alice", "escalation": snapshot,
-            "escalation_round": 0, "triage_due_at": NOW, "status_due_at": NOW + timedelta(hours=1),
+            "number": first_number + i,
+            "team": "support",
+            "customer_key": "acme",
+            "customer_name": "Acme Corp",
+            "plan": "premium",
+            "contact_name": "Wile",
+            "contact_phone": "+15551230001",
+            "contact_email": None,
+            "channel": "voice",
+            "severity_claimed": 1,
+            "severity": 1,
+            "state": "acknowledged",
+            "summary": "seeded",
+            "after_hours": True,
+            "intake_key": None,
+            "opened_at": NOW - timedelta(minutes=5),
+            "acknowledged_at": NOW,
+            "acknowledged_by": "alice",
+            "escalation": snapshot,
+            "escalation_round": 0,
+            "triage_due_at": NOW,
+            "status_due_at": NOW + timedelta(hours=1),
         }
         for i in range(count)
-    ]  # fmt: skip
+    ]
     with runtime.sessions() as session, session.begin():
         ids = session.scalars(insert(Case).returning(Case.id), cases).all()
         session.execute(
             insert(Deadline),
             [
-                {"case_id": case_id, "kind": kind, "seq": 0, "due_at": NOW + delay,
-                 "state": "pending", "data": {}, "created_at": NOW}
+                {
+                    "case_id": case_id,
+                    "kind": kind,
+                    "seq": 0,
+                    "due_at": NOW + delay,
+                    "state": "pending",
+                    "data": {},
+                    "created_at": NOW,
+                }
                 for case_id in ids
                 for kind, delay in (("status_due", timedelta(hours=1)),)
             ]
             + [
-                {"case_id": case_id, "kind": "status_warn", "seq": seq,
-                 "due_at": NOW + timedelta(minutes=55), "state": "pending", "data": {},
-                 "created_at": NOW}
+                {
+                    "case_id": case_id,
+                    "kind": "status_warn",
+                    "seq": seq,
+                    "due_at": NOW + timedelta(minutes=55),
+                    "state": "pending",
+                    "data": {},
+                    "created_at": NOW,
+                }
                 for case_id in ids
                 for seq in range(timers)
             ],
-        )  # fmt: skip
+        )
 
 
 def make_due(runtime, count: int) -> None:
@@ -172,9 +201,11 @@ def main() -> None:
     for due in (0, 10, 100):
         base, big = baseline[due], loaded[due]
         p90 = lambda xs: sorted(xs)[int(0.9 * (len(xs) - 1))]  # noqa: E731
-        print(f"{due:<16}{statistics.median(base):>9.1f} / {p90(base):>6.1f}"
-              f"{statistics.median(big):>11.1f} / {p90(big):>6.1f}"
-              f"{statistics.median(big) / statistics.median(base):>8.2f}")  # fmt: skip
+        print(
+            f"{due:<16}{statistics.median(base):>9.1f} / {p90(base):>6.1f}"
+            f"{statistics.median(big):>11.1f} / {p90(big):>6.1f}"
+            f"{statistics.median(big) / statistics.median(base):>8.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,10 @@ class BackgroundServices:
         self.scheduler.start()
         log.info(
             "background services started (engine=%s, sender=%s, tick=%ss)",
-            self.run_engine, self.sender is not None, settings.engine.tick.total_seconds(),
-        )  # fmt: skip
+            self.run_engine,
+            self.sender is not None,
+            settings.engine.tick.total_seconds(),
+        )
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)

@@ -189,10 +189,24 @@ def _interpolate(value: Any, env: dict[str, str]) -> Any:
 
 
 TOP_KEYS = {
-    "company", "timezone", "public_url", "secret_key", "database_url", "business_hours", "sla",
-    "penalties", "paths", "engine", "transport", "twilio", "email", "users", "api", "logging",
+    "company",
+    "timezone",
+    "public_url",
+    "secret_key",
+    "database_url",
+    "business_hours",
+    "sla",
+    "penalties",
+    "paths",
+    "engine",
+    "transport",
+    "twilio",
+    "email",
+    "users",
+    "api",
+    "logging",
     "web",
-}  # fmt: skip
+}
 
 
 def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
@@ -375,10 +389,16 @@ def _paths(node: Node, base: Path) -> Paths:
 def _engine(node: Node) -> EngineSettings:
     node.check_keys(
         {
-            "tick", "reload_poll", "batch_size", "sms_rate_window", "retry_base", "retry_max",
-            "max_attempts", "sending_timeout",
+            "tick",
+            "reload_poll",
+            "batch_size",
+            "sms_rate_window",
+            "retry_base",
+            "retry_max",
+            "max_attempts",
+            "sending_timeout",
         }
-    )  # fmt: skip
+    )
     return EngineSettings(
         tick=node.child("tick").duration(timedelta(seconds=1), positive=True),
         reload_poll=node.child("reload_poll").duration(timedelta(seconds=5), positive=True),
@@ -395,9 +415,15 @@ def _engine(node: Node) -> EngineSettings:
 
 def _twilio(node: Node, env: dict[str, str], transport: str) -> TwilioSettings:
     node.check_keys(
-        {"account_sid", "auth_token", "api_base", "critical_line", "messaging_service_sid",
-         "timeout"}
-    )  # fmt: skip
+        {
+            "account_sid",
+            "auth_token",
+            "api_base",
+            "critical_line",
+            "messaging_service_sid",
+            "timeout",
+        }
+    )
     sid = env.get("TWILIO_ACCOUNT_SID") or node.child("account_sid").string("") or ""
     token = env.get("TWILIO_AUTH_TOKEN") or node.child("auth_token").string("") or ""
     api_base = (node.child("api_base").string("https://api.twilio.com") or "").rstrip("/")
@@ -450,9 +476,17 @@ def normalise_phone(value: Any) -> str:
 
 def _email(node: Node, env: dict[str, str]) -> EmailSettings:
     node.check_keys(
-        {"transport", "from", "critical_address", "forward_to", "smtp", "inbound", "max_bytes",
-         "severity_phrases"}
-    )  # fmt: skip
+        {
+            "transport",
+            "from",
+            "critical_address",
+            "forward_to",
+            "smtp",
+            "inbound",
+            "max_bytes",
+            "severity_phrases",
+        }
+    )
     smtp_node = node.child("smtp")
     smtp_node.check_keys({"host", "port", "starttls", "username", "password", "timeout"})
     port = smtp_node.child("port").integer(25, minimum=1)

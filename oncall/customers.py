@@ -108,7 +108,7 @@ def _build(root: Node) -> Directory:
                 continue
             node.check_keys({"critical_line", "hours", "misuse_fee"})
             critical = node.child("critical_line").boolean(False)
-            hours = node.child("hours").choice(PLAN_HOURS, "always" if critical else "always")
+            hours = node.child("hours").choice(PLAN_HOURS, "always")
             fee = node.child("misuse_fee")
             plans[str(key)] = Plan(
                 str(key),
@@ -137,7 +137,7 @@ def _build(root: Node) -> Directory:
             pin = node.child("pin").string()
             if pin is not None:
                 if not pin.isdigit() or not 4 <= len(pin) <= 8:
-                    node.child("pin").error("a PIN is 4 to 8 digits (quote it: pin: \"4821\")")
+                    node.child("pin").error('a PIN is 4 to 8 digits (quote it: pin: "4821")')
                     pin = None
                 elif pin in seen_pin:
                     node.child("pin").error(f"PIN already used by customer {seen_pin[pin]!r}")

@@ -254,11 +254,14 @@ def run_escalation(session: Session, runtime: Runtime, case: Case, seq: int, now
     step = esc.step_for(plan, case.opened_at, seq)
     if step.exhausted:
         add_event(
-            session, case, now, "exhausted",
+            session,
+            case,
+            now,
+            "exhausted",
             f"Nobody acknowledged after {plan.rounds} round(s) of the escalation policy; "
             "paging the manager",
             seq=seq,
-        )  # fmt: skip
+        )
         prefix = "No ACK after escalation. "
         text = prefix + page_text(
             case.number, case.severity, case.customer_name, case.summary, limit=160 - len(prefix)
@@ -277,11 +280,14 @@ def run_escalation(session: Session, runtime: Runtime, case: Case, seq: int, now
     following = esc.next_step(plan, case.opened_at, seq)
     if not reached:
         add_event(
-            session, case, now, "step_empty",
+            session,
+            case,
+            now,
+            "step_empty",
             f"Escalation {step.describe(plan)} reaches nobody (no one on call or no contact "
             "details); moving to the next step now",
             seq=seq,
-        )  # fmt: skip
+        )
     if following is not None:
         # A step that reached nobody must not hold the escalation up until its time.
         due = following.due_at if reached else min(following.due_at, now)
@@ -304,11 +310,14 @@ def _triage_warn(
     for key, (_channel, address) in people.items():
         _remind(session, runtime, case, now, key, address, text, f"triage_warn:{case.id}:{key}")
     add_event(
-        session, case, now, "reminder",
+        session,
+        case,
+        now,
+        "reminder",
         f"Triage reminder sent to {_names(runtime, case, people) or 'nobody (nobody paged yet)'}: "
         f"acknowledgement due {hhmm(due, zone)}",
         target="triage",
-    )  # fmt: skip
+    )
     return True
 
 
@@ -320,10 +329,14 @@ def _triage_due(
     zone = case_zone(runtime, case)
     due = case.triage_due_at or deadline.due_at
     add_event(
-        session, case, now, "breach",
+        session,
+        case,
+        now,
+        "breach",
         f"Triage target missed: not acknowledged by {hhmm(due, zone)}; manager paged",
-        target="triage", due_at=due.isoformat(),
-    )  # fmt: skip
+        target="triage",
+        due_at=due.isoformat(),
+    )
     text = (
         f"SLA breach: case {case.number} ({_short(case.customer_name)}, S{case.severity}) not "
         f"acknowledged by {hhmm(due, zone)}. Reply ACK {case.number}"
@@ -344,15 +357,25 @@ def _status_warn(
     people = status_people(session, runtime, case)
     for key, (_channel, address) in people.items():
         _remind(
-            session, runtime, case, now, key, address, text,
+            session,
+            runtime,
+            case,
+            now,
+            key,
+            address,
+            text,
             f"status_warn:{case.id}:{deadline.seq}:{key}",
-        )  # fmt: skip
+        )
     add_event(
-        session, case, now, "reminder",
+        session,
+        case,
+        now,
+        "reminder",
         f"Status reminder sent to {_names(runtime, case, people) or 'nobody'}: status to the "
         f"customer due {hhmm(due, zone)}",
-        target="status", seq=deadline.seq,
-    )  # fmt: skip
+        target="status",
+        seq=deadline.seq,
+    )
     return True
 
 
@@ -364,11 +387,16 @@ def _status_due(
     what = "first status" if deadline.seq == 0 else "status update"
     engineer = case.acknowledged_by_name or "nobody acknowledged"
     add_event(
-        session, case, now, "breach",
+        session,
+        case,
+        now,
+        "breach",
         f"Status target missed: no {what} with an ETA to the customer by {hhmm(due, zone)}; "
         "manager paged",
-        target="status", seq=deadline.seq, due_at=due.isoformat(),
-    )  # fmt: skip
+        target="status",
+        seq=deadline.seq,
+        due_at=due.isoformat(),
+    )
     text = (
         f"SLA breach: case {case.number} ({_short(case.customer_name)}, S{case.severity}): no "
         f"status to the customer by {hhmm(due, zone)}. Engineer: {_short(engineer)}"
@@ -417,10 +445,13 @@ def _unroutable(session: Session, runtime: Runtime, case: Case, now: datetime, s
     if team is not None and team.escalation.steps:
         case.escalation = policy_snapshot(team, now)
         add_event(
-            session, case, now, "routed",
+            session,
+            case,
+            now,
+            "routed",
             f"No escalation policy was snapshotted when the case opened; using team "
             f"{case.team!r}'s rota as loaded now",
-        )  # fmt: skip
+        )
         return run_escalation(session, runtime, case, seq, now)
     reach_fallback_humans(
         session, runtime, case, now, reason=f"no rota for team {case.team!r}", key="unroutable"
@@ -453,14 +484,25 @@ def reach_fallback_humans(
             continue
         seen.add(manager.phone)
         message = enqueue(
-            session, now, channel="sms", purpose=MANAGER_PAGE, to=manager.phone,
-            from_address=runtime.settings.twilio.critical_line, body=text, case=case,
-            recipient=manager.key, dedupe_key=f"page:{case.id}:{key}:{manager.key}",
-        )  # fmt: skip
+            session,
+            now,
+            channel="sms",
+            purpose=MANAGER_PAGE,
+            to=manager.phone,
+            from_address=runtime.settings.twilio.critical_line,
+            body=text,
+            case=case,
+            recipient=manager.key,
+            dedupe_key=f"page:{case.id}:{key}:{manager.key}",
+        )
         if message is not None:
             reached.append(manager.name)
     forward = enqueue(
-        session, now, channel="email", purpose=FORWARD, to=runtime.settings.email.forward_to,
+        session,
+        now,
+        channel="email",
+        purpose=FORWARD,
+        to=runtime.settings.email.forward_to,
         from_address=runtime.settings.email.from_address,
         subject=f"[Case {case.number}] UNROUTABLE: {case.customer_name} S{case.severity}",
         body=(
@@ -469,16 +511,21 @@ def reach_fallback_humans(
             f"{reason}.\nSeverity S{case.severity}. Summary:\n{case.summary}\n\n"
             "Somebody must pick this case up by hand."
         ),
-        case=case, dedupe_key=f"{key}:{case.id}:queue",
-    )  # fmt: skip
+        case=case,
+        dedupe_key=f"{key}:{case.id}:queue",
+    )
     if reached or forward is not None:
         who = ", ".join(reached) or "no manager (no team loaded)"
         add_event(
-            session, case, now, "unroutable",
+            session,
+            case,
+            now,
+            "unroutable",
             f"Cannot page anyone for this case ({reason}): paged {who} and emailed the support "
             "queue",
-            reason=reason, managers=reached,
-        )  # fmt: skip
+            reason=reason,
+            managers=reached,
+        )
     return reached
 
 
@@ -617,32 +664,55 @@ def page_member(
     dedupe = f"page:{case.id}:{key}:{member.key}"
     if member.phone:
         message = enqueue(
-            session, now, channel="sms", purpose=purpose, to=member.phone,
-            from_address=settings.twilio.critical_line, body=body, case=case,
-            recipient=member.key, dedupe_key=dedupe,
-        )  # fmt: skip
+            session,
+            now,
+            channel="sms",
+            purpose=purpose,
+            to=member.phone,
+            from_address=settings.twilio.critical_line,
+            body=body,
+            case=case,
+            recipient=member.key,
+            dedupe_key=dedupe,
+        )
         how = f"SMS to {member.phone}"
     elif member.email:
         message = enqueue(
-            session, now, channel="email", purpose=purpose, to=member.email,
-            from_address=settings.email.from_address, subject=f"[Case {case.number}] PAGE",
-            body=body, case=case, recipient=member.key, dedupe_key=dedupe,
-        )  # fmt: skip
+            session,
+            now,
+            channel="email",
+            purpose=purpose,
+            to=member.email,
+            from_address=settings.email.from_address,
+            subject=f"[Case {case.number}] PAGE",
+            body=body,
+            case=case,
+            recipient=member.key,
+            dedupe_key=dedupe,
+        )
         how = f"email to {member.email} (no phone number)"
     else:
         add_event(
-            session, case, now, "unreachable",
+            session,
+            case,
+            now,
+            "unreachable",
             f"{member.name} has neither a phone number nor an email: not paged",
             member=member.key,
-        )  # fmt: skip
+        )
         return None
     if message is not None:
         kind = "paged" if purpose in (PAGE, MANAGER_PAGE) else purpose
         add_event(
-            session, case, now, kind,
+            session,
+            case,
+            now,
+            kind,
             f"Paged {member.name} by {how}" + (f" ({detail})" if detail else ""),
-            member=member.key, outbox_id=message.id, purpose=purpose,
-        )  # fmt: skip
+            member=member.key,
+            outbox_id=message.id,
+            purpose=purpose,
+        )
     return message
 
 
@@ -660,9 +730,16 @@ def page_manager(
         )
         return None
     return page_member(
-        session, runtime, case, manager, now, key=key, detail="manager",
-        purpose=MANAGER_PAGE, text=text,
-    )  # fmt: skip
+        session,
+        runtime,
+        case,
+        manager,
+        now,
+        key=key,
+        detail="manager",
+        purpose=MANAGER_PAGE,
+        text=text,
+    )
 
 
 def _remind(
@@ -677,14 +754,22 @@ def _remind(
 ) -> None:
     channel = "email" if "@" in address else "sms"
     enqueue(
-        session, now, channel=channel, purpose=REMINDER, to=address,
+        session,
+        now,
+        channel=channel,
+        purpose=REMINDER,
+        to=address,
         from_address=(
-            runtime.settings.email.from_address if channel == "email"
+            runtime.settings.email.from_address
+            if channel == "email"
             else runtime.settings.twilio.critical_line
         ),
         subject=f"[Case {case.number}] Reminder" if channel == "email" else None,
-        body=text, case=case, recipient=key, dedupe_key=dedupe,
-    )  # fmt: skip
+        body=text,
+        case=case,
+        recipient=key,
+        dedupe_key=dedupe,
+    )
 
 
 def notify_people(
@@ -703,15 +788,22 @@ def notify_people(
         if member_key == exclude:
             continue
         message = enqueue(
-            session, now, channel=channel, purpose=NOTICE, to=address,
+            session,
+            now,
+            channel=channel,
+            purpose=NOTICE,
+            to=address,
             from_address=(
-                runtime.settings.email.from_address if channel == "email"
+                runtime.settings.email.from_address
+                if channel == "email"
                 else runtime.settings.twilio.critical_line
             ),
             subject=f"[Case {case.number}] {text}" if channel == "email" else None,
-            body=text, case=case, recipient=member_key,
+            body=text,
+            case=case,
+            recipient=member_key,
             dedupe_key=f"{key}:{case.id}:{member_key}",
-        )  # fmt: skip
+        )
         if message is not None:
             told.append(member_key)
     return told
@@ -761,16 +853,23 @@ def escalate_now(session: Session, case: Case, now: datetime, reason: str) -> bo
     )
     if pending is None:
         add_event(
-            session, case, now, "fallback",
+            session,
+            case,
+            now,
+            "fallback",
             f"{reason}; the escalation has no further step (the manager was paged)",
-        )  # fmt: skip
+        )
         return False
     if pending.due_at > now:
         pending.due_at = now
     add_event(
-        session, case, now, "fallback",
-        f"{reason}; paging the next escalation step now", seq=pending.seq,
-    )  # fmt: skip
+        session,
+        case,
+        now,
+        "fallback",
+        f"{reason}; paging the next escalation step now",
+        seq=pending.seq,
+    )
     return True
 
 

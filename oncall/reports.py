@@ -328,9 +328,20 @@ class MisuseRow:
 
 
 CSV_COLUMNS = [
-    "customer", "customer_name", "case", "date", "severity_claimed", "severity_set", "fee",
-    "currency", "waived", "due", "reason", "waived_by", "waive_reason",
-]  # fmt: skip
+    "customer",
+    "customer_name",
+    "case",
+    "date",
+    "severity_claimed",
+    "severity_set",
+    "fee",
+    "currency",
+    "waived",
+    "due",
+    "reason",
+    "waived_by",
+    "waive_reason",
+]
 
 
 def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) -> list[MisuseRow]:

@@ -77,10 +77,19 @@ def rota() -> None:
 
 @rota.command()
 @rotations_option
-@click.option("--days", default=DEFAULT_COVERAGE_DAYS, show_default=True,
-              help="How far ahead to look for coverage gaps.")
-@click.option("--from", "start", default=None, metavar="TIME",
-              help="Check coverage from this time (ISO; without an offset: UTC). Default: now.")
+@click.option(
+    "--days",
+    default=DEFAULT_COVERAGE_DAYS,
+    show_default=True,
+    help="How far ahead to look for coverage gaps.",
+)
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="Check coverage from this time (ISO; without an offset: UTC). Default: now.",
+)
 def check(rotations: Path, days: int, start: str | None) -> None:
     """Validate every rota file and its coverage; list all problems; exit 1 on any error."""
     now = _now()
@@ -105,8 +114,7 @@ def check(rotations: Path, days: int, start: str | None) -> None:
 
 
 def _person(member: Any) -> dict[str, Any]:
-    return {"member": member.key, "name": member.name, "phone": member.phone,
-            "email": member.email}
+    return {"member": member.key, "name": member.name, "phone": member.phone, "email": member.email}
 
 
 def _who_json(team: Team, at: datetime) -> dict[str, Any]:
@@ -150,15 +158,21 @@ def _next_json(team: Team, level: str, at: datetime) -> dict[str, Any] | None:
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 @rota.command()
 @rotations_option
 @click.option("--team", default=None, help="Only this team.")
-@click.option("--at", default=None, metavar="TIME",
-              help='When, in each team\'s local time, e.g. "2026-11-28 03:00". Default: now.')
+@click.option(
+    "--at",
+    default=None,
+    metavar="TIME",
+    help='When, in each team\'s local time, e.g. "2026-11-28 03:00". Default: now.',
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def who(rotations: Path, team: str | None, at: str | None, as_json: bool) -> None:
     """Who is on call for each level: member, phone, and when their period ends."""
@@ -188,8 +202,15 @@ def who(rotations: Path, team: str | None, at: str | None, as_json: bool) -> Non
                 notes.append("override" + (f": {current.note}" if current.note else ""))
             if current.rotation != level:
                 notes.append(f"rotation {current.rotation}")
-            rows.append([level, current.member.name, current.member.phone or "",
-                         format_local(current.end, zone), "; ".join(notes)])
+            rows.append(
+                [
+                    level,
+                    current.member.name,
+                    current.member.phone or "",
+                    format_local(current.end, zone),
+                    "; ".join(notes),
+                ]
+            )
         manager = current_team.manager_member()
         if manager:
             rows.append(["manager", manager.name, manager.phone or "", "", ""])
@@ -201,32 +222,62 @@ def who(rotations: Path, team: str | None, at: str | None, as_json: bool) -> Non
 @rotations_option
 @click.option("--team", required=True, help="The team (rota file name without .yaml).")
 @click.option("--days", default=14, show_default=True, help="How many days to show.")
-@click.option("--from", "start", default=None, metavar="TIME",
-              help="Start, in the team's local time (e.g. 2026-11-23). Default: now.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="Start, in the team's local time (e.g. 2026-11-23). Default: now.",
+)
 def show(rotations: Path, team: str, days: int, start: str | None) -> None:
     """A table of on-call periods per level; overrides and gaps are marked."""
     current_team = _load(rotations, team)[team]
     zone = current_team.zone
     begin = _instant(start, current_team)
     end = begin + timedelta(days=days)
-    click.echo(
-        f"{team}: on call from {format_local(begin, zone)} until {format_local(end, zone)}"
-    )
+    click.echo(f"{team}: on call from {format_local(begin, zone)} until {format_local(end, zone)}")
     rows = [["LEVEL", "FROM", "UNTIL", "ON CALL", "ROTATION", "NOTE"]]
     for level in current_team.levels():
         cursor = begin
         for period in shifts(current_team, level, begin, end):
             if period.start > cursor:
-                rows.append([level, format_local(cursor, zone), format_local(period.start, zone),
-                             "-- nobody --", "", "GAP"])
-            note = ("override" + (f": {period.note}" if period.note else "")) if period.override \
+                rows.append(
+                    [
+                        level,
+                        format_local(cursor, zone),
+                        format_local(period.start, zone),
+                        "-- nobody --",
+                        "",
+                        "GAP",
+                    ]
+                )
+            note = (
+                ("override" + (f": {period.note}" if period.note else ""))
+                if period.override
                 else ""
-            rows.append([level, format_local(period.start, zone), format_local(period.end, zone),
-                         period.member.name, period.rotation, note])
+            )
+            rows.append(
+                [
+                    level,
+                    format_local(period.start, zone),
+                    format_local(period.end, zone),
+                    period.member.name,
+                    period.rotation,
+                    note,
+                ]
+            )
             cursor = period.end
         if cursor < end:
-            rows.append([level, format_local(cursor, zone), format_local(end, zone),
-                         "-- nobody --", "", "GAP"])
+            rows.append(
+                [
+                    level,
+                    format_local(cursor, zone),
+                    format_local(end, zone),
+                    "-- nobody --",
+                    "",
+                    "GAP",
+                ]
+            )
     for line in _table(rows):
         click.echo(line)
 
@@ -236,8 +287,13 @@ def show(rotations: Path, team: str, days: int, start: str | None) -> None:
 @click.option("--team", required=True, help="The team (rota file name without .yaml).")
 @click.option("--member", default=None, help="Only this member's shifts.")
 @click.option("--days", default=90, show_default=True, help="How many days ahead.")
-@click.option("--from", "start", default=None, metavar="TIME",
-              help="Start, in the team's local time. Default: now.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="TIME",
+    help="Start, in the team's local time. Default: now.",
+)
 def ics(rotations: Path, team: str, member: str | None, days: int, start: str | None) -> None:
     """The rota as an iCalendar file (RFC 5545) on stdout."""
     current_team = _load(rotations, team)[team]
@@ -252,12 +308,21 @@ def ics(rotations: Path, team: str, member: str | None, days: int, start: str | 
 @rotations_option
 @click.option("--team", required=True, help="The team (rota file name without .yaml).")
 @click.option("--member", default=None, help="A feed of only this member's shifts.")
-@click.option("--secret-key", envvar="ONCALL_SECRET_KEY", default=None,
-              help="The service's secret key (env ONCALL_SECRET_KEY; default: from config).")
-@click.option("--base-url", envvar="ONCALL_PUBLIC_URL", default=None,
-              help="The service's public URL (default: public_url from config).")
-def feed_url(rotations: Path, team: str, member: str | None, secret_key: str | None,
-             base_url: str | None) -> None:
+@click.option(
+    "--secret-key",
+    envvar="ONCALL_SECRET_KEY",
+    default=None,
+    help="The service's secret key (env ONCALL_SECRET_KEY; default: from config).",
+)
+@click.option(
+    "--base-url",
+    envvar="ONCALL_PUBLIC_URL",
+    default=None,
+    help="The service's public URL (default: public_url from config).",
+)
+def feed_url(
+    rotations: Path, team: str, member: str | None, secret_key: str | None, base_url: str | None
+) -> None:
     """The calendar subscription URL for a team's (or a member's) rota feed."""
     current_team = _load(rotations, team)[team]
     if member is not None and member not in current_team.members:

@@ -291,7 +291,7 @@ def _members(node: Node, names: _Names, lines: dict[str, int]) -> None:
         names.member_keys.add(key)
         lines[f"members.{key}"] = child.line
         if not _check_name(child, key, "member key") or not child.is_mapping(
-            "a member like {name: Alice Ng, phone: \"+15550100101\", email: alice@example.com}"
+            'a member like {name: Alice Ng, phone: "+15550100101", email: alice@example.com}'
         ):
             continue
         child.check_keys({"name", "phone", "email"}, required={"name"})
@@ -712,8 +712,9 @@ def check_directory(
         )
     if not files:
         problems.append(
-            SourceError(str(directory), 0, "", "no rota files (*.yaml): nobody can be paged",
-                        "warning")
+            SourceError(
+                str(directory), 0, "", "no rota files (*.yaml): nobody can be paged", "warning"
+            )
         )
     for path in files:
         team, found = read_team(path)

@@ -96,15 +96,32 @@ def simulate() -> None:
 
 @simulate.command("call")
 @click.option("--from", "from_", required=True, metavar="PHONE", help="The caller's number.")
-@click.option("--digits", default="1", show_default=True,
-              help="What the caller presses at the menu (1 S1, 2 S2, 3 other).")  # fmt: skip
+@click.option(
+    "--digits",
+    default="1",
+    show_default=True,
+    help="What the caller presses at the menu (1 S1, 2 S2, 3 other).",
+)
 @click.option("--pin", default=None, help="The account PIN, keyed if the line asks for it.")
-@click.option("--accept/--no-answer", default=True, show_default=True,
-              help="Whether the engineer answers and presses 1, or lets it ring out.")  # fmt: skip
-@click.option("--record-seconds", default=12, show_default=True, type=int,
-              help="Length of the described problem.")  # fmt: skip
-@click.option("--url", default=None, metavar="URL",
-              help="Where the service listens (default: public_url from config).")  # fmt: skip
+@click.option(
+    "--accept/--no-answer",
+    default=True,
+    show_default=True,
+    help="Whether the engineer answers and presses 1, or lets it ring out.",
+)
+@click.option(
+    "--record-seconds",
+    default=12,
+    show_default=True,
+    type=int,
+    help="Length of the described problem.",
+)
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="Where the service listens (default: public_url from config).",
+)
 @click.option("--max-steps", default=40, show_default=True, type=int, hidden=True)
 def call(
     from_: str,
@@ -121,16 +138,30 @@ def call(
     line = settings.twilio.critical_line or "+15555550501"
     call_sid = _sid("CA")
     base = {
-        "CallSid": call_sid, "AccountSid": settings.twilio.account_sid or "AC" + "0" * 32,
-        "From": from_, "To": line, "Caller": from_, "Called": line, "Direction": "inbound",
-        "CallStatus": "in-progress", "ApiVersion": API_VERSION,
-    }  # fmt: skip
+        "CallSid": call_sid,
+        "AccountSid": settings.twilio.account_sid or "AC" + "0" * 32,
+        "From": from_,
+        "To": line,
+        "Caller": from_,
+        "Called": line,
+        "Direction": "inbound",
+        "CallStatus": "in-progress",
+        "ApiVersion": API_VERSION,
+    }
     click.echo(f"{from_} calls the critical line {line} ({call_sid})")
     current_url = twilio.public + "/twilio/voice"
     doc = _twiml(twilio.post(current_url, {**base, "CallStatus": "ringing"}))
     for _ in range(max_steps):
-        step = _play(twilio, doc, current_url, base, digits=digits, pin=pin, accept=accept,
-                     record_seconds=record_seconds)  # fmt: skip
+        step = _play(
+            twilio,
+            doc,
+            current_url,
+            base,
+            digits=digits,
+            pin=pin,
+            accept=accept,
+            record_seconds=record_seconds,
+        )
         if step is None:
             return
         current_url, doc = step
@@ -167,18 +198,32 @@ def _play(
             recording_url = f"https://api.twilio.com/{API_VERSION}/Recordings/{recording_sid}"
             click.echo(f"  caller describes the problem ({record_seconds}s)")
             action = urljoin(doc_url, verb.get("action") or doc_url)
-            answer = _twiml(twilio.post(action, {
-                **base, "RecordingUrl": recording_url, "RecordingDuration": str(record_seconds),
-                "Digits": "#",
-            }))  # fmt: skip
+            answer = _twiml(
+                twilio.post(
+                    action,
+                    {
+                        **base,
+                        "RecordingUrl": recording_url,
+                        "RecordingDuration": str(record_seconds),
+                        "Digits": "#",
+                    },
+                )
+            )
             callback = verb.get("recordingStatusCallback")
             if callback:
-                twilio.post(urljoin(doc_url, callback), {
-                    "AccountSid": base["AccountSid"], "CallSid": base["CallSid"],
-                    "RecordingSid": recording_sid, "RecordingUrl": recording_url,
-                    "RecordingStatus": "completed", "RecordingDuration": str(record_seconds),
-                    "RecordingChannels": "1", "RecordingSource": "RecordVerb",
-                })  # fmt: skip
+                twilio.post(
+                    urljoin(doc_url, callback),
+                    {
+                        "AccountSid": base["AccountSid"],
+                        "CallSid": base["CallSid"],
+                        "RecordingSid": recording_sid,
+                        "RecordingUrl": recording_url,
+                        "RecordingStatus": "completed",
+                        "RecordingDuration": str(record_seconds),
+                        "RecordingChannels": "1",
+                        "RecordingSource": "RecordVerb",
+                    },
+                )
             return action, answer
         elif verb.tag == "Dial":
             return _dial(twilio, verb, doc_url, base, accept)
@@ -203,10 +248,15 @@ def _dial(
     bridged = False
     if accept and number is not None and number.get("url"):
         leg = {
-            "CallSid": child, "ParentCallSid": base["CallSid"], "AccountSid": base["AccountSid"],
-            "From": dial.get("callerId") or base["To"], "To": callee,
-            "Direction": "outbound-dial", "CallStatus": "in-progress", "ApiVersion": API_VERSION,
-        }  # fmt: skip
+            "CallSid": child,
+            "ParentCallSid": base["CallSid"],
+            "AccountSid": base["AccountSid"],
+            "From": dial.get("callerId") or base["To"],
+            "To": callee,
+            "Direction": "outbound-dial",
+            "CallStatus": "in-progress",
+            "ApiVersion": API_VERSION,
+        }
         whisper_url = urljoin(doc_url, number.get("url"))
         whisper = _twiml(twilio.post(whisper_url, leg))
         for text in _says(whisper):
@@ -221,18 +271,23 @@ def _dial(
     else:
         click.echo("  no answer")
     params: dict[str, Any] = {
-        **base, "DialCallSid": child,
+        **base,
+        "DialCallSid": child,
         "DialCallStatus": "completed" if accept else "no-answer",
         "DialBridged": "true" if bridged else "false",
         "DialCallDuration": "60" if bridged else "0",
-    }  # fmt: skip
+    }
     return action, _twiml(twilio.post(action, params))
 
 
 @simulate.command("sms")
 @click.option("--from", "from_", required=True, metavar="PHONE", help="The engineer's number.")
-@click.option("--url", default=None, metavar="URL",
-              help="Where the service listens (default: public_url from config).")  # fmt: skip
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="Where the service listens (default: public_url from config).",
+)
 @click.argument("body")
 def sms(from_: str, url: str | None, body: str) -> None:
     """Text the service as an engineer would (e.g. "ACK 1001") and print its reply."""
@@ -240,11 +295,18 @@ def sms(from_: str, url: str | None, body: str) -> None:
     twilio = _Twilio(settings, url)
     sid = _sid("SM")
     params = {
-        "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "SmsMessageSid": sid,
         "AccountSid": settings.twilio.account_sid or "AC" + "0" * 32,
-        "From": from_, "To": settings.twilio.critical_line or "+15555550501", "Body": body,
-        "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": API_VERSION,
-    }  # fmt: skip
+        "From": from_,
+        "To": settings.twilio.critical_line or "+15555550501",
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": API_VERSION,
+    }
     doc = _twiml(twilio.post(twilio.public + "/twilio/sms", params))
     replies = [" ".join((m.text or "").split()) for m in doc.iter("Message")]
     click.echo("\n".join(f"reply: {r}" for r in replies) if replies else "(no reply)")
@@ -256,8 +318,12 @@ def sms(from_: str, url: str | None, body: str) -> None:
 @click.option("--body", default="", help="Plain-text body.")
 @click.option("--message-id", default=None, help="Message-ID (default: a new one).")
 @click.option("--in-reply-to", default=None, help="In-Reply-To, to answer one of our emails.")
-@click.option("--url", default=None, metavar="URL",
-              help="Where the service listens (default: public_url from config).")  # fmt: skip
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="Where the service listens (default: public_url from config).",
+)
 def email(
     from_: str,
     subject: str,
@@ -290,12 +356,19 @@ def email(
         headers += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
     headers.append("Content-Type: text/plain; charset=UTF-8")
     fields = {
-        "headers": "\n".join(headers) + "\n", "from": from_, "to": to, "subject": subject,
-        "text": body, "envelope": json.dumps({"to": [to], "from": from_}),
+        "headers": "\n".join(headers) + "\n",
+        "from": from_,
+        "to": to,
+        "subject": subject,
+        "text": body,
+        "envelope": json.dumps({"to": [to], "from": from_}),
         "charsets": json.dumps({k: "UTF-8" for k in ("to", "from", "subject", "text")}),
-        "SPF": "pass", "dkim": f"{{@{domain} : pass}}", "sender_ip": "127.0.0.1",
-        "spam_score": "0", "attachments": "0",
-    }  # fmt: skip
+        "SPF": "pass",
+        "dkim": f"{{@{domain} : pass}}",
+        "sender_ip": "127.0.0.1",
+        "spam_score": "0",
+        "attachments": "0",
+    }
     # SendGrid always posts multipart/form-data; (None, value) makes requests send a field.
     response = requests.post(
         target,
@@ -304,6 +377,7 @@ def email(
         timeout=TIMEOUT,
     )
     if response.status_code != 200:
-        raise click.ClickException(f"POST {target} answered {response.status_code}: "
-                                   f"{response.text[:300]}")  # fmt: skip
+        raise click.ClickException(
+            f"POST {target} answered {response.status_code}: {response.text[:300]}"
+        )
     click.echo(f"{message_id}: {json.dumps(response.json())}")

@@ -270,7 +270,7 @@ class Node:
             if required:
                 self.error("is required")
             return default
-        if isinstance(self.value, (dict, list)) or isinstance(self.value, bool):
+        if isinstance(self.value, (dict, list, bool)):
             self.error(f"expected text, got {_describe(self.value)}")
             return default
         return str(self.value)

@@ -70,9 +70,7 @@ class _Postgres:
             self.error = str(exc).splitlines()[0]
             return
         self.name = name
-        self.url = make_url(self.admin_url).set(database=name).render_as_string(
-            hide_password=False
-        )
+        self.url = make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
         upgrade(self.url)
 
     def engine(self):
@@ -113,9 +111,7 @@ def _truncate(engine) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
-        connection.execute(
-            text("INSERT INTO counters (name, value) VALUES ('case_number', 1000)")
-        )
+        connection.execute(text("INSERT INTO counters (name, value) VALUES ('case_number', 1000)"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

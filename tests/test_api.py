@@ -14,16 +14,37 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
-def add_case(session, number, *, opened_at=NOW, state="open", severity=1, team="support",
-             customer="acme", **extra) -> Case:  # fmt: skip
+def add_case(
+    session,
+    number,
+    *,
+    opened_at=NOW,
+    state="open",
+    severity=1,
+    team="support",
+    customer="acme",
+    **extra,
+) -> Case:
     values = dict(
-        number=number, team=team, customer_key=customer, customer_name=customer.title(),
-        plan="premium", contact_name="Wile E. Coyote", contact_phone="+15551230001",
-        contact_email="wile@acme.example", channel="email", severity_claimed=severity,
-        severity=severity, state=state, summary=f"case {number}", after_hours=True,
-        opened_at=opened_at, triage_due_at=opened_at + timedelta(minutes=15),
-        status_due_at=opened_at + timedelta(hours=1), escalation={},
-    )  # fmt: skip
+        number=number,
+        team=team,
+        customer_key=customer,
+        customer_name=customer.title(),
+        plan="premium",
+        contact_name="Wile E. Coyote",
+        contact_phone="+15551230001",
+        contact_email="wile@acme.example",
+        channel="email",
+        severity_claimed=severity,
+        severity=severity,
+        state=state,
+        summary=f"case {number}",
+        after_hours=True,
+        opened_at=opened_at,
+        triage_due_at=opened_at + timedelta(minutes=15),
+        status_due_at=opened_at + timedelta(hours=1),
+        escalation={},
+    )
     values.update(extra)
     case = Case(**values)
     session.add(case)
@@ -36,28 +57,63 @@ def seeded(runtime):
     with runtime.sessions() as session, session.begin():
         add_case(session, 1001, opened_at=NOW - timedelta(days=30), state="resolved")  # October
         add_case(session, 1002, opened_at=NOW - timedelta(days=2), severity=2, customer="globex")
-        add_case(session, 1003, opened_at=NOW - timedelta(hours=3), state="acknowledged",
-                 acknowledged_at=NOW - timedelta(hours=3) + timedelta(minutes=4),
-                 acknowledged_by="alice", acknowledged_by_name="Alice Ng")  # fmt: skip
+        add_case(
+            session,
+            1003,
+            opened_at=NOW - timedelta(hours=3),
+            state="acknowledged",
+            acknowledged_at=NOW - timedelta(hours=3) + timedelta(minutes=4),
+            acknowledged_by="alice",
+            acknowledged_by_name="Alice Ng",
+        )
         add_case(session, 1004, opened_at=NOW - timedelta(minutes=12), team="platform")
-        down = add_case(session, 1005, opened_at=NOW - timedelta(hours=1), state="downgraded",
-                        severity=3, severity_claimed=1,
-                        recording_url="https://api.twilio.com/rec/RE1")  # fmt: skip
+        down = add_case(
+            session,
+            1005,
+            opened_at=NOW - timedelta(hours=1),
+            state="downgraded",
+            severity=3,
+            severity_claimed=1,
+            recording_url="https://api.twilio.com/rec/RE1",
+        )
         session.add_all(
             [
-                CaseEvent(case_id=down.id, at=NOW - timedelta(hours=1), kind="opened",
-                          text="opened"),
-                CaseEvent(case_id=down.id, at=NOW - timedelta(minutes=50), kind="downgraded",
-                          text="SEV 3 by Alice Ng", actor="alice"),
-                OutboundMessage(case_id=down.id, channel="sms", purpose="page",
-                                recipient="alice", to_address="+15550100101", body="page",
-                                state="delivered", next_attempt_at=NOW, created_at=NOW),
-                MisuseFlag(kind="fee", case_id=down.id, customer_key="acme", month="2026-11",
-                           flagged_at=NOW - timedelta(minutes=50), flagged_by="Alice Ng",
-                           severity_claimed=1, severity_set=3, fee=250.0, currency="USD",
-                           reason="Downgraded"),
+                CaseEvent(
+                    case_id=down.id, at=NOW - timedelta(hours=1), kind="opened", text="opened"
+                ),
+                CaseEvent(
+                    case_id=down.id,
+                    at=NOW - timedelta(minutes=50),
+                    kind="downgraded",
+                    text="SEV 3 by Alice Ng",
+                    actor="alice",
+                ),
+                OutboundMessage(
+                    case_id=down.id,
+                    channel="sms",
+                    purpose="page",
+                    recipient="alice",
+                    to_address="+15550100101",
+                    body="page",
+                    state="delivered",
+                    next_attempt_at=NOW,
+                    created_at=NOW,
+                ),
+                MisuseFlag(
+                    kind="fee",
+                    case_id=down.id,
+                    customer_key="acme",
+                    month="2026-11",
+                    flagged_at=NOW - timedelta(minutes=50),
+                    flagged_by="Alice Ng",
+                    severity_claimed=1,
+                    severity_set=3,
+                    fee=250.0,
+                    currency="USD",
+                    reason="Downgraded",
+                ),
             ]
-        )  # fmt: skip
+        )
 
 
 def get(client, path, **kwargs):
@@ -107,8 +163,10 @@ def test_list_cases_newest_first_with_clocks(client, seeded):
     newest = body["cases"][0]
     assert newest["customer"] == {"key": "acme", "name": "Acme", "plan": "premium"}
     assert newest["sla"]["triage"] == {
-        "due": "2026-11-24T08:03:00+00:00", "seconds_left": 180.0, "level": "warn",
-    }  # fmt: skip
+        "due": "2026-11-24T08:03:00+00:00",
+        "seconds_left": 180.0,
+        "level": "warn",
+    }
     assert newest["opened_at"] == "2026-11-24T07:48:00+00:00"
 
 
@@ -135,9 +193,17 @@ def test_list_cases_filters(client, seeded, query, expected):
 
 @pytest.mark.parametrize(
     "query",
-    ["state=closed", "severity=5", "severity=high", "since=yesterday",
-     "since=2026-11-24T05:00:00", "limit=0", "limit=501", "limit=many"],
-)  # fmt: skip
+    [
+        "state=closed",
+        "severity=5",
+        "severity=high",
+        "since=yesterday",
+        "since=2026-11-24T05:00:00",
+        "limit=0",
+        "limit=501",
+        "limit=many",
+    ],
+)
 def test_list_cases_rejects_bad_filters(client, query):
     response = get(client, f"/api/cases?{query}")
     assert response.status_code == 400

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import text
-
 from oncall import __version__
 
 
@@ -33,8 +31,12 @@ def test_healthz_503_when_database_unreachable(make_settings, clock, transports)
     from oncall.web.app import create_app
 
     settings = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    runtime = build_runtime(settings, clock=clock, transports=transports,
-                            db=make_engine(settings.database_url, connect_args={"connect_timeout": 1}))
+    runtime = build_runtime(
+        settings,
+        clock=clock,
+        transports=transports,
+        db=make_engine(settings.database_url, connect_args={"connect_timeout": 1}),
+    )
     response = create_app(runtime=runtime).test_client().get("/healthz")
     assert response.status_code == 503
     body = response.get_json()
@@ -59,8 +61,14 @@ def test_healthz_503_when_outbox_stuck(client, runtime, clock):
     from oncall.services.cases import enqueue
 
     with runtime.sessions() as session, session.begin():
-        enqueue(session, clock.now() - timedelta(minutes=10), channel="sms", purpose="page",
-                to="+15551230009", body="hi")
+        enqueue(
+            session,
+            clock.now() - timedelta(minutes=10),
+            channel="sms",
+            purpose="page",
+            to="+15551230009",
+            body="hi",
+        )
     body = client.get("/healthz").get_json()
     assert any("outbox stuck" in r for r in body["reasons"])
 
@@ -82,10 +90,18 @@ def test_outbox_backlog_age_survives_retry_backoff(runtime, clock):
     from oncall.services.cases import enqueue, outbox_backlog
 
     with runtime.sessions() as session, session.begin():
-        message = enqueue(session, clock.now(), channel="sms", purpose="page",
-                          to="+15555550101", body="page")
-        later = enqueue(session, clock.now(), channel="sms", purpose="page", to="+15555550102",
-                        body="not yet due", not_before=clock.now() + timedelta(hours=1))
+        message = enqueue(
+            session, clock.now(), channel="sms", purpose="page", to="+15555550101", body="page"
+        )
+        later = enqueue(
+            session,
+            clock.now(),
+            channel="sms",
+            purpose="page",
+            to="+15555550102",
+            body="not yet due",
+            not_before=clock.now() + timedelta(hours=1),
+        )
         assert later is not None
         clock.advance(minutes=3)
         message.attempts = 4

@@ -32,9 +32,15 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery"
 
@@ -69,9 +75,13 @@ def live_server(make_settings, clock, transports, _sqlite_template, tmp_path):
         url,
         # Plain http on loopback: a Secure cookie would not be sent back.
         public_url="http://127.0.0.1:5000",
-        users={"maria": {"role": "manager",
-                         "password_hash": generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")}},
-    )  # fmt: skip
+        users={
+            "maria": {
+                "role": "manager",
+                "password_hash": generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
+            }
+        },
+    )
     db = make_engine(url)
     runtime = build_runtime(settings, clock=clock, transports=transports, db=db)
     _seed(runtime, clock.now())
@@ -90,12 +100,22 @@ def live_server(make_settings, clock, transports, _sqlite_template, tmp_path):
 
 def _case(number, now, **extra) -> Case:
     values = dict(
-        number=number, team="support", customer_key="acme", customer_name="Acme Corp",
-        plan="premium", contact_name="Wile E. Coyote", contact_phone="+15551230001",
-        contact_email="wile@acme.example", channel="voice", severity_claimed=1, severity=1,
-        state="open", summary="Checkout is down for all users", after_hours=True,
+        number=number,
+        team="support",
+        customer_key="acme",
+        customer_name="Acme Corp",
+        plan="premium",
+        contact_name="Wile E. Coyote",
+        contact_phone="+15551230001",
+        contact_email="wile@acme.example",
+        channel="voice",
+        severity_claimed=1,
+        severity=1,
+        state="open",
+        summary="Checkout is down for all users",
+        after_hours=True,
         escalation={},
-    )  # fmt: skip
+    )
     values.update(extra)
     opened = values.setdefault("opened_at", now)
     values.setdefault("triage_due_at", opened + timedelta(minutes=15))
@@ -106,20 +126,45 @@ def _case(number, now, **extra) -> Case:
 def _seed(runtime, now) -> None:
     minute = timedelta(minutes=1)
     with runtime.sessions() as session, session.begin():
-        open_case = _case(1042, now, opened_at=now - 12 * minute,
-                          recording_url="https://api.twilio.com/2010-04-01/Recordings/RE42",
-                          recording_duration=37)  # fmt: skip
-        late = _case(1043, now, opened_at=now - 20 * minute, customer_key="globex",
-                     customer_name="Globex", channel="email", severity=2, severity_claimed=2,
-                     summary="Invoices cannot be processed")  # fmt: skip
-        acked = _case(1040, now, opened_at=now - 50 * minute, state="acknowledged",
-                      acknowledged_at=now - 44 * minute, acknowledged_by="alice",
-                      acknowledged_by_name="Alice Ng",
-                      summary="API errors for EU users")  # fmt: skip
-        misuse = _case(1041, now, opened_at=now - 3 * 60 * minute, state="downgraded",
-                       severity=3, acknowledged_at=now - 170 * minute, acknowledged_by="alice",
-                       acknowledged_by_name="Alice Ng",
-                       summary="Password reset question")  # fmt: skip
+        open_case = _case(
+            1042,
+            now,
+            opened_at=now - 12 * minute,
+            recording_url="https://api.twilio.com/2010-04-01/Recordings/RE42",
+            recording_duration=37,
+        )
+        late = _case(
+            1043,
+            now,
+            opened_at=now - 20 * minute,
+            customer_key="globex",
+            customer_name="Globex",
+            channel="email",
+            severity=2,
+            severity_claimed=2,
+            summary="Invoices cannot be processed",
+        )
+        acked = _case(
+            1040,
+            now,
+            opened_at=now - 50 * minute,
+            state="acknowledged",
+            acknowledged_at=now - 44 * minute,
+            acknowledged_by="alice",
+            acknowledged_by_name="Alice Ng",
+            summary="API errors for EU users",
+        )
+        misuse = _case(
+            1041,
+            now,
+            opened_at=now - 3 * 60 * minute,
+            state="downgraded",
+            severity=3,
+            acknowledged_at=now - 170 * minute,
+            acknowledged_by="alice",
+            acknowledged_by_name="Alice Ng",
+            summary="Password reset question",
+        )
         session.add_all([open_case, late, acked, misuse])
         session.flush()
         for offset, kind, text in (
@@ -130,25 +175,48 @@ def _seed(runtime, now) -> None:
             (6, "customer_notified", "Customer told (sms): your case number is 1042"),
             (10, "reminder", "Triage reminder sent to Alice Ng, Bob Roy"),
         ):
-            session.add(CaseEvent(case_id=open_case.id, at=open_case.opened_at + offset * minute,
-                                  kind=kind, text=text))  # fmt: skip
+            session.add(
+                CaseEvent(
+                    case_id=open_case.id,
+                    at=open_case.opened_at + offset * minute,
+                    kind=kind,
+                    text=text,
+                )
+            )
         for offset, recipient, body, state in (
             (0, "alice", "S1 Acme Corp: checkout down. Reply ACK 1042", "delivered"),
             (5, "bob", "S1 Acme Corp: checkout down. Reply ACK 1042", "sent"),
             (6, "customer", "Vendor Support: case 1042 is open; an engineer is paged.", "sent"),
         ):
             at = open_case.opened_at + offset * minute
-            session.add(OutboundMessage(case_id=open_case.id, channel="sms", purpose="page"
-                                        if recipient != "customer" else "opened",
-                                        recipient=recipient, to_address="+15550100101",
-                                        body=body, state=state, next_attempt_at=at,
-                                        created_at=at))  # fmt: skip
+            session.add(
+                OutboundMessage(
+                    case_id=open_case.id,
+                    channel="sms",
+                    purpose="page" if recipient != "customer" else "opened",
+                    recipient=recipient,
+                    to_address="+15550100101",
+                    body=body,
+                    state=state,
+                    next_attempt_at=at,
+                    created_at=at,
+                )
+            )
         session.add(
-            MisuseFlag(kind="fee", case_id=misuse.id, customer_key="acme", month="2026-11",
-                       flagged_at=now - 160 * minute, flagged_by="Alice Ng",
-                       severity_claimed=1, severity_set=3, fee=250.0, currency="USD",
-                       reason="Downgraded from S1 to S3 by Alice Ng")
-        )  # fmt: skip
+            MisuseFlag(
+                kind="fee",
+                case_id=misuse.id,
+                customer_key="acme",
+                month="2026-11",
+                flagged_at=now - 160 * minute,
+                flagged_by="Alice Ng",
+                severity_claimed=1,
+                severity_set=3,
+                fee=250.0,
+                currency="USD",
+                reason="Downgraded from S1 to S3 by Alice Ng",
+            )
+        )
 
 
 def test_sign_in_watch_a_case_and_waive_a_fee(sync_playwright, live_server):

@@ -15,7 +15,7 @@ def test_fake_clock_moves_only_when_told():
 
 def test_fake_clock_refuses_naive_times_and_going_backwards():
     with pytest.raises(ValueError):
-        FakeClock(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+        FakeClock(datetime(2026, 1, 1))
     clock = FakeClock()
     with pytest.raises(ValueError):
         clock.advance(seconds=-1)
@@ -32,5 +32,5 @@ def test_system_clock_is_aware():
 
 
 def test_ensure_aware():
-    naive = datetime(2026, 1, 1, 12)  # noqa: DTZ001 - what SQLite hands back
+    naive = datetime(2026, 1, 1, 12)
     assert ensure_aware(naive).tzinfo is UTC

@@ -48,9 +48,7 @@ def test_bad_duration_names_the_line(tmp_path):
         tmp_path,
         "timezone: UTC\npublic_url: http://x.example\nsla:\n  triage: 15 minutes\n",
     )
-    assert errors_of(path) == [
-        f'{path}:4: sla.triage: "15 minutes" is not a duration like 15m'
-    ]
+    assert errors_of(path) == [f'{path}:4: sla.triage: "15 minutes" is not a duration like 15m']
 
 
 def test_every_error_is_listed_not_just_the_first(tmp_path):

@@ -48,8 +48,13 @@ def test_validation_errors_name_file_line_and_key(tmp_path):
         load_directory(path)
     messages = [str(e) for e in info.value.errors]
     p = str(path)
-    assert f"{p}:2: plans.premium.hours: 'sometimes' is not one of: always, business, after_hours" in messages
-    assert any(m.startswith(f"{p}:6: customers.acme.plan: unknown plan 'platinum'") for m in messages)
+    assert (
+        f"{p}:2: plans.premium.hours: 'sometimes' is not one of: always, business, after_hours"
+        in messages
+    )
+    assert any(
+        m.startswith(f"{p}:6: customers.acme.plan: unknown plan 'platinum'") for m in messages
+    )
     assert any(m.startswith(f"{p}:7: customers.acme.pin:") for m in messages)
     assert any(m.startswith(f"{p}:10: customers.acme.contacts[0].phone:") for m in messages)
     assert any("contacts[1].email: email already belongs to acme/A" in m for m in messages)

@@ -133,9 +133,18 @@ def test_every_route_needs_sign_in_unless_listed_public(app, client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/cases", "/cases/1001", "/rotas", "/rotas/support", "/misuse", "/reports",
-     "/reports/misuse.csv", "/no-such-page"],
-)  # fmt: skip
+    [
+        "/",
+        "/cases",
+        "/cases/1001",
+        "/rotas",
+        "/rotas/support",
+        "/misuse",
+        "/reports",
+        "/reports/misuse.csv",
+        "/no-such-page",
+    ],
+)
 def test_pages_redirect_to_sign_in(client, path):
     response = client.get(path)
     assert response.status_code == 302
@@ -326,18 +335,31 @@ def test_case_page_shows_timeline_recording_and_what_the_customer_was_told(clien
             (20, "customer_notified", "Customer told (sms): we are on it"),
         ):
             session.add(
-                CaseEvent(case_id=case.id, at=NOW + timedelta(minutes=minutes), kind=kind,
-                          text=text, data={"target": "triage"} if kind == "breach" else {})
-            )  # fmt: skip
+                CaseEvent(
+                    case_id=case.id,
+                    at=NOW + timedelta(minutes=minutes),
+                    kind=kind,
+                    text=text,
+                    data={"target": "triage"} if kind == "breach" else {},
+                )
+            )
         for recipient, purpose, body, state in (
             ("alice", "page", "S1 Acme Corp: checkout down. Reply ACK 1001", "delivered"),
             ("customer", "customer_update", "We are on it. Case 1001.", "sent"),
         ):
             session.add(
-                OutboundMessage(case_id=case.id, channel="sms", purpose=purpose,
-                                recipient=recipient, to_address="+15551230001", body=body,
-                                state=state, next_attempt_at=NOW, created_at=NOW)
-            )  # fmt: skip
+                OutboundMessage(
+                    case_id=case.id,
+                    channel="sms",
+                    purpose=purpose,
+                    recipient=recipient,
+                    to_address="+15551230001",
+                    body=body,
+                    state=state,
+                    next_attempt_at=NOW,
+                    created_at=NOW,
+                )
+            )
     sign_in(client)
     response = client.get("/cases/1001")
     assert response.status_code == 200
@@ -413,9 +435,15 @@ def test_misuse_page_lists_flags_and_refused_attempts_for_the_month(client, runt
             (40, "not_entitled", "globex"),  # October: not this month
         ):
             session.add(
-                Attempt(at=NOW - timedelta(days=days), channel="voice", reason=reason,
-                        customer_key=customer, contact="+15551230201", told="Regular support")
-            )  # fmt: skip
+                Attempt(
+                    at=NOW - timedelta(days=days),
+                    channel="voice",
+                    reason=reason,
+                    customer_key=customer,
+                    contact="+15551230201",
+                    told="Regular support",
+                )
+            )
     sign_in(client)
     html = client.get("/misuse").text
     assert "2026-11" in html

@@ -78,8 +78,9 @@ def send_email(svc: ServiceUnderTest, sender: str, subject: str, body: str, mess
             f"Subject: {subject}\n"
         ),
         "envelope": json.dumps({"to": ["critical@vendor.example"], "from": sender}),
-        "charsets": json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8",
-                                "text": "UTF-8"}),
+        "charsets": json.dumps(
+            {"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8", "text": "UTF-8"}
+        ),
         "SPF": "pass",
     }
     return requests.post(
@@ -134,27 +135,31 @@ def test_phone_case_escalates_breaches_pages_manager_and_reaches_the_customer(
         reply = sms(fake, svc, BOB, f"ACK {number}")
         assert f"Acknowledged {number}" in reply
         wait_until(
-            lambda: any("acknowledged by Bob" in b for b in bodies(fake, ALICE)), 10,
+            lambda: any("acknowledged by Bob" in b for b in bodies(fake, ALICE)),
+            10,
             "the others told who acknowledged",
-        )  # fmt: skip
+        )
 
         # No status: a reminder to Bob, then the breach pages the manager.
         wait_until(lambda: len(bodies(fake, BOB)) >= 2, 20, "status reminder to Bob")
         wait_until(
             lambda: any(str(number) in b and "breach" in b.lower() for b in bodies(fake, DANA)),
-            20, "manager paged on the status breach",
-        )  # fmt: skip
+            20,
+            "manager paged on the status breach",
+        )
 
         sms(fake, svc, BOB, f"STATUS {number} rolled back the release ETA 30m")
         wait_until(
-            lambda: any("rolled back the release" in b for b in bodies(fake, WILE)), 10,
+            lambda: any("rolled back the release" in b for b in bodies(fake, WILE)),
+            10,
             "the status reaching the customer by SMS",
-        )  # fmt: skip
+        )
         sms(fake, svc, BOB, f"RESOLVE {number} fixed by rollback")
         wait_until(
-            lambda: any("resolved" in b.lower() for b in bodies(fake, WILE)), 10,
+            lambda: any("resolved" in b.lower() for b in bodies(fake, WILE)),
+            10,
             "the customer told it is resolved",
-        )  # fmt: skip
+        )
         (state,) = db_rows(pg_url, "SELECT state FROM cases WHERE number = :n", n=number)
         assert state[0] == "resolved"
         kinds = {row[0] for row in db_rows(pg_url, "SELECT kind FROM case_events")}
@@ -165,18 +170,22 @@ def test_phone_case_escalates_breaches_pages_manager_and_reaches_the_customer(
 def test_email_case_lives_the_same_life(tmp_path, pg_url, fake):
     with ServiceUnderTest(tmp_path, pg_url, fake.base_url) as svc:
         response = send_email(
-            svc, "wile@acme.example", "Sev 1: checkout down for all users",
-            "Nobody can check out since 02:10.", "e2e-1@acme.example",
-        )  # fmt: skip
+            svc,
+            "wile@acme.example",
+            "Sev 1: checkout down for all users",
+            "Nobody can check out since 02:10.",
+            "e2e-1@acme.example",
+        )
         assert response.status_code == 200, response.text
         (number,) = [row[0] for row in db_rows(pg_url, "SELECT number FROM cases")]
         wait_until(lambda: pages_by_case(fake, ALICE)[number], 10, "page to primary")
         wait_until(lambda: pages_by_case(fake, BOB)[number], 10, "escalation to secondary")
         assert f"Acknowledged {number}" in sms(fake, svc, ALICE, "ack")  # the only open case
         wait_until(
-            lambda: any("breach" in b.lower() for b in bodies(fake, DANA)), 25,
+            lambda: any("breach" in b.lower() for b in bodies(fake, DANA)),
+            25,
             "manager paged on the status breach",
-        )  # fmt: skip
+        )
         sms(fake, svc, ALICE, "STATUS cache cleared, ETA 20m")
         sms(fake, svc, ALICE, "RESOLVE")
         told = [
@@ -207,9 +216,12 @@ CRASH_ROTA = FAST_ROTA | {
 def open_burst(svc: ServiceUnderTest, count: int, workers: int = 8) -> None:
     def one(i: int) -> int:
         return send_email(
-            svc, f"ops@cust{i}.example", "Sev 1: production down", "All users affected.",
+            svc,
+            f"ops@cust{i}.example",
+            "Sev 1: production down",
+            "All users affected.",
             f"burst-{i}@cust{i}.example",
-        ).status_code  # fmt: skip
+        ).status_code
 
     with ThreadPoolExecutor(workers) as pool:
         statuses = list(pool.map(one, range(count)))
@@ -218,10 +230,16 @@ def open_burst(svc: ServiceUnderTest, count: int, workers: int = 8) -> None:
 
 def test_engine_killed_mid_escalation_sends_every_due_page_once(tmp_path, pg_url, fake):
     svc = ServiceUnderTest(
-        tmp_path, pg_url, fake.base_url, split=True, web_workers=2, engines=1,
-        sla={"triage": "10m", "first_status": "1h"}, rota=CRASH_ROTA,
+        tmp_path,
+        pg_url,
+        fake.base_url,
+        split=True,
+        web_workers=2,
+        engines=1,
+        sla={"triage": "10m", "first_status": "1h"},
+        rota=CRASH_ROTA,
         customers=many_customers(200),
-    )  # fmt: skip
+    )
     with svc:
         open_burst(svc, 200)
         cases = {row[0] for row in db_rows(pg_url, "SELECT number FROM cases")}
@@ -246,10 +264,16 @@ def test_two_engines_and_several_workers_on_postgres_never_double_or_miss_a_page
     tmp_path, pg_url, fake
 ):
     svc = ServiceUnderTest(
-        tmp_path, pg_url, fake.base_url, split=True, web_workers=3, engines=2,
-        sla={"triage": "10m", "first_status": "1h"}, rota=CRASH_ROTA,
+        tmp_path,
+        pg_url,
+        fake.base_url,
+        split=True,
+        web_workers=3,
+        engines=2,
+        sla={"triage": "10m", "first_status": "1h"},
+        rota=CRASH_ROTA,
         customers=many_customers(500),
-    )  # fmt: skip
+    )
     with svc:
         open_burst(svc, 500, workers=12)
         cases = {row[0] for row in db_rows(pg_url, "SELECT number FROM cases")}
@@ -260,8 +284,12 @@ def test_two_engines_and_several_workers_on_postgres_never_double_or_miss_a_page
         alice, bob = pages_by_case(fake, ALICE), pages_by_case(fake, BOB)
         assert {n: c for n, c in alice.items() if c != 1} == {}
         assert {n: c for n, c in bob.items() if c != 1} == {}
-        engines = {row[0] for row in db_rows(pg_url, "SELECT DISTINCT done_by FROM deadlines"
-                                             " WHERE done_by IS NOT NULL")}
+        engines = {
+            row[0]
+            for row in db_rows(
+                pg_url, "SELECT DISTINCT done_by FROM deadlines WHERE done_by IS NOT NULL"
+            )
+        }
         assert len(engines) >= 2, f"only one engine did any work: {engines}"
 
 
@@ -270,9 +298,13 @@ def test_twilio_outage_retries_with_backoff_and_delivers_everything_after_recove
     tmp_path, pg_url, fake
 ):
     svc = ServiceUnderTest(
-        tmp_path, pg_url, fake.base_url, sla={"triage": "10m", "first_status": "1h"},
-        rota=CRASH_ROTA, customers=many_customers(20),
-    )  # fmt: skip
+        tmp_path,
+        pg_url,
+        fake.base_url,
+        sla={"triage": "10m", "first_status": "1h"},
+        rota=CRASH_ROTA,
+        customers=many_customers(20),
+    )
     with svc:
         fake.outage(status=500, seconds=15)
         open_burst(svc, 20, workers=4)
@@ -280,8 +312,7 @@ def test_twilio_outage_retries_with_backoff_and_delivers_everything_after_recove
         time.sleep(3)
         metrics = requests.get(f"{svc.base_url}/metrics", timeout=10).text
         depth = re.search(r"^oncall_outbox_depth(?:\{[^}]*\})? (\S+)", metrics, re.M)
-        oldest = re.search(r"^oncall_outbox_oldest_pending_age_seconds(?:\{[^}]*\})? (\S+)", metrics,
-                           re.M)  # fmt: skip
+        oldest = re.search(r"^oncall_outbox_oldest_pending_age_seconds (\S+)", metrics, re.M)
         assert depth and float(depth.group(1)) > 0, metrics
         assert oldest and float(oldest.group(1)) > 0, metrics
         errors_during = len([r for r in fake.requests if r.response_status == 500])
@@ -305,13 +336,20 @@ def test_broken_rota_and_customers_dropped_into_a_running_service_keep_paging(
 
         def degraded():
             response = requests.get(f"{svc.base_url}/healthz", timeout=5)
-            return response.status_code == 503 and "support.yaml" in response.text and (
-                "customers.yaml" in response.text
+            return (
+                response.status_code == 503
+                and "support.yaml" in response.text
+                and ("customers.yaml" in response.text)
             )
 
         wait_until(degraded, 10, "/healthz reporting both broken files")
-        response = send_email(svc, "wile@acme.example", "Sev 1: site down",
-                              "everything is down", "hostile-1@acme.example")
+        response = send_email(
+            svc,
+            "wile@acme.example",
+            "Sev 1: site down",
+            "everything is down",
+            "hostile-1@acme.example",
+        )
         assert response.status_code == 200
         (number,) = [row[0] for row in db_rows(pg_url, "SELECT number FROM cases")]
         wait_until(lambda: pages_by_case(fake, ALICE)[number], 10, "a page from the last good rota")

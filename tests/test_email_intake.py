@@ -96,13 +96,21 @@ def simple(
     )
     address = from_.rpartition("<")[2].rstrip(">") if "<" in from_ else from_
     return {
-        "headers": headers, "dkim": "{@acme.example : pass}", "to": "critical@vendor.example",
-        "from": from_, "subject": subject, "text": text, "sender_ip": "192.0.2.25",
+        "headers": headers,
+        "dkim": "{@acme.example : pass}",
+        "to": "critical@vendor.example",
+        "from": from_,
+        "subject": subject,
+        "text": text,
+        "sender_ip": "192.0.2.25",
         "envelope": json.dumps({"to": ["critical@vendor.example"], "from": address}),
-        "charsets": json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8",
-                                "text": "UTF-8"}),
-        "SPF": "pass", "spam_score": "0.1", "attachments": "0",
-    }  # fmt: skip
+        "charsets": json.dumps(
+            {"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8", "text": "UTF-8"}
+        ),
+        "SPF": "pass",
+        "spam_score": "0.1",
+        "attachments": "0",
+    }
 
 
 # -- database helpers --------------------------------------------------------------------------
@@ -164,9 +172,9 @@ def test_s2_by_phrase_opens_an_s2_case(client, runtime):
     assert case.severity == 2 and case.contact_name == "Road Runner"
 
 
-def test_severity_phrases_from_config_are_merged_over_the_defaults(make_settings, db_url,
-                                                                   clock, transports,
-                                                                   db_engine):  # fmt: skip
+def test_severity_phrases_from_config_are_merged_over_the_defaults(
+    make_settings, db_url, clock, transports, db_engine
+):
     from oncall.runtime import build_runtime
     from oncall.web.app import create_app
 
@@ -183,9 +191,13 @@ def test_unknown_sender_gets_an_auto_reply_and_the_mail_is_forwarded(client, run
     response = post(client, simple(from_="Someone <someone@unknown.example>"))
     assert response.status_code == 200
     assert response.get_json() == {
-        "outcome": "refused", "case_number": None, "reason": "unknown_sender",
-        "auto_replied": True, "forwarded": True, "duplicate": False,
-    }  # fmt: skip
+        "outcome": "refused",
+        "case_number": None,
+        "reason": "unknown_sender",
+        "auto_replied": True,
+        "forwarded": True,
+        "duplicate": False,
+    }
     assert count(runtime, Case) == 0
     (reply,) = emails(runtime, "refusal")
     assert reply.to_address == "someone@unknown.example"
@@ -321,8 +333,12 @@ def test_loop_guard_headers_suppress_the_auto_reply(client, runtime, header):
 
 
 def test_mail_from_our_own_queue_is_not_forwarded_back(client, runtime):
-    post(client, simple(from_="support-queue@vendor.example",
-                        extra_headers="Auto-Submitted: auto-replied\n"))  # fmt: skip
+    post(
+        client,
+        simple(
+            from_="support-queue@vendor.example", extra_headers="Auto-Submitted: auto-replied\n"
+        ),
+    )
     assert emails(runtime) == []
     assert rows(runtime, Attempt)[0].forwarded is False
 
@@ -362,9 +378,13 @@ def test_html_only_mail(client, runtime):
 # -- the edge ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "auth",
-    [None, "Basic " + base64.b64encode(b"sendgrid:wrong").decode(),
-     "Basic " + base64.b64encode(b"other:inbound-secret").decode(), "Bearer inbound-secret"],
-)  # fmt: skip
+    [
+        None,
+        "Basic " + base64.b64encode(b"sendgrid:wrong").decode(),
+        "Basic " + base64.b64encode(b"other:inbound-secret").decode(),
+        "Bearer inbound-secret",
+    ],
+)
 def test_wrong_or_missing_credentials_are_401(client, runtime, auth):
     response = post(client, simple(), auth=auth)
     assert response.status_code == 401
@@ -396,8 +416,15 @@ def test_a_raw_message_larger_than_other_webhooks_may_be_is_accepted(client, run
         "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
         f"filename=dump.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--b--\r\n"
     )
-    response = post(client, {"email": raw, "from": "wile@acme.example", "to":
-                             "critical@vendor.example", "envelope": "{}"})  # fmt: skip
+    response = post(
+        client,
+        {
+            "email": raw,
+            "from": "wile@acme.example",
+            "to": "critical@vendor.example",
+            "envelope": "{}",
+        },
+    )
     assert response.status_code == 200, response.data[:200]
     assert response.get_json()["outcome"] == "case"
 
@@ -449,10 +476,14 @@ def test_a_concurrent_duplicate_changes_nothing_twice(client, runtime, db_url, m
         outcome = real(session, rt, mail, key, now)
         # SendGrid's retry reached another worker, which committed first.
         with rt.db.begin() as connection:
-            connection.execute(insert(WebhookReceipt).values(
-                key=key, received_at=datetime.now(UTC), status_code=200,
-                response=json.dumps(intake.IntakeOutcome("case", 1001).to_json()),
-            ))  # fmt: skip
+            connection.execute(
+                insert(WebhookReceipt).values(
+                    key=key,
+                    received_at=datetime.now(UTC),
+                    status_code=200,
+                    response=json.dumps(intake.IntakeOutcome("case", 1001).to_json()),
+                )
+            )
         return outcome
 
     monkeypatch.setattr(intake, "_email", racing)

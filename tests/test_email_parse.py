@@ -958,10 +958,25 @@ def test_html_to_text(markup, text):
 # properties: arbitrary input never raises anything but EmailParseError
 
 FIELDS = [
-    "headers", "dkim", "content-ids", "to", "from", "cc", "text", "html", "sender_ip",
-    "spam_report", "spam_score", "envelope", "attachments", "attachment-info", "subject",
-    "charsets", "SPF", "email",
-]  # fmt: skip
+    "headers",
+    "dkim",
+    "content-ids",
+    "to",
+    "from",
+    "cc",
+    "text",
+    "html",
+    "sender_ip",
+    "spam_report",
+    "spam_score",
+    "envelope",
+    "attachments",
+    "attachment-info",
+    "subject",
+    "charsets",
+    "SPF",
+    "email",
+]
 CHARSET_NAMES = ["UTF-8", "iso-8859-1", "windows-1252", "ISO-2022-JP", "utf-16", "idna", "x-bad"]
 
 field_values = st.one_of(

@@ -57,8 +57,12 @@ def fake() -> Iterator[FakeTwilio]:
     assert fake.errors == []
 
 
-def _client(fake: FakeTwilio, token: str = DEFAULT_AUTH_TOKEN, sid: str = DEFAULT_ACCOUNT_SID,
-            timeout: float = 5.0) -> tuple[Client, TwilioHttpClient]:  # fmt: skip
+def _client(
+    fake: FakeTwilio,
+    token: str = DEFAULT_AUTH_TOKEN,
+    sid: str = DEFAULT_ACCOUNT_SID,
+    timeout: float = 5.0,
+) -> tuple[Client, TwilioHttpClient]:
     """The documented way: a real Client whose api domain's base_url is the fake."""
     http_client = TwilioHttpClient(timeout=timeout)
     client = Client(sid, token, http_client=http_client)
@@ -275,8 +279,11 @@ def test_sign_covers_repeated_parameters_sorted_and_deduplicated():
     text = url + "StatusCallbackEventinitiated" + "StatusCallbackEventringing" + "To" + ENGINEER
     digest = hmac.new(b"secret", text.encode(), hashlib.sha1).digest()
     assert sign(url, params, "secret") == base64.b64encode(digest).decode()
-    pairs = [("To", ENGINEER), ("StatusCallbackEvent", "initiated"),
-             ("StatusCallbackEvent", "ringing")]  # fmt: skip
+    pairs = [
+        ("To", ENGINEER),
+        ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "ringing"),
+    ]
     assert sign(url, pairs, "secret") == sign(url, params, "secret")
 
 
@@ -293,9 +300,11 @@ def test_num_segments_counts_gsm7_and_ucs2():
 # -- the REST API through the real SDK -------------------------------------------------------
 def test_sdk_creates_a_message_with_the_realistic_json(fake, client):
     message = client.messages.create(
-        to=ENGINEER, from_=SENDER, body="Critical case 1042: Acme down. Reply ACK 1042",
+        to=ENGINEER,
+        from_=SENDER,
+        body="Critical case 1042: Acme down. Reply ACK 1042",
         status_callback="https://oncall.example.com/twilio/status",
-    )  # fmt: skip
+    )
     assert message.sid.startswith("SM") and len(message.sid) == 34
     int(message.sid[2:], 16)
     assert message.account_sid == DEFAULT_ACCOUNT_SID
@@ -330,10 +339,13 @@ def test_a_messaging_service_message_is_accepted_without_a_from(client):
 
 def test_sdk_creates_fetches_and_updates_a_call(fake, client):
     call = client.calls.create(
-        to=ENGINEER, from_=LINE, url="https://oncall.example.com/twilio/page",
+        to=ENGINEER,
+        from_=LINE,
+        url="https://oncall.example.com/twilio/page",
         status_callback="https://oncall.example.com/twilio/status",
-        status_callback_event=["initiated", "answered", "completed"], timeout=20,
-    )  # fmt: skip
+        status_callback_event=["initiated", "answered", "completed"],
+        timeout=20,
+    )
     assert call.sid.startswith("CA") and len(call.sid) == 34
     assert (call.to, call._from, call.status) == (ENGINEER, LINE, "queued")
     assert call.direction == "outbound-api"
@@ -391,9 +403,16 @@ def test_the_list_page_has_twilios_shape(fake):
     assert response.status_code == 200
     page = response.json()
     assert set(page) == {
-        "messages", "page", "page_size", "uri", "first_page_uri", "next_page_uri",
-        "previous_page_uri", "end", "start",
-    }  # fmt: skip
+        "messages",
+        "page",
+        "page_size",
+        "uri",
+        "first_page_uri",
+        "next_page_uri",
+        "previous_page_uri",
+        "end",
+        "start",
+    }
     assert page["messages"] == [] and page["next_page_uri"] is None
     assert (page["page"], page["page_size"], page["start"]) == (0, 20, 0)
 
@@ -458,8 +477,11 @@ def test_fail_next_fails_that_many_requests_of_that_kind(fake, client):
         client.calls.create(to=ENGINEER, from_=LINE, url=f"{PUBLIC}/twilio/page")  # unaffected
     client.messages.create(to=ENGINEER, from_=SENDER, body="retry me")
     assert [r.response_status for r in fake.requests if r.kind == "messages.create"] == [
-        500, 500, 500, 201,
-    ]  # fmt: skip
+        500,
+        500,
+        500,
+        201,
+    ]
     assert len(fake.messages()) == 1 and len(fake.calls()) == 3
 
 
@@ -636,9 +658,11 @@ def test_concurrent_creates_are_all_recorded_with_distinct_sids(fake):
 
     def send(index: int) -> str:
         response = requests.post(
-            url, data={"To": ENGINEER, "From": SENDER, "Body": f"burst {index}"},
-            auth=(fake.account_sid, fake.auth_token), timeout=5,
-        )  # fmt: skip
+            url,
+            data={"To": ENGINEER, "From": SENDER, "Body": f"burst {index}"},
+            auth=(fake.account_sid, fake.auth_token),
+            timeout=5,
+        )
         assert response.status_code == 201
         return response.json()["sid"]
 
@@ -679,10 +703,16 @@ def test_status_callbacks_are_signed_and_follow_the_status_callback(fake, client
 
     first, second = service.posts("/twilio/status")
     assert first == {
-        "SmsSid": lost.sid, "SmsStatus": "undelivered", "MessageStatus": "undelivered",
-        "To": OTHER_ENGINEER, "MessageSid": lost.sid, "AccountSid": DEFAULT_ACCOUNT_SID,
-        "From": SENDER, "ApiVersion": "2010-04-01", "ErrorCode": "30003",
-    }  # fmt: skip
+        "SmsSid": lost.sid,
+        "SmsStatus": "undelivered",
+        "MessageStatus": "undelivered",
+        "To": OTHER_ENGINEER,
+        "MessageSid": lost.sid,
+        "AccountSid": DEFAULT_ACCOUNT_SID,
+        "From": SENDER,
+        "ApiVersion": "2010-04-01",
+        "ErrorCode": "30003",
+    }
     assert second["MessageSid"] == delivered.sid and second["MessageStatus"] == "delivered"
     assert "ErrorCode" not in second
     assert service.rejected == []
@@ -708,9 +738,11 @@ def test_auto_call_status_reports_an_unanswered_page_call(fake, client, service)
     fake.auto_call_status = "no-answer"
     fake.auto_status_delay = 0.0
     call = client.calls.create(
-        to=ENGINEER, from_=LINE, url=service.url + "/twilio/page",
+        to=ENGINEER,
+        from_=LINE,
+        url=service.url + "/twilio/page",
         status_callback=service.url + "/twilio/status",
-    )  # fmt: skip
+    )
     fake.wait_for(lambda: service.posts("/twilio/status"), timeout=5)
     [callback] = service.posts("/twilio/status")
     assert callback["CallSid"] == call.sid and callback["CallStatus"] == "no-answer"
@@ -765,17 +797,23 @@ def test_callbacks_can_be_signed_for_a_public_url_behind_a_proxy(fake, client, s
 # -- the voice client ------------------------------------------------------------------------
 def test_a_caller_chooses_records_and_hears_the_case_number(service):
     call = VoiceCall(
-        service.url, DEFAULT_AUTH_TOKEN, from_=CUSTOMER, to=LINE,
+        service.url,
+        DEFAULT_AUTH_TOKEN,
+        from_=CUSTOMER,
+        to=LINE,
         status_callback=service.url + "/twilio/status",
-    )  # fmt: skip
+    )
     call.start()
     assert call.said() == [
         "Welcome to the critical line.",
         "Press 1 to leave a message, 2 to reach the engineer.",
         "We did not receive your choice.",
     ]
-    assert call.gather() == {"action": "/twilio/voice/menu?step=1", "numDigits": "1",
-                             "timeout": "3"}  # fmt: skip
+    assert call.gather() == {
+        "action": "/twilio/voice/menu?step=1",
+        "numDigits": "1",
+        "timeout": "3",
+    }
 
     call.press("1")
     assert call.said() == ["Describe the problem after the tone."]
@@ -790,8 +828,11 @@ def test_a_caller_chooses_records_and_hears_the_case_number(service):
     first = service.posts("/twilio/voice")[0]
     assert first["CallSid"] == call.call_sid and first["AccountSid"] == DEFAULT_ACCOUNT_SID
     assert (first["From"], first["Caller"], first["To"], first["Called"]) == (
-        CUSTOMER, CUSTOMER, LINE, LINE,
-    )  # fmt: skip
+        CUSTOMER,
+        CUSTOMER,
+        LINE,
+        LINE,
+    )
     assert (first["CallStatus"], first["Direction"]) == ("ringing", "inbound")
     assert first["ApiVersion"] == "2010-04-01" and first["CallToken"]
     assert first["StirVerstat"] == "TN-Validation-Passed-A"
@@ -830,8 +871,12 @@ def test_silence_follows_the_redirect_then_an_empty_get_gather_posts_its_action(
     call.no_input()  # no actionOnEmptyResult: Twilio goes on to the <Redirect>
     assert call.url == service.url + "/twilio/voice/retry"
     assert call.said() == ["Once more: press 1 or 2."]
-    assert call.gather() == {"action": "menu?step=2", "method": "GET", "numDigits": "1",
-                             "actionOnEmptyResult": "true"}  # fmt: skip
+    assert call.gather() == {
+        "action": "menu?step=2",
+        "method": "GET",
+        "numDigits": "1",
+        "actionOnEmptyResult": "true",
+    }
     call.no_input()  # actionOnEmptyResult: a signed GET to the relative action
     assert call.history[-1].method == "GET"
     assert call.history[-1].url == service.url + "/twilio/voice/menu?step=2"
@@ -842,8 +887,10 @@ def test_silence_follows_the_redirect_then_an_empty_get_gather_posts_its_action(
     assert "Digits" not in params
     assert service.rejected == []
     assert [p for p, _, _ in service.received] == [
-        "/twilio/voice", "/twilio/voice/retry", "/twilio/voice/menu",
-    ]  # fmt: skip
+        "/twilio/voice",
+        "/twilio/voice/retry",
+        "/twilio/voice/menu",
+    ]
 
 
 def test_keys_stop_at_finish_on_key_and_num_digits(service):
@@ -902,9 +949,11 @@ def test_the_voice_client_refuses_what_the_call_cannot_do(service):
 
 def test_an_answered_page_call_fetches_its_url_and_reports_completion(fake, client, service):
     call = client.calls.create(
-        to=ENGINEER, from_=LINE, url=service.url + "/twilio/page",
+        to=ENGINEER,
+        from_=LINE,
+        url=service.url + "/twilio/page",
         status_callback=service.url + "/twilio/status",
-    )  # fmt: skip
+    )
     voice = fake.answer_call(call.sid)
     assert fake.get_call(call.sid)["status"] == "in-progress"
     assert voice.said() == ["Critical case 1042. Press 1 to acknowledge."]

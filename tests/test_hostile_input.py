@@ -19,19 +19,58 @@ PUBLIC = "https://oncall.vendor.example"
 TOKEN = "test-auth-token"
 
 TWILIO_NAMES = [
-    "CallSid", "AccountSid", "From", "To", "CallStatus", "Direction", "Caller", "Called",
-    "Digits", "SpeechResult", "RecordingUrl", "RecordingDuration", "RecordingSid",
-    "RecordingStatus", "DialCallStatus", "DialCallSid", "DialBridged", "DialCallDuration",
-    "MessageSid", "SmsSid", "Body", "NumMedia", "MessageStatus", "SmsStatus", "ErrorCode",
-    "SequenceNumber", "CallDuration", "OptOutType",
-]  # fmt: skip
+    "CallSid",
+    "AccountSid",
+    "From",
+    "To",
+    "CallStatus",
+    "Direction",
+    "Caller",
+    "Called",
+    "Digits",
+    "SpeechResult",
+    "RecordingUrl",
+    "RecordingDuration",
+    "RecordingSid",
+    "RecordingStatus",
+    "DialCallStatus",
+    "DialCallSid",
+    "DialBridged",
+    "DialCallDuration",
+    "MessageSid",
+    "SmsSid",
+    "Body",
+    "NumMedia",
+    "MessageStatus",
+    "SmsStatus",
+    "ErrorCode",
+    "SequenceNumber",
+    "CallDuration",
+    "OptOutType",
+]
 KNOWN_NUMBERS = ["+15551230001", "+15555550101", "+15555550102", "", "+1", "not-a-number"]
 
 text_values = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(KNOWN_NUMBERS + ["1", "2", "3", "#", "ACK", "completed", "no-answer",
-                                     "delivered", "undelivered", "failed", "true", "-1", "1e9"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            *KNOWN_NUMBERS,
+            "1",
+            "2",
+            "3",
+            "#",
+            "ACK",
+            "completed",
+            "no-answer",
+            "delivered",
+            "undelivered",
+            "failed",
+            "true",
+            "-1",
+            "1e9",
+        ]
+    ),
+)
 twilio_forms = st.dictionaries(
     st.one_of(st.sampled_from(TWILIO_NAMES), st.text(min_size=1, max_size=12)),
     text_values,
@@ -83,9 +122,7 @@ def test_fuzzing_every_twilio_webhook_never_gives_a_500(app, client, form, route
     database=None,
 )
 @given(body=st.text(max_size=200), sender=st.sampled_from(KNOWN_NUMBERS))
-def test_fuzzing_sms_commands_from_engineers_and_strangers_never_gives_a_500(
-    client, body, sender
-):
+def test_fuzzing_sms_commands_from_engineers_and_strangers_never_gives_a_500(client, body, sender):
     form = {"MessageSid": "SM" + "f" * 32, "From": sender, "To": "+15555550501", "Body": body}
     form["MessageSid"] = "SM" + format(abs(hash((body, sender))), "032x")[:32]
     response = signed_post(client, "/twilio/sms", form)
@@ -94,13 +131,30 @@ def test_fuzzing_sms_commands_from_engineers_and_strangers_never_gives_a_500(
 
 email_fields = st.dictionaries(
     st.sampled_from(
-        ["from", "to", "cc", "subject", "text", "html", "headers", "envelope", "charsets",
-         "attachments", "attachment-info", "email", "SPF", "dkim", "spam_score"]
+        [
+            "from",
+            "to",
+            "cc",
+            "subject",
+            "text",
+            "html",
+            "headers",
+            "envelope",
+            "charsets",
+            "attachments",
+            "attachment-info",
+            "email",
+            "SPF",
+            "dkim",
+            "spam_score",
+        ]
     ),
-    st.one_of(st.text(max_size=80), st.sampled_from(["wile@acme.example", "{}", "[]", "{",
-                                                     "Sev 1 down for all users"])),
+    st.one_of(
+        st.text(max_size=80),
+        st.sampled_from(["wile@acme.example", "{}", "[]", "{", "Sev 1 down for all users"]),
+    ),
     max_size=8,
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -90,12 +90,21 @@ class Caller:
         self.sid = call_sid or "CA" + uuid.uuid4().hex
         self.from_ = from_
         self.params = {
-            "CallSid": self.sid, "AccountSid": ACCOUNT, "From": from_, "To": CRITICAL_LINE,
-            "Caller": from_, "Called": CRITICAL_LINE, "CallStatus": "in-progress",
-            "Direction": "inbound", "ApiVersion": "2010-04-01", "FromCountry": "US",
-            "FromState": "ON", "ToCountry": "US", "CallToken": "%7B%22parentCallInfoToken",
+            "CallSid": self.sid,
+            "AccountSid": ACCOUNT,
+            "From": from_,
+            "To": CRITICAL_LINE,
+            "Caller": from_,
+            "Called": CRITICAL_LINE,
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            "FromCountry": "US",
+            "FromState": "ON",
+            "ToCountry": "US",
+            "CallToken": "%7B%22parentCallInfoToken",
             "StirVerstat": "TN-Validation-Passed-A",
-        }  # fmt: skip
+        }
         self.last: TwiML | None = None
         self.last_request: tuple[str, dict[str, str]] | None = None
         self.whispers: list[TwiML] = []
@@ -104,7 +113,7 @@ class Caller:
     def post(self, url: str, params: dict[str, str]) -> TwiML:
         assert url.startswith(BASE), url
         response = self.client.post(
-            url[len(BASE):], data=params, headers={"X-Twilio-Signature": sign(url, params)}
+            url[len(BASE) :], data=params, headers={"X-Twilio-Signature": sign(url, params)}
         )
         return TwiML(response.status_code, response.get_data(as_text=True))
 
@@ -140,13 +149,18 @@ class Caller:
 
     def recording_callback(self, url: str, status: str = "completed") -> TwiML:
         params = {
-            "AccountSid": ACCOUNT, "CallSid": self.sid, "RecordingSid": self.recording_sid,
+            "AccountSid": ACCOUNT,
+            "CallSid": self.sid,
+            "RecordingSid": self.recording_sid,
             "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/"
-                            f"{self.recording_sid}",
-            "RecordingStatus": status, "RecordingDuration": "14", "RecordingChannels": "1",
-            "RecordingStartTime": "Tue, 24 Nov 2026 08:01:00 +0000", "RecordingSource":
-            "RecordVerb", "RecordingTrack": "both",
-        }  # fmt: skip
+            f"{self.recording_sid}",
+            "RecordingStatus": status,
+            "RecordingDuration": "14",
+            "RecordingChannels": "1",
+            "RecordingStartTime": "Tue, 24 Nov 2026 08:01:00 +0000",
+            "RecordingSource": "RecordVerb",
+            "RecordingTrack": "both",
+        }
         return self.post(url, params)
 
     def engineer_answers(self, press: str | None = "1") -> TwiML:
@@ -156,10 +170,15 @@ class Caller:
         number = dial.find("Number")
         self.child_sid = "CA" + uuid.uuid4().hex
         leg = {
-            "CallSid": self.child_sid, "ParentCallSid": self.sid, "AccountSid": ACCOUNT,
-            "From": CRITICAL_LINE, "To": number.text, "Direction": "outbound-dial",
-            "CallStatus": "in-progress", "ApiVersion": "2010-04-01",
-        }  # fmt: skip
+            "CallSid": self.child_sid,
+            "ParentCallSid": self.sid,
+            "AccountSid": ACCOUNT,
+            "From": CRITICAL_LINE,
+            "To": number.text,
+            "Direction": "outbound-dial",
+            "CallStatus": "in-progress",
+            "ApiVersion": "2010-04-01",
+        }
         whisper = self.post(number.get("url"), leg)
         assert whisper.status == 200, whisper
         self.whispers.append(whisper)
@@ -179,9 +198,12 @@ class Caller:
     def engineer_does_not_answer(self, status: str = "no-answer") -> TwiML:
         dial = self._need("dial")
         return self._step(
-            dial.get("action"), DialCallStatus=status, DialCallSid="CA" + uuid.uuid4().hex,
-            DialCallDuration="0", DialBridged="false",
-        )  # fmt: skip
+            dial.get("action"),
+            DialCallStatus=status,
+            DialCallSid="CA" + uuid.uuid4().hex,
+            DialCallDuration="0",
+            DialBridged="false",
+        )
 
     def retry(self) -> TwiML:
         """Twilio sends the very same request again (it timed out waiting for us)."""
@@ -219,8 +241,9 @@ def the_case(runtime) -> Case:
 
 
 def event_kinds(runtime, case: Case) -> list[str]:
-    return [e.kind for e in rows(runtime, CaseEvent, CaseEvent.case_id == case.id,
-                                 order=CaseEvent.id)]  # fmt: skip
+    return [
+        e.kind for e in rows(runtime, CaseEvent, CaseEvent.case_id == case.id, order=CaseEvent.id)
+    ]
 
 
 def open_s1_case(client, from_: str = WILE) -> Caller:
@@ -276,8 +299,12 @@ def test_known_caller_reports_an_s1_is_connected_and_the_engineer_accepts(client
     for kind in ("opened", "call_connect", "acknowledged", "call_accepted", "call_ended"):
         assert kind in kinds, kinds
     # The caller also gets the case number in writing.
-    sms = rows(runtime, OutboundMessage, OutboundMessage.purpose == "opened",
-               OutboundMessage.channel == "sms")  # fmt: skip
+    sms = rows(
+        runtime,
+        OutboundMessage,
+        OutboundMessage.purpose == "opened",
+        OutboundMessage.channel == "sms",
+    )
     assert [m.to_address for m in sms] == [WILE]
     assert "1001" in sms[0].body
     assert count(runtime, Attempt) == 0
@@ -499,8 +526,7 @@ def test_a_retried_webhook_gets_the_same_twiml_and_opens_one_case(client, runtim
     assert count(runtime, WebhookReceipt) == 4
 
 
-def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_url,
-                                                            monkeypatch):  # fmt: skip
+def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_url, monkeypatch):
     if not db_url.startswith("postgresql"):
         pytest.skip("needs a second writer while the first is in flight (PostgreSQL)")
     from sqlalchemy import insert
@@ -513,10 +539,14 @@ def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_
         reply = real(ctx, step)
         # Twilio's retry reached another worker, which answered and committed first.
         with runtime.db.begin() as connection:
-            connection.execute(insert(WebhookReceipt).values(
-                key=intake.receipt_key(ctx.call_sid, step, ctx.params), received_at=ctx.now,
-                response="<Response><Say>first</Say></Response>", status_code=200,
-            ))  # fmt: skip
+            connection.execute(
+                insert(WebhookReceipt).values(
+                    key=intake.receipt_key(ctx.call_sid, step, ctx.params),
+                    received_at=ctx.now,
+                    response="<Response><Say>first</Say></Response>",
+                    status_code=200,
+                )
+            )
         return reply
 
     monkeypatch.setitem(intake.HANDLERS, "entry", racing)
@@ -572,8 +602,9 @@ def test_a_silent_caller_still_gets_a_case(client, runtime):
 
 def hang_up(call: Caller, status: str = "completed") -> TwiML:
     """The number's status callback: the call is over."""
-    return call.post(BASE + "/twilio/voice/status", {**call.params, "CallStatus": status,
-                                                      "CallDuration": "31"})  # fmt: skip
+    return call.post(
+        BASE + "/twilio/voice/status", {**call.params, "CallStatus": status, "CallDuration": "31"}
+    )
 
 
 def test_a_caller_who_hangs_up_at_the_menu_leaves_a_recorded_attempt(client, runtime):
@@ -595,8 +626,15 @@ def test_a_caller_who_chose_s1_and_hung_up_before_describing_still_gets_a_case(c
     hang_up(call)
     case = the_case(runtime)
     assert case.severity == 1 and "hung up before describing" in case.summary
-    assert count(runtime, OutboundMessage, OutboundMessage.purpose == "opened",
-                 OutboundMessage.channel == "sms") == 1  # fmt: skip
+    assert (
+        count(
+            runtime,
+            OutboundMessage,
+            OutboundMessage.purpose == "opened",
+            OutboundMessage.channel == "sms",
+        )
+        == 1
+    )
     # Twilio's <Record> action arriving late still attaches the recording to that case.
     t = call.speak(9)
     assert "Your case number is 1 0 0 1" in t.text and t.hangs_up
@@ -631,8 +669,9 @@ def test_a_step_for_an_unknown_call_starts_over(client, runtime):
     ],
 )
 def test_malformed_requests_are_400_not_500(client, runtime, path, params):
-    response = client.post(path, data=params,
-                           headers={"X-Twilio-Signature": sign(BASE + path, params)})  # fmt: skip
+    response = client.post(
+        path, data=params, headers={"X-Twilio-Signature": sign(BASE + path, params)}
+    )
     assert response.status_code == 400
     assert count(runtime, VoiceCall) == 0 and count(runtime, WebhookReceipt) == 0
 
@@ -643,8 +682,9 @@ def test_spoken_digits_and_hours():
     from oncall.config import BusinessHours
 
     assert ivr.spoken_digits(1042) == "1 0 4 2"
-    hours = BusinessHours((0, 1, 2, 3, 4), datetime(2026, 1, 1, 9).time(),
-                          datetime(2026, 1, 1, 17, 30).time(), ())  # fmt: skip
+    hours = BusinessHours(
+        (0, 1, 2, 3, 4), datetime(2026, 1, 1, 9).time(), datetime(2026, 1, 1, 17, 30).time(), ()
+    )
     assert ivr.describe_hours(hours, ZoneInfo("America/Toronto")) == (
         "Monday to Friday, 9 AM to 5:30 PM Toronto time"
     )

@@ -24,17 +24,31 @@ def scrape(client) -> dict[tuple[str, tuple], float]:
 
 def case(number, state, severity, opened_at=NOW) -> Case:
     return Case(
-        number=number, team="support", customer_key="acme", customer_name="Acme Corp",
-        channel="voice", severity_claimed=severity, severity=severity, state=state,
-        opened_at=opened_at, escalation={},
-    )  # fmt: skip
+        number=number,
+        team="support",
+        customer_key="acme",
+        customer_name="Acme Corp",
+        channel="voice",
+        severity_claimed=severity,
+        severity=severity,
+        state=state,
+        opened_at=opened_at,
+        escalation={},
+    )
 
 
 def message(case_id, purpose, state, channel="sms", due=NOW) -> OutboundMessage:
     return OutboundMessage(
-        case_id=case_id, channel=channel, purpose=purpose, recipient="alice",
-        to_address="+15550100101", body="x", state=state, next_attempt_at=due, created_at=due,
-    )  # fmt: skip
+        case_id=case_id,
+        channel=channel,
+        purpose=purpose,
+        recipient="alice",
+        to_address="+15550100101",
+        body="x",
+        state=state,
+        next_attempt_at=due,
+        created_at=due,
+    )
 
 
 def test_metrics_are_public_and_empty_at_first(client):
@@ -47,8 +61,12 @@ def test_metrics_are_public_and_empty_at_first(client):
 
 def test_metrics_from_the_tables(client, runtime, clock):
     with runtime.sessions() as session, session.begin():
-        cases = [case(1001, "open", 1), case(1002, "open", 1), case(1003, "acknowledged", 2),
-                 case(1004, "downgraded", 3)]  # fmt: skip
+        cases = [
+            case(1001, "open", 1),
+            case(1002, "open", 1),
+            case(1003, "acknowledged", 2),
+            case(1004, "downgraded", 3),
+        ]
         session.add_all(cases)
         session.flush()
         first = cases[0].id
@@ -56,23 +74,40 @@ def test_metrics_from_the_tables(client, runtime, clock):
             [
                 message(first, "page", "delivered"),
                 message(first, "page", "failed"),
-                message(first, "page_voice", "sending", channel="voice",
-                        due=NOW - timedelta(seconds=30)),
+                message(
+                    first, "page_voice", "sending", channel="voice", due=NOW - timedelta(seconds=30)
+                ),
                 message(first, "manager_page", "pending", due=NOW - timedelta(seconds=90)),
-                message(first, "status", "pending", channel="email",
-                        due=NOW + timedelta(minutes=5)),  # not due yet: not overdue
+                message(
+                    first, "status", "pending", channel="email", due=NOW + timedelta(minutes=5)
+                ),  # not due yet: not overdue
                 message(first, "reminder", "sent"),
-                CaseEvent(case_id=first, at=NOW, kind="breach", text="x",
-                          data={"target": "triage"}),
-                CaseEvent(case_id=first, at=NOW, kind="breach", text="x",
-                          data={"target": "status", "seq": 0}),
-                CaseEvent(case_id=first, at=NOW, kind="breach", text="x",
-                          data={"target": "status", "seq": 1}),
+                CaseEvent(
+                    case_id=first, at=NOW, kind="breach", text="x", data={"target": "triage"}
+                ),
+                CaseEvent(
+                    case_id=first,
+                    at=NOW,
+                    kind="breach",
+                    text="x",
+                    data={"target": "status", "seq": 0},
+                ),
+                CaseEvent(
+                    case_id=first,
+                    at=NOW,
+                    kind="breach",
+                    text="x",
+                    data={"target": "status", "seq": 1},
+                ),
                 CaseEvent(case_id=first, at=NOW, kind="opened", text="x"),
-                EngineHeartbeat(instance="clock-1", last_tick_at=NOW - timedelta(seconds=2),
-                                last_lag_ms=150.0, last_duration_ms=12.5),
+                EngineHeartbeat(
+                    instance="clock-1",
+                    last_tick_at=NOW - timedelta(seconds=2),
+                    last_lag_ms=150.0,
+                    last_duration_ms=12.5,
+                ),
             ]
-        )  # fmt: skip
+        )
     clock.advance(seconds=10)
     samples = scrape(client)
     assert samples[("oncall_cases", (("severity", "S1"), ("state", "open")))] == 2

@@ -31,9 +31,12 @@ MINUTE = timedelta(minutes=1)
 MEMBERS = {
     key: {"name": name}
     for key, name in (
-        ("alice", "Alice Ng"), ("bob", "Bob Roy"), ("carol", "Carol Li"), ("dana", "Dana Ortiz")
+        ("alice", "Alice Ng"),
+        ("bob", "Bob Roy"),
+        ("carol", "Carol Li"),
+        ("dana", "Dana Ortiz"),
     )
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -84,46 +87,94 @@ def add_case(
 
 def breach(session, case, minutes, target):
     session.add(
-        CaseEvent(case_id=case.id, at=case.opened_at + minutes * MINUTE, kind="breach",
-                  text=f"{target} target missed", data={"target": target})
-    )  # fmt: skip
+        CaseEvent(
+            case_id=case.id,
+            at=case.opened_at + minutes * MINUTE,
+            kind="breach",
+            text=f"{target} target missed",
+            data={"target": target},
+        )
+    )
 
 
 def page(session, case, minutes, member, purpose="page"):
     at = case.opened_at + minutes * MINUTE
     session.add(
-        OutboundMessage(case_id=case.id, channel="sms", purpose=purpose, recipient=member,
-                        to_address="+15550100101", body="page", state="delivered",
-                        next_attempt_at=at, created_at=at)
-    )  # fmt: skip
+        OutboundMessage(
+            case_id=case.id,
+            channel="sms",
+            purpose=purpose,
+            recipient=member,
+            to_address="+15550100101",
+            body="page",
+            state="delivered",
+            next_attempt_at=at,
+            created_at=at,
+        )
+    )
 
 
 @pytest.fixture
 def november(sessions):
     """Six November cases (Toronto time), one October case; see the expectations below."""
     with sessions() as session, session.begin():
-        add_case(session, 1001, datetime(2026, 11, 2, 10, 0, tzinfo=UTC), ack=5, ack_by="alice",
-                 first_status=30)  # fmt: skip
-        add_case(session, 1002, datetime(2026, 11, 5, 10, 0, tzinfo=UTC), ack=10, ack_by="alice",
-                 first_status=50)  # fmt: skip
-        late = add_case(session, 1003, datetime(2026, 11, 10, 10, 0, tzinfo=UTC), ack=20,
-                        ack_by="bob", first_status=70)  # fmt: skip
+        add_case(
+            session,
+            1001,
+            datetime(2026, 11, 2, 10, 0, tzinfo=UTC),
+            ack=5,
+            ack_by="alice",
+            first_status=30,
+        )
+        add_case(
+            session,
+            1002,
+            datetime(2026, 11, 5, 10, 0, tzinfo=UTC),
+            ack=10,
+            ack_by="alice",
+            first_status=50,
+        )
+        late = add_case(
+            session,
+            1003,
+            datetime(2026, 11, 10, 10, 0, tzinfo=UTC),
+            ack=20,
+            ack_by="bob",
+            first_status=70,
+        )
         page(session, late, 0, "alice")
         page(session, late, 5, "carol")
         breach(session, late, 15, "triage")  # nobody had acknowledged: charged to carol
         page(session, late, 15, "dana", purpose="manager_page")  # the breach page: not counted
         breach(session, late, 60, "status")  # bob owned the case by then
-        ignored = add_case(session, 1004, datetime(2026, 11, 12, 10, 0, tzinfo=UTC),
-                           team="platform", customer="globex")  # fmt: skip
+        ignored = add_case(
+            session,
+            1004,
+            datetime(2026, 11, 12, 10, 0, tzinfo=UTC),
+            team="platform",
+            customer="globex",
+        )
         page(session, ignored, 0, "dana")
         breach(session, ignored, 15, "triage")
         breach(session, ignored, 60, "status")
-        add_case(session, 1005, datetime(2026, 11, 20, 10, 0, tzinfo=UTC), ack=3, ack_by="carol",
-                 state="downgraded")  # fmt: skip
+        add_case(
+            session,
+            1005,
+            datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+            ack=3,
+            ack_by="carol",
+            state="downgraded",
+        )
         # 2026-12-01 03:00 UTC is 22:00 on 30 November in Toronto: a November case. Exactly on
         # both targets, which counts as met.
-        add_case(session, 1007, datetime(2026, 12, 1, 3, 0, tzinfo=UTC), ack=15, ack_by="alice",
-                 first_status=60)  # fmt: skip
+        add_case(
+            session,
+            1007,
+            datetime(2026, 12, 1, 3, 0, tzinfo=UTC),
+            ack=15,
+            ack_by="alice",
+            first_status=60,
+        )
         # 2026-11-01 03:30 UTC is 23:30 on 31 October in Toronto (EDT): not November.
         october = add_case(session, 1008, datetime(2026, 11, 1, 3, 30, tzinfo=UTC))
         breach(session, october, 15, "triage")
@@ -236,23 +287,38 @@ def _flags(sessions):
         third = add_case(
             session, 1003, datetime(2026, 10, 3, 12, 0, tzinfo=UTC), state="downgraded"
         )
-        for case, month, waived in ((first, "2026-11", False), (second, "2026-11", True),
-                                    (third, "2026-10", False)):  # fmt: skip
+        for case, month, waived in (
+            (first, "2026-11", False),
+            (second, "2026-11", True),
+            (third, "2026-10", False),
+        ):
             session.add(
                 MisuseFlag(
-                    kind="fee", case_id=case.id, customer_key="acme", month=month,
-                    flagged_at=case.opened_at + 30 * MINUTE, flagged_by="Alice Ng",
-                    severity_claimed=1, severity_set=3, fee=250.0, currency="USD",
+                    kind="fee",
+                    case_id=case.id,
+                    customer_key="acme",
+                    month=month,
+                    flagged_at=case.opened_at + 30 * MINUTE,
+                    flagged_by="Alice Ng",
+                    severity_claimed=1,
+                    severity_set=3,
+                    fee=250.0,
+                    currency="USD",
                     reason="Downgraded from S1 to S3 by Alice Ng",
                     waived_at=AFTER_MONTH if waived else None,
                     waived_by="maria" if waived else None,
-                    waive_reason="=HYPERLINK(\"http://evil.example\")" if waived else None,
+                    waive_reason='=HYPERLINK("http://evil.example")' if waived else None,
                 )
-            )  # fmt: skip
+            )
         session.add(
-            MisuseFlag(kind="review", customer_key="initech", month="2026-11",
-                       flagged_at=AFTER_MONTH, reason="3 refused attempts")
-        )  # fmt: skip
+            MisuseFlag(
+                kind="review",
+                customer_key="initech",
+                month="2026-11",
+                flagged_at=AFTER_MONTH,
+                reason="3 refused attempts",
+            )
+        )
 
 
 def test_misuse_report_and_csv(sessions):
@@ -265,11 +331,20 @@ def test_misuse_report_and_csv(sessions):
     ]
     table = list(csv.DictReader(io.StringIO(misuse_csv(rows))))
     assert table[0] == {
-        "customer": "acme", "customer_name": "Acme Corp", "case": "1001", "date": "2026-11-03",
-        "severity_claimed": "1", "severity_set": "3", "fee": "250.00", "currency": "USD",
-        "waived": "no", "due": "250.00", "reason": "Downgraded from S1 to S3 by Alice Ng",
-        "waived_by": "", "waive_reason": "",
-    }  # fmt: skip
+        "customer": "acme",
+        "customer_name": "Acme Corp",
+        "case": "1001",
+        "date": "2026-11-03",
+        "severity_claimed": "1",
+        "severity_set": "3",
+        "fee": "250.00",
+        "currency": "USD",
+        "waived": "no",
+        "due": "250.00",
+        "reason": "Downgraded from S1 to S3 by Alice Ng",
+        "waived_by": "",
+        "waive_reason": "",
+    }
     assert table[1]["waived"] == "yes" and table[1]["due"] == "0.00"
     # A typed reason that a spreadsheet would run as a formula is neutralised.
     assert table[1]["waive_reason"] == '\'=HYPERLINK("http://evil.example")'
@@ -325,8 +400,9 @@ def test_user_add_prints_a_config_line(runner, make_settings):
 
 
 def test_user_add_from_stdin_and_refusals(runner):
-    result = runner.invoke(main, ["user", "add", "ops.lead", "--password-stdin"],
-                           input="from a password manager\n")  # fmt: skip
+    result = runner.invoke(
+        main, ["user", "add", "ops.lead", "--password-stdin"], input="from a password manager\n"
+    )
     assert result.exit_code == 0, result.output
     entry = yaml.safe_load(result.output)
     assert entry["ops.lead"]["role"] == "manager"

@@ -62,9 +62,15 @@ def test_who_json(rotations):
     assert team["team"] == "support" and team["at"] == "2026-11-24T20:00:00-05:00"
     primary, secondary = team["levels"]
     assert primary == {
-        "level": "primary", "member": "carol", "name": "Carol Li", "phone": "+15550100103",
-        "email": "carol@example.com", "rotation": "primary", "override": True,
-        "note": "swap with alice", "start": "2026-11-24T18:00:00-05:00",
+        "level": "primary",
+        "member": "carol",
+        "name": "Carol Li",
+        "phone": "+15550100103",
+        "email": "carol@example.com",
+        "rotation": "primary",
+        "override": True,
+        "note": "swap with alice",
+        "start": "2026-11-24T18:00:00-05:00",
         "end": "2026-11-25T09:00:00-05:00",
     }
     assert (secondary["member"], secondary["end"]) == ("bob", "2026-11-30T09:00:00-05:00")
@@ -97,24 +103,55 @@ def test_who_unknown_team(rotations):
 
 
 def test_show_marks_overrides_and_gaps(rotations):
-    result = run("show", "--rotations", rotations, "--team", "support",
-                 "--from", "2026-11-24", "--days", "2")
+    result = run(
+        "show", "--rotations", rotations, "--team", "support", "--from", "2026-11-24", "--days", "2"
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == (
         "support: on call from Tue 2026-11-24 00:00 EST until Thu 2026-11-26 00:00 EST"
     )
-    assert lines[3].split() == ["primary", "Tue", "2026-11-24", "18:00", "EST", "Wed",
-                                "2026-11-25", "09:00", "EST", "Carol", "Li", "primary",
-                                "override:", "swap", "with", "alice"]
-    before = run("show", "--rotations", rotations, "--team", "support",
-                 "--from", "2026-11-01", "--days", "2")
+    assert lines[3].split() == [
+        "primary",
+        "Tue",
+        "2026-11-24",
+        "18:00",
+        "EST",
+        "Wed",
+        "2026-11-25",
+        "09:00",
+        "EST",
+        "Carol",
+        "Li",
+        "primary",
+        "override:",
+        "swap",
+        "with",
+        "alice",
+    ]
+    before = run(
+        "show", "--rotations", rotations, "--team", "support", "--from", "2026-11-01", "--days", "2"
+    )
     assert "-- nobody --" in before.output and "GAP" in before.output
 
 
 def test_ics_parses_back(rotations):
-    result = CliRunner().invoke(rota, ["ics", "--rotations", str(rotations), "--team", "support",
-                                       "--member", "carol", "--from", "2026-11-23", "--days", "8"])
+    result = CliRunner().invoke(
+        rota,
+        [
+            "ics",
+            "--rotations",
+            str(rotations),
+            "--team",
+            "support",
+            "--member",
+            "carol",
+            "--from",
+            "2026-11-23",
+            "--days",
+            "8",
+        ],
+    )
     assert result.exit_code == 0, result.output
     calendar = Calendar.from_ical(result.stdout_bytes)
     summaries = [str(event["summary"]) for event in calendar.walk("VEVENT")]
@@ -132,8 +169,19 @@ def test_ics_unknown_member(rotations):
 
 
 def test_feed_url(rotations):
-    result = run("feed-url", "--rotations", rotations, "--team", "support", "--member", "carol",
-                 "--secret-key", "s3cret", "--base-url", "https://oncall.example.com/")
+    result = run(
+        "feed-url",
+        "--rotations",
+        rotations,
+        "--team",
+        "support",
+        "--member",
+        "carol",
+        "--secret-key",
+        "s3cret",
+        "--base-url",
+        "https://oncall.example.com/",
+    )
     assert result.exit_code == 0, result.output
     token = feed_token("s3cret", "support", "carol")
     assert result.output == f"https://oncall.example.com/rota/support/carol.ics?token={token}\n"

@@ -61,8 +61,15 @@ def second_pass(text: str, zone: ZoneInfo = TORONTO) -> datetime:
 
 def make_team(*rotations: Rotation, overrides=(), zone="America/Toronto", steps=None, **kw):
     steps = steps or (EscalationStep(timedelta(0), (rotations[0].level,)),)
-    return Team("support", zone, kw.pop("members", MEMBERS), tuple(rotations), tuple(overrides),
-                EscalationPolicy(tuple(steps), kw.pop("repeat", 0)), kw.pop("manager", "dana"))
+    return Team(
+        "support",
+        zone,
+        kw.pop("members", MEMBERS),
+        tuple(rotations),
+        tuple(overrides),
+        EscalationPolicy(tuple(steps), kw.pop("repeat", 0)),
+        kw.pop("manager", "dana"),
+    )
 
 
 def rot(name, members, shift, start, level="", window=None):
@@ -163,24 +170,59 @@ def test_unknown_level_is_a_key_error():
     [
         # Daily 02:30 handoff: on the spring-forward day it happens at 03:00 EDT (the first
         # valid instant after the gap); the next day it is back at 02:30.
-        (DAY, "2027-03-10T02:30", "2027-03-14T01:59", "bob",
-         ("2027-03-13T02:30", "2027-03-14T03:00")),
-        (DAY, "2027-03-10T02:30", "2027-03-14T03:00", "alice",
-         ("2027-03-14T03:00", "2027-03-15T02:30")),
-        (DAY, "2027-03-10T02:30", "2027-03-15T02:30", "bob",
-         ("2027-03-15T02:30", "2027-03-16T02:30")),
+        (
+            DAY,
+            "2027-03-10T02:30",
+            "2027-03-14T01:59",
+            "bob",
+            ("2027-03-13T02:30", "2027-03-14T03:00"),
+        ),
+        (
+            DAY,
+            "2027-03-10T02:30",
+            "2027-03-14T03:00",
+            "alice",
+            ("2027-03-14T03:00", "2027-03-15T02:30"),
+        ),
+        (
+            DAY,
+            "2027-03-10T02:30",
+            "2027-03-15T02:30",
+            "bob",
+            ("2027-03-15T02:30", "2027-03-16T02:30"),
+        ),
         # 12h shifts stay 09:00/21:00; the night containing the change is 11 hours long
         # (shift 25 is bob's, 26 carol's).
-        (timedelta(hours=12), "2027-03-01T09:00", "2027-03-14T08:59", "bob",
-         ("2027-03-13T21:00", "2027-03-14T09:00")),
-        (timedelta(hours=12), "2027-03-01T09:00", "2027-03-14T09:00", "carol",
-         ("2027-03-14T09:00", "2027-03-14T21:00")),
+        (
+            timedelta(hours=12),
+            "2027-03-01T09:00",
+            "2027-03-14T08:59",
+            "bob",
+            ("2027-03-13T21:00", "2027-03-14T09:00"),
+        ),
+        (
+            timedelta(hours=12),
+            "2027-03-01T09:00",
+            "2027-03-14T09:00",
+            "carol",
+            ("2027-03-14T09:00", "2027-03-14T21:00"),
+        ),
         # Hourly: the 02:00 shift (carol's) never happens - its hour doesn't exist; at 03:00
         # the rota is where the wall clock says it is (the 03:00 shift: alice).
-        (timedelta(hours=1), "2027-03-14T00:00", "2027-03-14T01:30", "bob",
-         ("2027-03-14T01:00", "2027-03-14T03:00")),
-        (timedelta(hours=1), "2027-03-14T00:00", "2027-03-14T03:00", "alice",
-         ("2027-03-14T03:00", "2027-03-14T04:00")),
+        (
+            timedelta(hours=1),
+            "2027-03-14T00:00",
+            "2027-03-14T01:30",
+            "bob",
+            ("2027-03-14T01:00", "2027-03-14T03:00"),
+        ),
+        (
+            timedelta(hours=1),
+            "2027-03-14T00:00",
+            "2027-03-14T03:00",
+            "alice",
+            ("2027-03-14T03:00", "2027-03-14T04:00"),
+        ),
     ],
 )
 def test_spring_forward(shift, start, at, member, period):
@@ -226,8 +268,9 @@ def test_fall_back_daily_handoff_in_repeated_hour_happens_once_at_first_occurren
 def test_fall_back_short_shifts_in_the_repeated_hour(at, member):
     # 30-minute shifts: handoffs at 01:00 and 01:30 happen at their first occurrence, so dana's
     # 01:30 shift runs until 02:00 EST and covers the whole second pass (1.5 hours).
-    team = make_team(rot("p", ["alice", "bob", "carol", "dana"], timedelta(minutes=30),
-                         "2026-11-01T00:00"))
+    team = make_team(
+        rot("p", ["alice", "bob", "carol", "dana"], timedelta(minutes=30), "2026-11-01T00:00")
+    )
     assert who(team, "p", at) == member
 
 
@@ -285,8 +328,14 @@ def test_later_override_wins_where_overrides_overlap():
 
 
 def test_override_before_start_and_override_on_a_layer_apply_to_the_level():
-    nights = rot("nights", ["bob"], DAY, "2026-11-02T18:00", level="primary",
-                 window=daily_window(range(5), time(18), time(9)))
+    nights = rot(
+        "nights",
+        ["bob"],
+        DAY,
+        "2026-11-02T18:00",
+        level="primary",
+        window=daily_window(range(5), time(18), time(9)),
+    )
     early = Override("primary", "dana", local("2026-10-30T09:00"), local("2026-10-31T09:00"))
     layer = Override("nights", "carol", local("2026-11-04T12:00"), local("2026-11-04T13:00"))
     team = make_team(PRIMARY, nights, overrides=[early, layer])
@@ -303,8 +352,14 @@ def test_override_before_start_and_override_on_a_layer_apply_to_the_level():
 # -- layers and windows -----------------------------------------------------------------------
 
 
-NIGHTS = rot("nights", ["bob", "carol"], DAY, "2026-11-02T18:00", level="primary",
-             window=daily_window(range(5), time(18), time(9)))  # Mon-Fri 18:00 until 09:00
+NIGHTS = rot(
+    "nights",
+    ["bob", "carol"],
+    DAY,
+    "2026-11-02T18:00",
+    level="primary",
+    window=daily_window(range(5), time(18), time(9)),
+)  # Mon-Fri 18:00 until 09:00
 BASE = rot("primary", ["alice"], WEEK, "2026-11-02T09:00")
 
 
@@ -331,8 +386,14 @@ def test_weekday_nights_layer_crossing_midnight(at, member, rotation, start, end
 
 
 def test_weekend_layer_weekly_span_and_order_of_layers():
-    weekend = rot("weekend", ["dana"], WEEK, "2026-11-06T18:00", level="primary",
-                  window=weekly_window(4, time(18), 0, time(9)))  # Fri 18:00 until Mon 09:00
+    weekend = rot(
+        "weekend",
+        ["dana"],
+        WEEK,
+        "2026-11-06T18:00",
+        level="primary",
+        window=weekly_window(4, time(18), 0, time(9)),
+    )  # Fri 18:00 until Mon 09:00
     team = make_team(BASE, NIGHTS, weekend)
     assert who(team, "primary", local("2026-11-06T17:00")) == "alice"
     friday = who_is_on_call(team, "primary", local("2026-11-06T18:00"))
@@ -346,8 +407,9 @@ def test_weekend_layer_weekly_span_and_order_of_layers():
 
 def test_window_edges_follow_the_local_time_rules():
     # A window opening at 02:30 opens at 03:00 EDT on the spring-forward day.
-    early = rot("p", ["alice"], DAY, "2027-03-01T00:00",
-                window=daily_window(range(7), time(2, 30), time(6)))
+    early = rot(
+        "p", ["alice"], DAY, "2027-03-01T00:00", window=daily_window(range(7), time(2, 30), time(6))
+    )
     team = make_team(early)
     current = who_is_on_call(team, "p", local("2027-03-14T04:00"))
     assert (current.start, current.end) == (local("2027-03-14T03:00"), local("2027-03-14T06:00"))
@@ -359,8 +421,12 @@ def test_window_normalisation():
     assert weekly_window(0, time(0), 0, time(0)) is None
     joined = daily_window([0, 1], time(0), time(0))  # Mon+Tue whole days: one span of 48h
     assert joined.spans == ((timedelta(0), timedelta(days=2)),)
-    wrap = make_window([(timedelta(days=6, hours=18), timedelta(hours=15)),
-                        (timedelta(hours=9), timedelta(hours=3))])  # Sun 18:00-Mon 12:00
+    wrap = make_window(
+        [
+            (timedelta(days=6, hours=18), timedelta(hours=15)),
+            (timedelta(hours=9), timedelta(hours=3)),
+        ]
+    )  # Sun 18:00-Mon 12:00
     assert wrap.spans == ((timedelta(days=6, hours=18), timedelta(hours=18)),)
     assert wrap.describe() == "sun 18:00 until mon 12:00"
 
@@ -395,10 +461,17 @@ OPENED = local("2026-11-09T08:58")  # alice primary, bob secondary; at 09:00 bob
 
 
 def test_snapshot_is_json_and_rebuilds_the_same_team():
-    cover = Override("primary", "carol", local("2026-11-24T18:00"), local("2026-11-25T09:00"),
-                     "swap")
-    nights = rot("nights", ["bob"], DAY, "2026-11-02T18:00", level="primary",
-                 window=daily_window(range(5), time(18), time(9)))
+    cover = Override(
+        "primary", "carol", local("2026-11-24T18:00"), local("2026-11-25T09:00"), "swap"
+    )
+    nights = rot(
+        "nights",
+        ["bob"],
+        DAY,
+        "2026-11-02T18:00",
+        level="primary",
+        window=daily_window(range(5), time(18), time(9)),
+    )
     secondary = snapshot_team().rotations[1]
     team = replace(snapshot_team([cover]), rotations=(PRIMARY, nights, secondary))
     snapshot = json.loads(json.dumps(policy_snapshot(team, OPENED)))

@@ -58,9 +58,7 @@ def test_member_feed_has_only_that_member(client):
     token = feed_token(SECRET, "support", "carol")
     response = client.get(f"/rota/support/carol.ics?token={token}")
     assert response.status_code == 200
-    assert {str(e["summary"]).split("(")[1].split(")")[0] for e in events(response)} == {
-        "Carol Li"
-    }
+    assert {str(e["summary"]).split("(")[1].split(")")[0] for e in events(response)} == {"Carol Li"}
 
 
 @pytest.mark.parametrize(

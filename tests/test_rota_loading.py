@@ -71,84 +71,169 @@ def test_the_good_file_and_the_shipped_example_have_no_problems():
 
 BAD_CASES = [
     # (what, old, new, expected problem): `new` replaces `old` in GOOD
-    ("unknown member", "members: [alice, bob, carol]", "members: [alice, bobb, carol]",
-     "rotations/support.yaml:10: rotations.primary.members[1]: 'bobb' is not a member"
-     " (did you mean 'bob'?)"),
-    ("duplicate rotation", "  secondary:\n", "  primary:\n",
-     "rotations/support.yaml:13: invalid YAML: duplicate key 'primary' (first on line 9)"),
-    ("member named like a rotation", "  dana: {",
-     "  secondary: {name: X, phone: \"+15550100109\"}\n  dana: {",
-     "rotations/support.yaml:7: members.secondary: 'secondary' is both a member and a rotation"
-     " or level: notify names must be unambiguous"),
-    ("unknown time zone", "timezone: America/Toronto", "timezone: America/Torronto",
-     "rotations/support.yaml:2: timezone: unknown time zone 'America/Torronto'"
-     " (did you mean 'America/Toronto'?) (use an IANA name like America/Toronto)"),
-    ("bad duration", "    shift: 1w\n    start: 2026-11-02T09:00\n  secondary",
-     "    shift: 1 week\n    start: 2026-11-02T09:00\n  secondary",
-     'rotations/support.yaml:11: rotations.primary.shift: "1 week" is not a duration like 15m'),
-    ("zero shift", "    shift: 1w\n    start: 2026-11-02T09:00\n  secondary",
-     "    shift: 0m\n    start: 2026-11-02T09:00\n  secondary",
-     'rotations/support.yaml:11: rotations.primary.shift: "0m" must be longer than zero'),
-    ("start not a local datetime", "    start: 2026-11-02T09:00\n  secondary",
-     "    start: next monday\n  secondary",
-     'rotations/support.yaml:12: rotations.primary.start: "next monday" is not a local date and'
-     " time like 2026-11-02T09:00"),
-    ("start with an offset", "    start: 2026-11-02T09:00\n  secondary",
-     "    start: 2026-11-02T09:00-05:00\n  secondary",
-     'rotations/support.yaml:12: rotations.primary.start: "2026-11-02T09:00-05:00" has a UTC'
-     " offset; write the local time in the team's time zone, like 2026-11-02T09:00"),
-    ("override until before from", "until: 2026-11-25T09:00", "until: 2026-11-24T09:00",
-     "rotations/support.yaml:18: overrides[0].until: 2026-11-24T09:00 must be after from"
-     " (2026-11-24T18:00)"),
-    ("override until equals from", "until: 2026-11-25T09:00", "until: 2026-11-24T18:00",
-     "rotations/support.yaml:18: overrides[0].until: 2026-11-24T18:00 must be after from"
-     " (2026-11-24T18:00)"),
-    ("override member not in team", "member: carol, from", "member: zed, from",
-     "rotations/support.yaml:18: overrides[0].member: 'zed' is not a member of this team"),
-    ("override unknown rotation", "{rotation: primary, member: carol",
-     "{rotation: primery, member: carol",
-     "rotations/support.yaml:18: overrides[0].rotation: 'primery' is not a rotation of this team"
-     " (did you mean 'primary'?)"),
-    ("steps out of order", "{after: 5m, notify: [secondary]}", "{after: 0m, notify: [secondary]}",
-     "rotations/support.yaml:23: escalation.steps[1].after: steps must be in order: each step's"
-     " after (the time since the case opened) must be later than the previous step's (0s)"),
-    ("notify names nothing known", "notify: [secondary]", "notify: [secondery]",
-     "rotations/support.yaml:23: escalation.steps[1].notify[0]: 'secondery' is not a level,"
-     " rotation or member of this team (did you mean 'secondary'?)"),
-    ("policy pages nobody",
-     "    - {after: 0m, notify: [primary]}\n    - {after: 5m, notify: [secondary]}\n"
-     "    - {after: 10m, notify: [dana]}\n",
-     "    - {after: 0m, notify: [nobody]}\n",
-     "rotations/support.yaml:21: escalation.steps: the escalation policy pages nobody"),
-    ("manager not a member", "manager: dana", "manager: erin",
-     "rotations/support.yaml:25: manager: 'erin' is not a member of this team"),
-    ("team key is not the file name", "team: support", "team: ops",
-     "rotations/support.yaml:1: team: 'ops' must match the file name: this file is support.yaml"),
-    ("phone not E.164", '"+15550100102"', '"555-0102"',
-     'rotations/support.yaml:5: members.bob.phone: "555-0102" is not an E.164 phone number like'
-     ' "+15550100101" (a +, then 8 to 15 digits)'),
-    ("phone unquoted", '"+15550100102"', "+15550100102",
-     'rotations/support.yaml:5: members.bob.phone: write phone numbers in quotes, like'
-     ' "+15550100102" (YAML reads them as numbers)'),
-    ("misspelt key", "    shift: 1w\n    start: 2026-11-02T09:00\n  secondary",
-     "    shfit: 1w\n    start: 2026-11-02T09:00\n  secondary",
-     "rotations/support.yaml:11: rotations.primary.shfit: unknown key (did you mean 'shift'?)"),
-    ("unquoted window time", "    start: 2026-11-02T09:00\n  secondary",
-     "    start: 2026-11-02T09:00\n    window: {days: mon-fri, from: 18:00}\n  secondary",
-     "rotations/support.yaml:13: rotations.primary.window.from: write times in quotes, like"
-     ' "18:00" (YAML reads an unquoted time as the number 1080)'),
-    ("bad window day", "    start: 2026-11-02T09:00\n  secondary",
-     '    start: 2026-11-02T09:00\n    window: {days: [mon, funday], from: "18:00"}\n  secondary',
-     'rotations/support.yaml:13: rotations.primary.window.days: "funday" is not a day: use mon,'
-     " tue, wed, thu, fri, sat, sun or mon-fri"),
+    (
+        "unknown member",
+        "members: [alice, bob, carol]",
+        "members: [alice, bobb, carol]",
+        "rotations/support.yaml:10: rotations.primary.members[1]: 'bobb' is not a member"
+        " (did you mean 'bob'?)",
+    ),
+    (
+        "duplicate rotation",
+        "  secondary:\n",
+        "  primary:\n",
+        "rotations/support.yaml:13: invalid YAML: duplicate key 'primary' (first on line 9)",
+    ),
+    (
+        "member named like a rotation",
+        "  dana: {",
+        '  secondary: {name: X, phone: "+15550100109"}\n  dana: {',
+        "rotations/support.yaml:7: members.secondary: 'secondary' is both a member and a rotation"
+        " or level: notify names must be unambiguous",
+    ),
+    (
+        "unknown time zone",
+        "timezone: America/Toronto",
+        "timezone: America/Torronto",
+        "rotations/support.yaml:2: timezone: unknown time zone 'America/Torronto'"
+        " (did you mean 'America/Toronto'?) (use an IANA name like America/Toronto)",
+    ),
+    (
+        "bad duration",
+        "    shift: 1w\n    start: 2026-11-02T09:00\n  secondary",
+        "    shift: 1 week\n    start: 2026-11-02T09:00\n  secondary",
+        'rotations/support.yaml:11: rotations.primary.shift: "1 week" is not a duration like 15m',
+    ),
+    (
+        "zero shift",
+        "    shift: 1w\n    start: 2026-11-02T09:00\n  secondary",
+        "    shift: 0m\n    start: 2026-11-02T09:00\n  secondary",
+        'rotations/support.yaml:11: rotations.primary.shift: "0m" must be longer than zero',
+    ),
+    (
+        "start not a local datetime",
+        "    start: 2026-11-02T09:00\n  secondary",
+        "    start: next monday\n  secondary",
+        'rotations/support.yaml:12: rotations.primary.start: "next monday" is not a local date and'
+        " time like 2026-11-02T09:00",
+    ),
+    (
+        "start with an offset",
+        "    start: 2026-11-02T09:00\n  secondary",
+        "    start: 2026-11-02T09:00-05:00\n  secondary",
+        'rotations/support.yaml:12: rotations.primary.start: "2026-11-02T09:00-05:00" has a UTC'
+        " offset; write the local time in the team's time zone, like 2026-11-02T09:00",
+    ),
+    (
+        "override until before from",
+        "until: 2026-11-25T09:00",
+        "until: 2026-11-24T09:00",
+        "rotations/support.yaml:18: overrides[0].until: 2026-11-24T09:00 must be after from"
+        " (2026-11-24T18:00)",
+    ),
+    (
+        "override until equals from",
+        "until: 2026-11-25T09:00",
+        "until: 2026-11-24T18:00",
+        "rotations/support.yaml:18: overrides[0].until: 2026-11-24T18:00 must be after from"
+        " (2026-11-24T18:00)",
+    ),
+    (
+        "override member not in team",
+        "member: carol, from",
+        "member: zed, from",
+        "rotations/support.yaml:18: overrides[0].member: 'zed' is not a member of this team",
+    ),
+    (
+        "override unknown rotation",
+        "{rotation: primary, member: carol",
+        "{rotation: primery, member: carol",
+        "rotations/support.yaml:18: overrides[0].rotation: 'primery' is not a rotation of this team"
+        " (did you mean 'primary'?)",
+    ),
+    (
+        "steps out of order",
+        "{after: 5m, notify: [secondary]}",
+        "{after: 0m, notify: [secondary]}",
+        "rotations/support.yaml:23: escalation.steps[1].after: steps must be in order: each step's"
+        " after (the time since the case opened) must be later than the previous step's (0s)",
+    ),
+    (
+        "notify names nothing known",
+        "notify: [secondary]",
+        "notify: [secondery]",
+        "rotations/support.yaml:23: escalation.steps[1].notify[0]: 'secondery' is not a level,"
+        " rotation or member of this team (did you mean 'secondary'?)",
+    ),
+    (
+        "policy pages nobody",
+        "    - {after: 0m, notify: [primary]}\n    - {after: 5m, notify: [secondary]}\n"
+        "    - {after: 10m, notify: [dana]}\n",
+        "    - {after: 0m, notify: [nobody]}\n",
+        "rotations/support.yaml:21: escalation.steps: the escalation policy pages nobody",
+    ),
+    (
+        "manager not a member",
+        "manager: dana",
+        "manager: erin",
+        "rotations/support.yaml:25: manager: 'erin' is not a member of this team",
+    ),
+    (
+        "team key is not the file name",
+        "team: support",
+        "team: ops",
+        "rotations/support.yaml:1: team: 'ops' must match the file name: this file is support.yaml",
+    ),
+    (
+        "phone not E.164",
+        '"+15550100102"',
+        '"555-0102"',
+        'rotations/support.yaml:5: members.bob.phone: "555-0102" is not an E.164 phone number like'
+        ' "+15550100101" (a +, then 8 to 15 digits)',
+    ),
+    (
+        "phone unquoted",
+        '"+15550100102"',
+        "+15550100102",
+        "rotations/support.yaml:5: members.bob.phone: write phone numbers in quotes, like"
+        ' "+15550100102" (YAML reads them as numbers)',
+    ),
+    (
+        "misspelt key",
+        "    shift: 1w\n    start: 2026-11-02T09:00\n  secondary",
+        "    shfit: 1w\n    start: 2026-11-02T09:00\n  secondary",
+        "rotations/support.yaml:11: rotations.primary.shfit: unknown key (did you mean 'shift'?)",
+    ),
+    (
+        "unquoted window time",
+        "    start: 2026-11-02T09:00\n  secondary",
+        "    start: 2026-11-02T09:00\n    window: {days: mon-fri, from: 18:00}\n  secondary",
+        "rotations/support.yaml:13: rotations.primary.window.from: write times in quotes, like"
+        ' "18:00" (YAML reads an unquoted time as the number 1080)',
+    ),
+    (
+        "bad window day",
+        "    start: 2026-11-02T09:00\n  secondary",
+        "    start: 2026-11-02T09:00\n"
+        '    window: {days: [mon, funday], from: "18:00"}\n  secondary',
+        'rotations/support.yaml:13: rotations.primary.window.days: "funday" is not a day: use mon,'
+        " tue, wed, thu, fri, sat, sun or mon-fri",
+    ),
     # secondary becomes a layer of primary, and primary says it serves level "secondary".
-    ("level named after another level's rotation", "  primary:\n    members",
-     "  primary:\n    level: secondary\n    members",
-     "rotations/support.yaml:10: rotations.primary.level: 'secondary' is the name of a rotation"
-     " that serves level 'primary'; pick another level name"),
-    ("no escalation", "escalation:\n  repeat: 1\n  steps:\n    - {after: 0m, notify: [primary]}\n"
-     "    - {after: 5m, notify: [secondary]}\n    - {after: 10m, notify: [dana]}\n", "",
-     "rotations/support.yaml:1: missing required key 'escalation'"),
+    (
+        "level named after another level's rotation",
+        "  primary:\n    members",
+        "  primary:\n    level: secondary\n    members",
+        "rotations/support.yaml:10: rotations.primary.level: 'secondary' is the name of a rotation"
+        " that serves level 'primary'; pick another level name",
+    ),
+    (
+        "no escalation",
+        "escalation:\n  repeat: 1\n  steps:\n    - {after: 0m, notify: [primary]}\n"
+        "    - {after: 5m, notify: [secondary]}\n    - {after: 10m, notify: [dana]}\n",
+        "",
+        "rotations/support.yaml:1: missing required key 'escalation'",
+    ),
 ]
 
 
@@ -157,8 +242,9 @@ LEVEL_CLASH_BASE = edit(
 )
 
 
-@pytest.mark.parametrize(("what", "old", "new", "expected"), BAD_CASES,
-                         ids=[case[0] for case in BAD_CASES])
+@pytest.mark.parametrize(
+    ("what", "old", "new", "expected"), BAD_CASES, ids=[case[0] for case in BAD_CASES]
+)
 def test_validation_errors_name_file_line_and_key(what, old, new, expected):
     text = edit(old, new, LEVEL_CLASH_BASE if what.startswith("level named") else GOOD)
     found = problems_of(text)
@@ -172,7 +258,7 @@ def test_layer_of_its_own_level_is_fine_and_level_may_be_shared():
         "  secondary:\n    members",
         "  nights:\n    level: primary\n    members: [dana]\n    shift: 1d\n"
         "    start: 2026-11-02T18:00\n"
-        "    window: {days: mon-fri, from: \"18:00\", until: \"09:00\"}\n"
+        '    window: {days: mon-fri, from: "18:00", until: "09:00"}\n'
         "  secondary:\n    members",
     )
     team, problems = read_team("support.yaml", text)
@@ -184,9 +270,13 @@ def test_layer_of_its_own_level_is_fine_and_level_may_be_shared():
 
 def test_warnings_do_not_block_loading():
     text = edit("manager: dana\n", "")
-    text = edit("until: 2026-11-25T09:00}", "until: 2026-11-25T09:00}\n"
-                "  - {rotation: primary, member: dana, from: 2026-11-25T00:00,"
-                " until: 2026-11-25T02:00}", text)
+    text = edit(
+        "until: 2026-11-25T09:00}",
+        "until: 2026-11-25T09:00}\n"
+        "  - {rotation: primary, member: dana, from: 2026-11-25T00:00,"
+        " until: 2026-11-25T02:00}",
+        text,
+    )
     team, problems = read_team("support.yaml", text, "rotations/support.yaml")
     assert team is not None
     assert [str(p) for p in problems] == [
@@ -198,8 +288,10 @@ def test_warnings_do_not_block_loading():
 
 
 def test_dst_local_times_are_explained():
-    text = edit("from: 2026-11-24T18:00, until: 2026-11-25T09:00",
-                "from: 2027-03-14T02:30, until: 2027-03-15T09:00")
+    text = edit(
+        "from: 2026-11-24T18:00, until: 2026-11-25T09:00",
+        "from: 2027-03-14T02:30, until: 2027-03-15T09:00",
+    )
     _team, problems = read_team("support.yaml", text, "rotations/support.yaml")
     assert [str(p) for p in problems] == [
         "rotations/support.yaml:18: warning: overrides[0].from: 2027-03-14 02:30 does not exist in"
@@ -224,9 +316,12 @@ NIGHTS_ONLY = edit(
 
 
 def test_coverage_gap_in_first_step_is_an_error_later_steps_a_warning():
-    text = edit("  secondary:\n    members: [bob, carol, alice]\n    shift: 1w\n",
-                '  secondary:\n    members: [bob, carol, alice]\n    shift: 1w\n'
-                '    window: {days: [sat, sun]}\n', NIGHTS_ONLY)
+    text = edit(
+        "  secondary:\n    members: [bob, carol, alice]\n    shift: 1w\n",
+        "  secondary:\n    members: [bob, carol, alice]\n    shift: 1w\n"
+        "    window: {days: [sat, sun]}\n",
+        NIGHTS_ONLY,
+    )
     team, _ = read_team("support.yaml", text, "rotations/support.yaml")
     problems = coverage_problems(team, NOW, days=7)
     assert [(p.severity, p.line, p.path) for p in problems] == [
@@ -250,8 +345,9 @@ def test_coverage_gap_in_first_step_is_an_error_later_steps_a_warning():
 
 
 def test_coverage_future_start_is_an_error():
-    text = edit("    start: 2026-11-02T09:00\n  secondary",
-                "    start: 2027-01-04T09:00\n  secondary")
+    text = edit(
+        "    start: 2026-11-02T09:00\n  secondary", "    start: 2027-01-04T09:00\n  secondary"
+    )
     team, _ = read_team("support.yaml", text)
     (problem,) = coverage_problems(team, NOW)
     assert problem.severity == "error"
@@ -264,16 +360,23 @@ def test_coverage_future_start_is_an_error():
 
 def test_check_directory_lists_every_file_and_problem(tmp_path):
     (tmp_path / "support.yaml").write_text(NIGHTS_ONLY)
-    (tmp_path / "ops.yaml").write_text(edit("team: support", "team: ops", edit(
-        "members: [alice, bob, carol]", "members: [alice, zed]")))
+    (tmp_path / "ops.yaml").write_text(
+        edit(
+            "team: support",
+            "team: ops",
+            edit("members: [alice, bob, carol]", "members: [alice, zed]"),
+        )
+    )
     (tmp_path / "old.yml").write_text(GOOD)
     teams, problems = check_directory(tmp_path, NOW)
     assert list(teams) == ["support"]
     text = [str(p) for p in problems]
     assert f"{tmp_path}/old.yml: warning: ignored: rota files must end in .yaml" in text
     assert f"{tmp_path}/ops.yaml:10: rotations.primary.members[1]: 'zed' is not a member" in text
-    assert any(t.startswith(f"{tmp_path}/support.yaml:23: escalation.steps[0].notify: nobody")
-               for t in text)
+    assert any(
+        t.startswith(f"{tmp_path}/support.yaml:23: escalation.steps[0].notify: nobody")
+        for t in text
+    )
     _teams, problems = check_directory(tmp_path / "missing", NOW)
     assert [str(p) for p in problems] == [f"{tmp_path}/missing: rotations directory not found"]
 
@@ -388,13 +491,21 @@ def test_edit_that_opens_a_first_step_gap_is_rejected(files, clock, caplog):
     registry.load()
     live = registry.team("support")
     # A typo in the year: primary would have nobody until 2027.
-    files.write("support.yaml", edit("    start: 2026-11-02T09:00\n  secondary",
-                                     "    start: 2027-11-02T09:00\n  secondary"))
+    files.write(
+        "support.yaml",
+        edit(
+            "    start: 2026-11-02T09:00\n  secondary", "    start: 2027-11-02T09:00\n  secondary"
+        ),
+    )
     registry.poll()
     assert registry.team("support") is live
     messages = [e.message for e in registry.errors()]
-    assert any(m.startswith("this edit would leave 'primary' with nobody on call from "
-                            "Mon 2026-11-23 07:00 EST") for m in messages)
+    assert any(
+        m.startswith(
+            "this edit would leave 'primary' with nobody on call from Mon 2026-11-23 07:00 EST"
+        )
+        for m in messages
+    )
 
 
 def test_existing_coverage_gap_does_not_block_unrelated_edits(files, clock):
@@ -412,10 +523,14 @@ def test_existing_coverage_gap_does_not_block_unrelated_edits(files, clock):
 def test_coverage_is_rechecked_as_time_passes(files, clock):
     # Primary starts on 2027-01-04; an override covers it until 2026-12-30. Today the 28-day
     # horizon ends before the gap; three weeks later it doesn't.
-    text = edit("    start: 2026-11-02T09:00\n  secondary",
-                "    start: 2027-01-04T09:00\n  secondary")
-    text = edit("from: 2026-11-24T18:00, until: 2026-11-25T09:00",
-                "from: 2026-11-20T09:00, until: 2026-12-30T09:00", text)
+    text = edit(
+        "    start: 2026-11-02T09:00\n  secondary", "    start: 2027-01-04T09:00\n  secondary"
+    )
+    text = edit(
+        "from: 2026-11-24T18:00, until: 2026-11-25T09:00",
+        "from: 2026-11-20T09:00, until: 2026-12-30T09:00",
+        text,
+    )
     files.write("support.yaml", text)
     registry = RotaRegistry(files.directory, clock, coverage_every=timedelta(hours=1))
     registry.load()

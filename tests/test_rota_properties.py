@@ -34,10 +34,18 @@ MEMBERS = {k: Member(k, k.title(), f"+1555010010{i}", None) for i, k in enumerat
 DAY = timedelta(days=1)
 MICRO = timedelta(microseconds=1)
 SHIFTS = [
-    timedelta(minutes=30), timedelta(hours=1), timedelta(hours=8), timedelta(hours=12), DAY,
-    2 * DAY, timedelta(weeks=1), timedelta(weeks=2),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=8),
+    timedelta(hours=12),
+    DAY,
+    2 * DAY,
+    timedelta(weeks=1),
+    timedelta(weeks=2),
     # Lengths that don't fit the day: elapsed time.
-    timedelta(hours=7), timedelta(hours=36), timedelta(minutes=90),
+    timedelta(hours=7),
+    timedelta(hours=36),
+    timedelta(minutes=90),
 ]
 # Days on which the clocks change, per zone (both directions).
 DST_DAYS = {
@@ -169,8 +177,12 @@ def layered_team(draw):
         begin = origin + timedelta(minutes=draw(st.integers(0, 14 * 24 * 4)) * 15)
         length = timedelta(minutes=draw(st.integers(1, 3 * 24 * 4)) * 15)
         overrides.append(
-            Override(draw(st.sampled_from([r.name for r in team.rotations])),
-                     draw(st.sampled_from(KEYS)), begin, begin + length)
+            Override(
+                draw(st.sampled_from([r.name for r in team.rotations])),
+                draw(st.sampled_from(KEYS)),
+                begin,
+                begin + length,
+            )
         )
     return make_team(zone, [base, *layers], overrides), origin
 
@@ -221,10 +233,15 @@ def test_day_by_day_equals_whole_range_equals_direct_lookup(case, days, data):
 def dst_crossing(draw):
     zone = draw(st.sampled_from(ZONES))
     change = draw(st.sampled_from(DST_DAYS[zone]))
-    shift = draw(st.sampled_from([timedelta(hours=h) for h in (1, 2, 3, 6, 8, 12)] +
-                                 [DAY, 2 * DAY, timedelta(weeks=1)]))
-    begin = datetime.combine(change - timedelta(days=draw(st.integers(1, 20))),
-                             time(draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30]))))
+    shift = draw(
+        st.sampled_from(
+            [timedelta(hours=h) for h in (1, 2, 3, 6, 8, 12)] + [DAY, 2 * DAY, timedelta(weeks=1)]
+        )
+    )
+    begin = datetime.combine(
+        change - timedelta(days=draw(st.integers(1, 20))),
+        time(draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30]))),
+    )
     return zone, Rotation("p", "", ("alice", "bob", "carol"), shift, begin), change
 
 

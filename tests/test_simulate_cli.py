@@ -55,8 +55,19 @@ def test_simulate_call_reports_an_s1_and_the_engineer_accepts(runner, settings, 
 
 
 def test_simulate_call_with_pin_and_nobody_answering(runner, settings, server, runtime):
-    output = simulate(runner, settings, server, "call", "--from", "+15550009999", "--pin",
-                      "4821", "--digits", "2", "--no-answer")  # fmt: skip
+    output = simulate(
+        runner,
+        settings,
+        server,
+        "call",
+        "--from",
+        "+15550009999",
+        "--pin",
+        "4821",
+        "--digits",
+        "2",
+        "--no-answer",
+    )
     assert "caller presses 4821" in output
     assert output.count("no answer") == 2
     assert "The on-call engineer has been paged" in output
@@ -81,9 +92,17 @@ def test_simulate_sms_posts_a_signed_sms_and_prints_the_reply(runner, settings, 
 
 def test_simulate_email_posts_sendgrid_format(runner, settings, server, runtime):
     output = simulate(
-        runner, settings, server, "email", "--from", "wile@acme.example",
-        "--subject", "Sev 1: checkout down", "--body", "Down for all users.",
-    )  # fmt: skip
+        runner,
+        settings,
+        server,
+        "email",
+        "--from",
+        "wile@acme.example",
+        "--subject",
+        "Sev 1: checkout down",
+        "--body",
+        "Down for all users.",
+    )
     assert '"outcome": "case"' in output and '"case_number": 1001' in output
     with runtime.sessions() as session:
         reply = session.scalar(select(OutboundMessage).where(OutboundMessage.purpose == "opened"))
@@ -92,7 +111,8 @@ def test_simulate_email_posts_sendgrid_format(runner, settings, server, runtime)
 
 def test_simulate_needs_an_auth_token(runner, make_settings, db_url):
     settings = make_settings(db_url, twilio={"auth_token": ""})
-    result = runner.invoke(main, ["--config", settings.source, "simulate", "call", "--from",
-                                  "+15551230001"])  # fmt: skip
+    result = runner.invoke(
+        main, ["--config", settings.source, "simulate", "call", "--from", "+15551230001"]
+    )
     assert result.exit_code == 2
     assert "needs twilio.auth_token" in result.output

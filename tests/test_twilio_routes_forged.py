@@ -66,23 +66,44 @@ def forgeries(path: str) -> list[tuple[str, dict[str, str]]]:
     return [
         ("missing", {}),
         ("empty", {"X-Twilio-Signature": ""}),
-        ("wrong token", {"X-Twilio-Signature":
-                         RequestValidator("not-our-token").compute_signature(url, PARAMS)}),
-        ("other URL", {"X-Twilio-Signature":
-                       RequestValidator(TOKEN).compute_signature(url + "x", PARAMS)}),
-        ("http, not https", {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(
-            url.replace("https://", "http://"), PARAMS)}),
+        (
+            "wrong token",
+            {
+                "X-Twilio-Signature": RequestValidator("not-our-token").compute_signature(
+                    url, PARAMS
+                )
+            },
+        ),
+        (
+            "other URL",
+            {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url + "x", PARAMS)},
+        ),
+        (
+            "http, not https",
+            {
+                "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(
+                    url.replace("https://", "http://"), PARAMS
+                )
+            },
+        ),
         ("garbage", {"X-Twilio-Signature": "AAAA" + good[4:][::-1]}),
-    ]  # fmt: skip
+    ]
 
 
 def changed_rows(runtime) -> dict[str, int]:
     with runtime.sessions() as session:
         return {
             model.__tablename__: session.scalar(select(func.count()).select_from(model))
-            for model in (Case, CaseEvent, Attempt, OutboundMessage, VoiceCall, WebhookReceipt,
-                          MisuseFlag)
-        }  # fmt: skip
+            for model in (
+                Case,
+                CaseEvent,
+                Attempt,
+                OutboundMessage,
+                VoiceCall,
+                WebhookReceipt,
+                MisuseFlag,
+            )
+        }
 
 
 def test_the_enumeration_finds_the_voice_routes(app):
@@ -110,8 +131,7 @@ def test_every_twilio_route_rejects_forged_signatures_and_changes_nothing(app, c
             if method == "POST":
                 response = client.post(path, data=PARAMS, headers=headers)
             else:
-                response = client.open(path, method=method, query_string=PARAMS,
-                                       headers=headers)  # fmt: skip
+                response = client.open(path, method=method, query_string=PARAMS, headers=headers)
             assert response.status_code == 403, (path, method, name, response.status_code)
     assert changed_rows(runtime) == before
     assert all(count == 0 for count in before.values())
@@ -129,8 +149,9 @@ def test_tampering_with_a_signed_request_is_rejected(client, runtime):
 
 
 @pytest.mark.parametrize("token", [""])
-def test_an_empty_auth_token_refuses_everything(make_settings, db_url, clock, transports,
-                                                db_engine, token):  # fmt: skip
+def test_an_empty_auth_token_refuses_everything(
+    make_settings, db_url, clock, transports, db_engine, token
+):
     from oncall.runtime import build_runtime
     from oncall.web.app import create_app
 
@@ -139,7 +160,6 @@ def test_an_empty_auth_token_refuses_everything(make_settings, db_url, clock, tr
     client = create_app(runtime=runtime, test_config={"TESTING": True}).test_client()
     # Even a request "signed" with the empty token is refused: no token, no webhooks.
     signature = RequestValidator("").compute_signature(BASE + "/twilio/voice", PARAMS)
-    response = client.post("/twilio/voice", data=PARAMS,
-                           headers={"X-Twilio-Signature": signature})  # fmt: skip
+    response = client.post("/twilio/voice", data=PARAMS, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 403
     assert changed_rows(runtime)["voice_calls"] == 0

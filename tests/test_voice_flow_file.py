@@ -37,10 +37,17 @@ def test_the_shipped_flow_loads():
     assert flow.connect_levels >= 1 and flow.accept_digit == "1"
     assert set(flow.prompts) == set(PROMPTS)
     values = {
-        "company": "Vendor Support", "regular_channels": "email", "hours": "9 to 5",
-        "customer": "Acme Corp", "contact": "Wile", "severity": 1, "case_digits": "1 0 4 2",
-        "reason": "no", "fee": "250 US dollars", "accept_digit": "1",
-    }  # fmt: skip
+        "company": "Vendor Support",
+        "regular_channels": "email",
+        "hours": "9 to 5",
+        "customer": "Acme Corp",
+        "contact": "Wile",
+        "severity": 1,
+        "case_digits": "1 0 4 2",
+        "reason": "no",
+        "fee": "250 US dollars",
+        "accept_digit": "1",
+    }
     for name in PROMPTS:  # every prompt renders with the values the service supplies
         assert "{" not in flow.prompt(name, values)
     assert "Vendor Support" in flow.prompt("greeting", values)
@@ -80,21 +87,35 @@ def test_an_empty_prompt_is_an_error(tmp_path):
         "  menu_invalid: Sorry, that is not one of the choices.", '  menu_invalid: ""'
     )
     errors = errors_for(tmp_path, lambda _: text)
-    assert any(f":{line_of(text, 'menu_invalid:')}: prompts.menu_invalid: the prompt is empty"
-               in e for e in errors), errors  # fmt: skip
+    assert any(
+        f":{line_of(text, 'menu_invalid:')}: prompts.menu_invalid: the prompt is empty" in e
+        for e in errors
+    ), errors
 
 
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("  ring_timeout: 20s", "  ring_timeout: twenty seconds",
-         'connect.ring_timeout: "twenty seconds" is not a duration like 15m'),
-        ("  ring_timeout: 20s", "  ring_timeout: 2s",
-         'connect.ring_timeout: "2s" must be between 5s and 600s'),
-        ("  max_length: 2m", "  max_length: 1500ms",
-         'record.max_length: "1500ms" must be whole seconds'),
-        ("  timeout: 8s", "  timeout: 8",
-         "menu.timeout: 8 is not a duration like 15m (add a unit: s, m, h, d)"),
+        (
+            "  ring_timeout: 20s",
+            "  ring_timeout: twenty seconds",
+            'connect.ring_timeout: "twenty seconds" is not a duration like 15m',
+        ),
+        (
+            "  ring_timeout: 20s",
+            "  ring_timeout: 2s",
+            'connect.ring_timeout: "2s" must be between 5s and 600s',
+        ),
+        (
+            "  max_length: 2m",
+            "  max_length: 1500ms",
+            'record.max_length: "1500ms" must be whole seconds',
+        ),
+        (
+            "  timeout: 8s",
+            "  timeout: 8",
+            "menu.timeout: 8 is not a duration like 15m (add a unit: s, m, h, d)",
+        ),
     ],
 )
 def test_bad_durations(tmp_path, old, new, message):
@@ -132,20 +153,26 @@ def test_unbalanced_braces_and_format_tricks_are_errors(tmp_path):
     text = (
         SHIPPED.read_text()
         .replace("  bad_pin: Sorry, that PIN was not recognised.", "  bad_pin: Sorry {")
-        .replace("Your case number is {case_digits}. Again,", "Your case number is "
-                 "{case_digits.real}. Again,")
-    )  # fmt: skip
+        .replace(
+            "Your case number is {case_digits}. Again,",
+            "Your case number is {case_digits.real}. Again,",
+        )
+    )
     errors = errors_for(tmp_path, lambda _: text)
     assert any("prompts.bad_pin:" in e and "literal braces" in e for e in errors), errors
-    assert any("prompts.case_opened: {case_digits.real} is not a placeholder" in e
-               for e in errors), errors  # fmt: skip
+    assert any(
+        "prompts.case_opened: {case_digits.real} is not a placeholder" in e for e in errors
+    ), errors
 
 
 def test_menu_choices_are_checked(tmp_path):
     text = SHIPPED.read_text().replace('    "3": non_critical', '    "3": S3\n    "12": S1')
     errors = errors_for(tmp_path, lambda _: text)
-    assert any(f":{line_of(text, chr(34) + '3' + chr(34) + ': S3')}: menu.choices.3: 'S3' is "
-               "not one of: S1, S2, non_critical" in e for e in errors), errors  # fmt: skip
+    assert any(
+        f":{line_of(text, chr(34) + '3' + chr(34) + ': S3')}: menu.choices.3: 'S3' is "
+        "not one of: S1, S2, non_critical" in e
+        for e in errors
+    ), errors
     assert any("menu.choices.12: '12' is not one key" in e for e in errors), errors
 
 
@@ -167,7 +194,7 @@ def test_every_error_is_listed_in_one_run(tmp_path):
 
 
 def test_invalid_yaml_names_the_line(tmp_path):
-    broken = '  accept_digit: [1'
+    broken = "  accept_digit: [1"
     errors = errors_for(tmp_path, lambda t: t.replace('  accept_digit: "1"', broken))
     assert any("invalid YAML" in e for e in errors), errors
 

@@ -301,8 +301,9 @@ class OutboxSender:
             ):
                 log.warning(
                     "outcome of outbox %s attempt %s arrived after the row moved on; ignored",
-                    claim.id, claim.attempts,
-                )  # fmt: skip
+                    claim.id,
+                    claim.attempts,
+                )
                 return
             # A fallback enqueued here is picked up by the sender's next pass (its loop runs
             # again after any productive pass), so no wake is needed.
@@ -324,9 +325,13 @@ class OutboxSender:
             _mirror(session, row)
             log.warning(
                 "outbox %s (%s to %s) attempt %s failed (%s); retrying in %.1fs",
-                row.id, row.channel, row.to_address, row.attempts, error,
+                row.id,
+                row.channel,
+                row.to_address,
+                row.attempts,
+                error,
                 delay.total_seconds(),
-            )  # fmt: skip
+            )
             return
         reason = str(error) if not error.transient else f"gave up after {row.attempts} attempts"
         fail(session, self.runtime, row, now, reason=reason, code=error.code)
@@ -371,8 +376,15 @@ def mark_sent(
     row.error_code = None
     _mirror(session, row)
     for target in _rows_of(session, row):
-        _event(session, runtime, target, now, "sent", f"{describe(runtime, session, target)} {how}"
-               + (f" ({provider_id})" if provider_id else ""))  # fmt: skip
+        _event(
+            session,
+            runtime,
+            target,
+            now,
+            "sent",
+            f"{describe(runtime, session, target)} {how}"
+            + (f" ({provider_id})" if provider_id else ""),
+        )
 
 
 def fail(
@@ -390,15 +402,23 @@ def fail(
     row.last_error = reason[:2000]
     _mirror(session, row)
     log.error(
-        "outbox %s (%s %s to %s) failed: %s", row.id, row.purpose, row.channel, row.to_address,
+        "outbox %s (%s %s to %s) failed: %s",
+        row.id,
+        row.purpose,
+        row.channel,
+        row.to_address,
         reason,
-    )  # fmt: skip
+    )
     for target in _rows_of(session, row):
         _event(
-            session, runtime, target, now, "failed",
+            session,
+            runtime,
+            target,
+            now,
+            "failed",
             f"{describe(runtime, session, target)} failed: {reason}"
             + (f" (error {code})" if code else ""),
-        )  # fmt: skip
+        )
         fallback(session, runtime, target, now, reason=reason, code=code)
 
 
@@ -420,10 +440,15 @@ def fallback(
         return  # the support queue itself: logged above, nothing further to fall back to
     if row.recipient == "customer":
         forwarded = enqueue(
-            session, now, channel="email", purpose=FORWARD, to=settings.email.forward_to,
+            session,
+            now,
+            channel="email",
+            purpose=FORWARD,
+            to=settings.email.forward_to,
             from_address=settings.email.from_address,
             subject=(
-                f"[Case {case.number}] Could not reach the customer" if case
+                f"[Case {case.number}] Could not reach the customer"
+                if case
                 else "Could not reach a customer"
             ),
             body=(
@@ -431,15 +456,19 @@ def fallback(
                 "Please contact the customer another way. The message was:\n\n"
                 f"{row.subject + chr(10) if row.subject else ''}{row.body}"
             ),
-            case=case, dedupe_key=f"forward:{row.id}",
-        )  # fmt: skip
+            case=case,
+            dedupe_key=f"forward:{row.id}",
+        )
         if case is not None and forwarded is not None:
             add_event(
-                session, case, now, "delivery_failed",
+                session,
+                case,
+                now,
+                "delivery_failed",
                 f"Could not reach the customer: {failure}. Forwarded to the support queue "
                 f"({settings.email.forward_to}) so somebody contacts them another way",
                 outbox_id=row.id,
-            )  # fmt: skip
+            )
         return
     if case is None:
         return
@@ -460,15 +489,28 @@ def fallback(
             # (the call takes 1 instead).
             body = voice_script(case) if row.purpose == PAGE else row.body.split(" Reply ")[0]
             call = enqueue(
-                session, now, channel="voice", purpose=PAGE_VOICE, to=row.to_address,
-                from_address=settings.twilio.critical_line, body=body, case=case,
-                recipient=row.recipient, fallback_of=row.id, dedupe_key=f"voice:{row.id}",
-            )  # fmt: skip
+                session,
+                now,
+                channel="voice",
+                purpose=PAGE_VOICE,
+                to=row.to_address,
+                from_address=settings.twilio.critical_line,
+                body=body,
+                case=case,
+                recipient=row.recipient,
+                fallback_of=row.id,
+                dedupe_key=f"voice:{row.id}",
+            )
             if call is not None:
                 add_event(
-                    session, case, now, "fallback",
-                    f"{failure}: calling {who} instead", outbox_id=row.id, voice_id=call.id,
-                )  # fmt: skip
+                    session,
+                    case,
+                    now,
+                    "fallback",
+                    f"{failure}: calling {who} instead",
+                    outbox_id=row.id,
+                    voice_id=call.id,
+                )
             return
         # An email page (the member has no phone) that failed: nobody else can take it.
         if row.purpose == PAGE:
@@ -490,14 +532,30 @@ def fallback(
 # Ranks: statuses only move forward. Terminal ones (4 = delivered, 5 = failed) end the row;
 # whichever terminal status arrives first wins.
 _SMS_RANKS = {
-    "accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3,
-    "delivered": 4, "read": 4, "partially_delivered": 4,
-    "undelivered": 5, "failed": 5, "canceled": 5,
-}  # fmt: skip
+    "accepted": 1,
+    "scheduled": 1,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "read": 4,
+    "partially_delivered": 4,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+}
 _VOICE_RANKS = {
-    "queued": 1, "initiated": 1, "ringing": 2, "in-progress": 3, "answered": 3,
-    "completed": 4, "busy": 5, "no-answer": 5, "failed": 5, "canceled": 5,
-}  # fmt: skip
+    "queued": 1,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "answered": 3,
+    "completed": 4,
+    "busy": 5,
+    "no-answer": 5,
+    "failed": 5,
+    "canceled": 5,
+}
 
 
 def status_rank(channel: str, status: str | None) -> tuple[int, str]:
@@ -583,8 +641,9 @@ def reconcile_stuck(runtime: Runtime, now: datetime) -> int:
                 .limit(settings.engine.batch_size)
             )
         )
-        candidates = [(r.id, r.attempts, r.sending_since, r.channel, outgoing_for(r, runtime))
-                      for r in stuck]  # fmt: skip
+        candidates = [
+            (r.id, r.attempts, r.sending_since, r.channel, outgoing_for(r, runtime)) for r in stuck
+        ]
     decided = 0
     for row_id, attempts, since, channel, outgoing in candidates:
         found: LookupResult | None = None
@@ -617,11 +676,11 @@ def reconcile_stuck(runtime: Runtime, now: datetime) -> int:
             else:
                 row.state = OutboxState.PENDING.value
                 row.next_attempt_at = now
-                row.last_error = (
-                    "outcome lost mid-send; "
-                    + ("email has no lookup: sending again" if channel == "email"
-                       else "not found at the provider: sending again")
-                )  # fmt: skip
+                row.last_error = "outcome lost mid-send; " + (
+                    "email has no lookup: sending again"
+                    if channel == "email"
+                    else "not found at the provider: sending again"
+                )
                 _mirror(session, row)
                 for target in _rows_of(session, row):
                     _event(
@@ -664,8 +723,12 @@ def plan_bundles(
             repeat = _paged_before(session, row)
             if repeat and last is not None and last[0] > now - window and row.case_id != last[1]:
                 row.next_attempt_at = last[0] + window  # held, never past the window
-                log.info("page %s to %s held until %s to bundle", row.id, phone,
-                         row.next_attempt_at.isoformat())  # fmt: skip
+                log.info(
+                    "page %s to %s held until %s to bundle",
+                    row.id,
+                    phone,
+                    row.next_attempt_at.isoformat(),
+                )
                 continue
             now_group.append(row)
         firsts: dict[int, OutboundMessage] = {}
@@ -746,8 +809,10 @@ def _make_bundle(
         c.id: c
         for c in session.scalars(select(Case).where(Case.id.in_([m.case_id for m in members])))
     }
-    items = [(cases[m.case_id].number, cases[m.case_id].severity, cases[m.case_id].customer_name)
-             for m in members]  # fmt: skip
+    items = [
+        (cases[m.case_id].number, cases[m.case_id].severity, cases[m.case_id].customer_name)
+        for m in members
+    ]
     bundle = OutboundMessage(
         case_id=None,
         channel="sms",
@@ -769,11 +834,15 @@ def _make_bundle(
         member.bundled_into = bundle.id
         case = cases[member.case_id]
         add_event(
-            session, case, now, "bundled",
+            session,
+            case,
+            now,
+            "bundled",
             f"Page to {_who(runtime, case, member)} sent in one SMS with cases {numbers} "
             "(several pages due together)",
-            outbox_id=member.id, bundle_id=bundle.id,
-        )  # fmt: skip
+            outbox_id=member.id,
+            bundle_id=bundle.id,
+        )
     return bundle
 
 
@@ -837,9 +906,13 @@ def make_message_id(row_id: int, from_address: str) -> str:
 
 
 _LABELS = {
-    PAGE: "Page", PAGE_VOICE: "Voice page", PAGE_BUNDLE: "Bundled page",
-    MANAGER_PAGE: "Manager page", REMINDER: "Reminder", FORWARD: "Forward to the support queue",
-}  # fmt: skip
+    PAGE: "Page",
+    PAGE_VOICE: "Voice page",
+    PAGE_BUNDLE: "Bundled page",
+    MANAGER_PAGE: "Manager page",
+    REMINDER: "Reminder",
+    FORWARD: "Forward to the support queue",
+}
 
 
 def describe(runtime: Runtime, session: Session, row: OutboundMessage) -> str:
@@ -868,5 +941,13 @@ def _event(
         return
     case = session.get(Case, row.case_id)
     if case is not None:
-        add_event(session, case, now, kind, text, outbox_id=row.id, channel=row.channel,
-                  purpose=row.purpose)  # fmt: skip
+        add_event(
+            session,
+            case,
+            now,
+            kind,
+            text,
+            outbox_id=row.id,
+            channel=row.channel,
+            purpose=row.purpose,
+        )

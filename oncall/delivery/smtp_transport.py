@@ -71,9 +71,10 @@ class SmtpTransport:
             codes = [code for code, _msg in exc.recipients.values()]
             transient = all(400 <= code < 500 for code in codes)
             raise TransportError(
-                f"SMTP refused {message.to}: {exc.recipients}", transient=transient,
+                f"SMTP refused {message.to}: {exc.recipients}",
+                transient=transient,
                 code=codes[0] if codes else None,
-            ) from exc  # fmt: skip
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise TransportError(
                 f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",

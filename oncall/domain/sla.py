@@ -30,8 +30,9 @@ def targets(opened_at: datetime, sla: SlaSettings, after_hours: bool) -> Targets
     )
 
 
-def next_status_due(last_status_at: datetime, severity: int, sla: SlaSettings,
-                    after_hours: bool) -> datetime:
+def next_status_due(
+    last_status_at: datetime, severity: int, sla: SlaSettings, after_hours: bool
+) -> datetime:
     cadence = sla.status_every.get(severity) or max(sla.status_every.values())
     return last_status_at + scaled(cadence, sla, after_hours)
 

@@ -426,9 +426,26 @@ def message_ids(mail: InboundEmail) -> set[str]:
 _SKIP_TAGS = {"script", "style", "head", "title", "template", "noscript", "object", "svg"}
 _LINE_TAGS = {"div", "li", "tr", "dt", "dd", "address", "center", "form", "caption"}
 _PARAGRAPH_TAGS = {
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "table", "pre", "hr",
-    "section", "article", "header", "footer", "fieldset", "figure",
-}  # fmt: skip
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "pre",
+    "hr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "fieldset",
+    "figure",
+}
 
 
 class _HtmlText(HTMLParser):
@@ -1074,8 +1091,11 @@ def is_auto_generated(mail: InboundEmail) -> str | None:
             return f"Auto-Submitted: {auto.strip() or '(empty)'}"
     precedence = mail.precedence if mail.precedence is not None else mail.header("Precedence")
     if precedence is not None and precedence.strip().casefold() in {
-        "bulk", "list", "junk", "auto_reply",
-    }:  # fmt: skip
+        "bulk",
+        "list",
+        "junk",
+        "auto_reply",
+    }:
         return f"Precedence: {precedence.strip()}"
     list_id = mail.list_id if mail.list_id is not None else mail.header("List-Id")
     if list_id is not None:

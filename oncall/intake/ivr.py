@@ -293,8 +293,12 @@ class Person:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Person:
-        return cls(str(data["key"]), str(data.get("name", "")), str(data["phone"]),
-                   int(data.get("level", 0)))  # fmt: skip
+        return cls(
+            str(data["key"]),
+            str(data.get("name", "")),
+            str(data["phone"]),
+            int(data.get("level", 0)),
+        )
 
 
 def dial_plan(levels: Sequence[Sequence[Any]], max_calls: int) -> list[Person]:
@@ -396,8 +400,9 @@ def connect(
     )
 
 
-def whisper(flow: VoiceFlow, urls: VoiceUrls, speech: Speech, case_number: int,
-            member: str) -> Reply:  # fmt: skip
+def whisper(
+    flow: VoiceFlow, urls: VoiceUrls, speech: Speech, case_number: int, member: str
+) -> Reply:
     """What the engineer hears on answering. No key (their voicemail answered, or they let
     it run out) ends their leg: the caller is never put through to a voicemail box."""
     return (

@@ -287,6 +287,5 @@ def _check_template(node: Node, text: str, allowed: frozenset[str]) -> None:
             continue
         if name not in allowed:
             node.error(
-                f"unknown placeholder {{{name}}} (this text may use: "
-                f"{', '.join(sorted(allowed))})"
+                f"unknown placeholder {{{name}}} (this text may use: {', '.join(sorted(allowed))})"
             )

@@ -347,9 +347,12 @@ def record_attempt(
     session.add(attempt)
     session.flush()
     log.info(
-        "refused %s contact from %s: %s", channel, contact or "unknown", reason,
+        "refused %s contact from %s: %s",
+        channel,
+        contact or "unknown",
+        reason,
         extra={"customer": customer_key or "-"},
-    )  # fmt: skip
+    )
     return attempt
 
 

@@ -146,28 +146,47 @@ def _record_ack(
     met = case.triage_due_at is None or now <= case.triage_due_at
     minutes = int((now - case.opened_at).total_seconds() // 60)
     add_event(
-        session, case, now, "acknowledged",
+        session,
+        case,
+        now,
+        "acknowledged",
         f"Acknowledged by {name} via {via}, {minutes} min after opening (triage target "
         f"{'met' if met else 'missed'})",
-        actor=name, via=via, member=member_key, triage_met=met,
-    )  # fmt: skip
+        actor=name,
+        via=via,
+        member=member_key,
+        triage_met=met,
+    )
     # So nobody else gets up: everyone else who was paged hears who has it.
     notify_people(
-        session, runtime, case, now, notice or f"{case.number} acknowledged by {name}",
-        key="ack_notice", exclude=member_key,
-    )  # fmt: skip
+        session,
+        runtime,
+        case,
+        now,
+        notice or f"{case.number} acknowledged by {name}",
+        key="ack_notice",
+        exclude=member_key,
+    )
     if tell_customer:
         due = case.status_due_at
         notify_customer(
-            session, runtime, case, now, purpose="acknowledged",
+            session,
+            runtime,
+            case,
+            now,
+            purpose="acknowledged",
             subject="An engineer is working on it",
             text=(
                 f"An engineer is working on your case {case.number}."
-                + (f" You will get a status update with an estimated time to resolution by "
-                   f"{_customer_time(runtime, due)}." if due else "")
+                + (
+                    f" You will get a status update with an estimated time to resolution by "
+                    f"{_customer_time(runtime, due)}."
+                    if due
+                    else ""
+                )
             ),
             dedupe_key=f"customer:ack:{case.id}",
-        )  # fmt: skip
+        )
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -223,21 +242,30 @@ def post_status(
         else ""
     )
     notify_customer(
-        session, runtime, case, now, purpose="status", subject="Status update",
+        session,
+        runtime,
+        case,
+        now,
+        purpose="status",
+        subject="Status update",
         text=f"Update on case {case.number} from {name}:\n{text}{eta_line}",
-    )  # fmt: skip
+    )
     if case.first_status_at is None:
         case.first_status_at = now
     case.last_status_at = now
     due_before = case.status_due_at
     on_time = due_before is None or now <= due_before
     add_event(
-        session, case, now, "status",
+        session,
+        case,
+        now,
+        "status",
         f"Status to the customer from {name}: {text}"
         + (f" (ETA {hhmm(case.eta_at, zone)})" if has_eta and case.eta_at else " (no ETA)"),
-        actor=name, member=member_key, eta=case.eta_at.isoformat() if has_eta and case.eta_at
-        else None,
-    )  # fmt: skip
+        actor=name,
+        member=member_key,
+        eta=case.eta_at.isoformat() if has_eta and case.eta_at else None,
+    )
     if not has_eta:
         return (
             f"Sent to {truncate_words(to_gsm7(case.customer_name), 30)}, but with no ETA the "
@@ -245,11 +273,15 @@ def post_status(
         )
     cancel_deadlines(session, case, now, STATUS_KINDS)
     add_event(
-        session, case, now, "target_met",
+        session,
+        case,
+        now,
+        "target_met",
         f"Status target {'met' if on_time else 'met late'}"
         + (f" (due {hhmm(due_before, zone)})" if due_before else ""),
-        target="status", on_time=on_time,
-    )  # fmt: skip
+        target="status",
+        on_time=on_time,
+    )
     following = arm_status_target(session, runtime, case, now, next_status_seq(session, case))
     return (
         f"Status sent to {truncate_words(to_gsm7(case.customer_name), 30)} for {case.number}. "
@@ -268,23 +300,39 @@ def resolve(
     note = (note or "").strip()
     if case.acknowledged_at is None:
         _record_ack(
-            session, runtime, case, member_key, now, "resolve",
-            notice=f"{case.number} resolved by {name}", tell_customer=False,
-        )  # fmt: skip
+            session,
+            runtime,
+            case,
+            member_key,
+            now,
+            "resolve",
+            notice=f"{case.number} resolved by {name}",
+            tell_customer=False,
+        )
     case.state = CaseState.RESOLVED.value
     case.resolved_at = now
     case.resolution_note = note or None
     cancel_deadlines(session, case, now)
     stop_escalation(session, case, now)
     add_event(
-        session, case, now, "resolved",
-        f"Resolved by {name}" + (f": {note}" if note else ""), actor=name, member=member_key,
-    )  # fmt: skip
+        session,
+        case,
+        now,
+        "resolved",
+        f"Resolved by {name}" + (f": {note}" if note else ""),
+        actor=name,
+        member=member_key,
+    )
     notify_customer(
-        session, runtime, case, now, purpose="resolved", subject="Resolved",
+        session,
+        runtime,
+        case,
+        now,
+        purpose="resolved",
+        subject="Resolved",
         text=f"Your case {case.number} has been resolved." + (f"\n{note}" if note else ""),
         dedupe_key=f"customer:resolved:{case.id}",
-    )  # fmt: skip
+    )
     return f"Resolved {_label(case)}. The customer has been told."
 
 
@@ -304,10 +352,15 @@ def set_severity(
             return f"{case.number} is already S{severity}."
         case.severity = severity
         add_event(
-            session, case, now, "severity_changed",
+            session,
+            case,
+            now,
+            "severity_changed",
             f"Severity changed S{old} -> S{severity} by {name}",
-            actor=name, old=old, new=severity,
-        )  # fmt: skip
+            actor=name,
+            old=old,
+            new=severity,
+        )
         tail = "" if case.acknowledged_at else f" Not acknowledged yet: reply ACK {case.number}."
         return f"{case.number} is now S{severity}.{tail}"
     return _downgrade(session, runtime, case, member_key, name, severity, now)
@@ -333,17 +386,31 @@ def _downgrade(
     cancel_deadlines(session, case, now)
     stop_escalation(session, case, now)
     add_event(
-        session, case, now, "severity_changed",
+        session,
+        case,
+        now,
+        "severity_changed",
         f"Severity changed S{old} -> S{severity} by {name}: off the critical line",
-        actor=name, old=old, new=severity,
-    )  # fmt: skip
+        actor=name,
+        old=old,
+        new=severity,
+    )
     notify_people(
-        session, runtime, case, now,
+        session,
+        runtime,
+        case,
+        now,
         f"{case.number} downgraded to S{severity} by {name}; no action needed.",
-        key="downgrade_notice", exclude=member_key,
-    )  # fmt: skip
+        key="downgrade_notice",
+        exclude=member_key,
+    )
     notify_customer(
-        session, runtime, case, now, purpose="downgraded", subject="Moved to regular support",
+        session,
+        runtime,
+        case,
+        now,
+        purpose="downgraded",
+        subject="Moved to regular support",
         text=(
             f"Our on-call engineer reviewed case {case.number} as Severity {severity}. The "
             "critical line is for Severity 1 and 2 only: production down or an important "
@@ -351,9 +418,13 @@ def _downgrade(
             "regular support queue, which will contact you during business hours."
         ),
         dedupe_key=f"customer:downgraded:{case.id}",
-    )  # fmt: skip
+    )
     enqueue(
-        session, now, channel="email", purpose=FORWARD, to=settings.email.forward_to,
+        session,
+        now,
+        channel="email",
+        purpose=FORWARD,
+        to=settings.email.forward_to,
         from_address=settings.email.from_address,
         subject=case_subject(
             case, f"Forwarded from the critical line: {case.customer_name} S{severity}"
@@ -365,8 +436,9 @@ def _downgrade(
             f"Contact: {case.contact_name or '-'} {case.contact_phone or ''} "
             f"{case.contact_email or ''}\n\nSummary:\n{case.summary}\n"
         ),
-        case=case, dedupe_key=f"forward:{case.id}:downgraded",
-    )  # fmt: skip
+        case=case,
+        dedupe_key=f"forward:{case.id}:downgraded",
+    )
     flag = session.scalar(select(MisuseFlag).where(MisuseFlag.case_id == case.id))
     if flag is None:
         fee = misuse_fee(runtime, case)
@@ -386,11 +458,17 @@ def _downgrade(
         session.add(flag)
         session.flush()
         add_event(
-            session, case, now, "misuse_flagged",
+            session,
+            case,
+            now,
+            "misuse_flagged",
             f"Flagged for the misuse fee: {fee:g} {flag.currency} "
             f"(critical line used for S{severity})",
-            actor=name, fee=fee, currency=flag.currency, flag_id=flag.id,
-        )  # fmt: skip
+            actor=name,
+            fee=fee,
+            currency=flag.currency,
+            flag_id=flag.id,
+        )
     return (
         f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
         f"support queue, flagged for the misuse fee ({flag.fee:g} {flag.currency})."
@@ -430,10 +508,15 @@ def waive_misuse(
     flag.waived_by = by
     flag.waive_reason = reason
     add_event(
-        session, case, now, "misuse_waived",
+        session,
+        case,
+        now,
+        "misuse_waived",
         f"Misuse fee ({flag.fee:g} {flag.currency}) waived by {by}: {reason}",
-        actor=by, flag_id=flag.id, reason=reason,
-    )  # fmt: skip
+        actor=by,
+        flag_id=flag.id,
+        reason=reason,
+    )
     return flag
 
 
@@ -449,9 +532,10 @@ def review_refused_attempts(
     month = local.strftime("%Y-%m")
     start = datetime.combine(local.date().replace(day=1), time(), tzinfo=settings.zone)
     end = datetime.combine(
-        (local.date().replace(day=28) + timedelta(days=4)).replace(day=1), time(),
+        (local.date().replace(day=28) + timedelta(days=4)).replace(day=1),
+        time(),
         tzinfo=settings.zone,
-    )  # fmt: skip
+    )
     count = session.scalar(
         select(func.count(Attempt.id)).where(
             Attempt.customer_key == customer_key, Attempt.at >= start, Attempt.at < end
@@ -587,8 +671,10 @@ def _conversation(
     if body.strip().upper().rstrip(".!") in OPT_OUT_WORDS:
         log.warning(
             "%s sent %r: Twilio handles opt-outs; while opted out their pages fall back to "
-            "voice calls", phone, body.strip(),
-        )  # fmt: skip
+            "voice calls",
+            phone,
+            body.strip(),
+        )
         return None
     reply, is_error = _command_reply(session, runtime, sender, body, now)
     if not is_error or reply is None:
@@ -622,8 +708,11 @@ def _command_reply(
         if not sender.may_act(case):
             log.warning(
                 "%s tried %s on case %s: not paged for it and not on team %s",
-                sender.phone, command.verb, case.number, case.team,
-            )  # fmt: skip
+                sender.phone,
+                command.verb,
+                case.number,
+                case.team,
+            )
             return f"Case {case.number} is not yours: you were not paged for it.", True
     else:
         cases = _open_cases(session, sender)

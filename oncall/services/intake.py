@@ -103,17 +103,32 @@ def _message_id(settings: Any) -> str:
 # =============================================================================================
 
 STEPS = frozenset(
-    {"entry", "pin", "menu", "recorded", "recording_status", "dial_result", "whisper",
-     "whisper_result", "call_status"}
-)  # fmt: skip
+    {
+        "entry",
+        "pin",
+        "menu",
+        "recorded",
+        "recording_status",
+        "dial_result",
+        "whisper",
+        "whisper_result",
+        "call_status",
+    }
+)
 CALL_SID = re.compile(r"^CA[0-9A-Za-z]{1,62}$")
 # What distinguishes one request at a step from another. Everything else Twilio sends
 # (CallStatus, geo fields, parameters added next year) may differ on a retry and must not
 # make it look like a new request.
 STEP_INPUTS = (
-    "Digits", "RecordingUrl", "RecordingDuration", "RecordingSid", "RecordingStatus",
-    "DialCallStatus", "DialCallSid", "DialBridged",
-)  # fmt: skip
+    "Digits",
+    "RecordingUrl",
+    "RecordingDuration",
+    "RecordingSid",
+    "RecordingStatus",
+    "DialCallStatus",
+    "DialCallSid",
+    "DialBridged",
+)
 MAX_INPUT = 2000
 
 
@@ -162,8 +177,9 @@ def handle_voice_step(
             with session.begin():
                 stored = session.get(WebhookReceipt, key)
                 if stored is not None:
-                    log.info("voice step %s repeated; same answer", step.key,
-                             extra={"call": call_sid})  # fmt: skip
+                    log.info(
+                        "voice step %s repeated; same answer", step.key, extra={"call": call_sid}
+                    )
                     return stored.response
                 ctx = _Call(runtime, session, flow, params, call_sid, now)
                 reply = HANDLERS[step.name](ctx, step)
@@ -198,9 +214,7 @@ def _validate(step: VoiceStep, params: Mapping[str, str]) -> str:
             raise MalformedRequest("dial legs count from 0")
         if not params.get("DialCallStatus"):
             raise MalformedRequest("DialCallStatus missing")
-    if step.name in ("whisper", "whisper_result") and (
-        step.case_number is None or not step.member
-    ):
+    if step.name in ("whisper", "whisper_result") and (step.case_number is None or not step.member):
         raise MalformedRequest("whisper steps name a case and a member")
     if step.name == "call_status" and not params.get("CallStatus"):
         raise MalformedRequest("CallStatus missing")
@@ -244,9 +258,13 @@ class _Call:
             "hours": ivr.describe_hours(settings.business_hours, settings.zone),
             "accept_digit": self.flow.accept_digit,
             # Given a value here so no prompt can ever meet a missing placeholder.
-            "customer": "", "contact": "", "severity": "", "case_digits": "", "reason": "",
+            "customer": "",
+            "contact": "",
+            "severity": "",
+            "case_digits": "",
+            "reason": "",
             "fee": "",
-        }  # fmt: skip
+        }
         self.speech = Speech(values)
 
     @property
@@ -281,9 +299,10 @@ def _load_call(ctx: _Call, states: set[str] | None = None) -> VoiceCall | None:
     if call is None or (states is not None and call.state not in states):
         log.warning(
             "voice request for a call in state %s (expected %s)",
-            call.state if call else "unknown", ", ".join(sorted(states or ["any"])),
+            call.state if call else "unknown",
+            ", ".join(sorted(states or ["any"])),
             extra={"call": ctx.call_sid},
-        )  # fmt: skip
+        )
         return None
     call.updated_at = ctx.now
     return call
@@ -349,9 +368,13 @@ def _pin(ctx: _Call, step: VoiceStep) -> Reply:
         return (*bad, *ivr.ask_pin(ctx.flow, ctx.urls, ctx.speech, step.number + 1))
     told = ctx.prompt("pin_goodbye")
     _refuse(
-        ctx, call, ivr.pin_refusal_reason(call.pin_attempts), told, None,
+        ctx,
+        call,
+        ivr.pin_refusal_reason(call.pin_attempts),
+        told,
+        None,
         detail={"wrong_pins": call.pin_attempts, "tries": step.number},
-    )  # fmt: skip
+    )
     return (*bad, *ivr.goodbye(told))
 
 
@@ -360,13 +383,23 @@ def _identified(ctx: _Call, call: VoiceCall, customer: Customer) -> Reply:
     settings = ctx.runtime.settings
     speech = ctx.speech.with_(customer=customer.name, contact=call.contact_name or "")
     verdict = entitlement(
-        customer.plan.critical_line, customer.plan.hours, settings.business_hours, ctx.now,
+        customer.plan.critical_line,
+        customer.plan.hours,
+        settings.business_hours,
+        ctx.now,
         settings.zone,
-    )  # fmt: skip
+    )
     if not verdict.entitled:
         told = ctx.prompt("not_entitled", speech.with_(reason=verdict.reason))
-        _refuse(ctx, call, "not_entitled", told, customer, forward=True,
-                detail={"plan": customer.plan.key, "why": verdict.reason})  # fmt: skip
+        _refuse(
+            ctx,
+            call,
+            "not_entitled",
+            told,
+            customer,
+            forward=True,
+            detail={"plan": customer.plan.key, "why": verdict.reason},
+        )
         return ivr.goodbye(told)
     existing = open_case_for_customer(ctx.session, customer.key)
     if existing is not None:
@@ -380,11 +413,15 @@ def _join(ctx: _Call, call: VoiceCall, case: Case) -> Reply:
     no new pages (the engine is already paging), and a try to reach whoever has it."""
     call.case_id = case.id
     add_event(
-        ctx.session, case, ctx.now, "customer_called",
+        ctx.session,
+        case,
+        ctx.now,
+        "customer_called",
         f"{call.contact_name or 'The customer'} called the critical line again "
         f"(from {call.from_number or 'an unknown number'}); the call joined this case",
-        actor=call.contact_name or case.customer_name, call_sid=ctx.call_sid,
-    )  # fmt: skip
+        actor=call.contact_name or case.customer_name,
+        call_sid=ctx.call_sid,
+    )
     speech = ctx.for_case(case)
     plan = _people_on_case(ctx, case)
     said = Say(ctx.prompt("joining", speech))
@@ -416,8 +453,14 @@ def _menu(ctx: _Call, step: VoiceStep) -> Reply:
     if decision.outcome is ivr.MenuOutcome.RETRY:
         return (*invalid, *ivr.ask_menu(ctx.flow, ctx.urls, speech, step.number + 1))
     told = ctx.prompt("menu_goodbye")
-    _refuse(ctx, call, "no_menu_choice", told, customer,
-            detail={"tries": step.number, "last_digits": ctx.digits})  # fmt: skip
+    _refuse(
+        ctx,
+        call,
+        "no_menu_choice",
+        told,
+        customer,
+        detail={"tries": step.number, "last_digits": ctx.digits},
+    )
     return (*invalid, *ivr.goodbye(told))
 
 
@@ -434,16 +477,19 @@ def _recorded(ctx: _Call, step: VoiceStep) -> Reply:
         if url and case.intake_key == f"call:{ctx.call_sid}" and not case.recording_url:
             # The hang-up status callback opened the case first; the recording still belongs.
             case.recording_url, case.recording_duration = url, duration
-            add_event(ctx.session, case, ctx.now, "recording",
-                      f"Recording of the caller's description ({duration or 0}s)")  # fmt: skip
+            add_event(
+                ctx.session,
+                case,
+                ctx.now,
+                "recording",
+                f"Recording of the caller's description ({duration or 0}s)",
+            )
         return ivr.goodbye(ctx.prompt("paged", ctx.for_case(case)))
     customer = ctx.customer(call)
     if customer is None:  # removed from customers.yaml mid-call: verify them again
         call.state = "greeting"
         return _start_over(ctx)
-    summary = (
-        f"Phone report (recording {duration or 0}s)" if url else "Phone report (no recording)"
-    )
+    summary = f"Phone report (recording {duration or 0}s)" if url else "Phone report (no recording)"
     case = _open_voice_case(ctx, call, customer, summary, url, duration)
     speech = ctx.for_case(case)
     opened = Say(ctx.prompt("case_opened", speech))
@@ -527,14 +573,23 @@ def _ring(ctx: _Call, call: VoiceCall, case: Case, plan: Sequence[Person], leg: 
     call.dial_index = leg
     call.state = "connecting"
     add_event(
-        ctx.session, case, ctx.now, "call_connect",
+        ctx.session,
+        case,
+        ctx.now,
+        "call_connect",
         f"Putting the caller through to {person.name} ({leg + 1} of {len(plan)})",
-        member=person.key, call_sid=ctx.call_sid,
-    )  # fmt: skip
+        member=person.key,
+        call_sid=ctx.call_sid,
+    )
     return ivr.connect(
-        ctx.flow, ctx.urls, ctx.for_case(case), plan, leg, case.number,
+        ctx.flow,
+        ctx.urls,
+        ctx.for_case(case),
+        plan,
+        leg,
+        case.number,
         ctx.runtime.settings.twilio.critical_line,
-    )  # fmt: skip
+    )
 
 
 def _dial_result(ctx: _Call, step: VoiceStep) -> Reply:
@@ -556,17 +611,26 @@ def _dial_result(ctx: _Call, step: VoiceStep) -> Reply:
     if ivr.dial_answered(status, ctx.params.get("DialBridged"), accepted):
         call.state = "done"
         add_event(
-            ctx.session, case, ctx.now, "call_ended",
+            ctx.session,
+            case,
+            ctx.now,
+            "call_ended",
             f"The caller spoke with {person.name} "
             f"({_int(ctx.params.get('DialCallDuration')) or 0}s)",
-            member=person.key, call_sid=ctx.call_sid,
-        )  # fmt: skip
+            member=person.key,
+            call_sid=ctx.call_sid,
+        )
         return ivr.goodbye(ctx.prompt("connected_goodbye", speech))
     add_event(
-        ctx.session, case, ctx.now, "call_not_answered",
+        ctx.session,
+        case,
+        ctx.now,
+        "call_not_answered",
         f"{person.name} did not take the caller's call ({status or 'no status'})",
-        member=person.key, status=status, call_sid=ctx.call_sid,
-    )  # fmt: skip
+        member=person.key,
+        status=status,
+        call_sid=ctx.call_sid,
+    )
     if step.number + 1 < len(plan):
         return _ring(ctx, call, case, plan, step.number + 1)
     call.state = "done"
@@ -589,11 +653,14 @@ def _whisper_result(ctx: _Call, step: VoiceStep) -> Reply:
         return (Hangup(),)
     if ctx.digits != ctx.flow.accept_digit:
         add_event(
-            ctx.session, case, ctx.now, "call_declined",
+            ctx.session,
+            case,
+            ctx.now,
+            "call_declined",
             f"{step.member} did not accept the caller's call "
             f"({'pressed ' + ctx.digits if ctx.digits else 'no key'})",
             member=step.member,
-        )  # fmt: skip
+        )
         return (Hangup(),)
     if case.is_open:
         try:
@@ -603,9 +670,14 @@ def _whisper_result(ctx: _Call, step: VoiceStep) -> Reply:
             # Still put them through: talking to the customer is the point of the call.
             log.warning("accepting the call did not acknowledge case %s: %s", case.number, exc)
     add_event(
-        ctx.session, case, ctx.now, "call_accepted",
-        f"{step.member} accepted the caller's call", actor=step.member, member=step.member,
-    )  # fmt: skip
+        ctx.session,
+        case,
+        ctx.now,
+        "call_accepted",
+        f"{step.member} accepted the caller's call",
+        actor=step.member,
+        member=step.member,
+    )
     parent_sid = (ctx.params.get("ParentCallSid") or "").strip()
     parent = ctx.session.get(VoiceCall, parent_sid) if parent_sid else None
     if parent is not None:
@@ -633,9 +705,14 @@ def _recording_status(ctx: _Call, step: VoiceStep) -> Reply:
         if duration is not None and case.recording_duration is None:
             case.recording_duration = duration
     add_event(
-        ctx.session, case, ctx.now, "recording",
-        f"Recording {status} ({sid})", recording_sid=sid, status=status,
-    )  # fmt: skip
+        ctx.session,
+        case,
+        ctx.now,
+        "recording",
+        f"Recording {status} ({sid})",
+        recording_sid=sid,
+        status=status,
+    )
     return ()
 
 
@@ -657,18 +734,32 @@ def _call_status(ctx: _Call, step: VoiceStep) -> Reply:
     call.updated_at = ctx.now
     customer = ctx.customer(call)
     if call.state == "record" and customer is not None:
-        _open_voice_case(ctx, call, customer,
-                         "Phone report (the caller hung up before describing the problem)",
-                         None, None)  # fmt: skip
+        _open_voice_case(
+            ctx,
+            call,
+            customer,
+            "Phone report (the caller hung up before describing the problem)",
+            None,
+            None,
+        )
         call.state = "done"
         return ()
     record_attempt(
-        ctx.session, ctx.now, channel="voice", reason="abandoned", contact=ctx.caller[:320],
-        told="", customer_key=customer.key if customer else None,
-        detail={"call_sid": ctx.call_sid, "at_step": call.state, "status": status,
-                "contact": call.contact_name or ""},
+        ctx.session,
+        ctx.now,
+        channel="voice",
+        reason="abandoned",
+        contact=ctx.caller[:320],
+        told="",
+        customer_key=customer.key if customer else None,
+        detail={
+            "call_sid": ctx.call_sid,
+            "at_step": call.state,
+            "status": status,
+            "contact": call.contact_name or "",
+        },
         intake_key=f"call:{ctx.call_sid}",
-    )  # fmt: skip
+    )
     call.state = "abandoned"
     return ()
 
@@ -768,8 +859,9 @@ def _people_for_new_case(ctx: _Call, case: Case) -> list[Person]:
 
 
 def _people_on_case(ctx: _Call, case: Case) -> list[Person]:
-    return ivr.dial_plan([case_people(ctx.session, ctx.runtime, case, ctx.now)],
-                         ctx.flow.connect_max_calls)  # fmt: skip
+    return ivr.dial_plan(
+        [case_people(ctx.session, ctx.runtime, case, ctx.now)], ctx.flow.connect_max_calls
+    )
 
 
 def case_people(session: Session, runtime: Runtime, case: Case, now: datetime) -> list[Member]:
@@ -882,9 +974,7 @@ def handle_inbound_email(runtime: Runtime, mail: InboundEmail, now: datetime) ->
                     return _stored_outcome(stored)
                 outcome = _email(session, runtime, mail, key, now)
                 session.add(
-                    WebhookReceipt(
-                        key=key, received_at=now, response=json.dumps(outcome.to_json())
-                    )
+                    WebhookReceipt(key=key, received_at=now, response=json.dumps(outcome.to_json()))
                 )
         except IntegrityError:
             with session.begin():
@@ -933,34 +1023,70 @@ def _email(
         # case (an absence notice quoting "Sev 1" must not wake an engineer) and never get an
         # auto-reply; the regular queue still sees them.
         return _refuse_email(
-            session, runtime, mail, intake_key, now, "auto_generated",
-            match[0] if match else None, robot, ours, why=f"it is an automatic message ({robot})",
-        )  # fmt: skip
+            session,
+            runtime,
+            mail,
+            intake_key,
+            now,
+            "auto_generated",
+            match[0] if match else None,
+            robot,
+            ours,
+            why=f"it is an automatic message ({robot})",
+        )
     if match is None:
         return _refuse_email(
-            session, runtime, mail, intake_key, now, "unknown_sender", None, robot, ours,
+            session,
+            runtime,
+            mail,
+            intake_key,
+            now,
+            "unknown_sender",
+            None,
+            robot,
+            ours,
             why=f"{mail.from_address or 'the sender'} is not registered as a contact for "
-                f"the critical line",
-        )  # fmt: skip
+            f"the critical line",
+        )
     customer, contact = match
     verdict = entitlement(
-        customer.plan.critical_line, customer.plan.hours, settings.business_hours, now,
+        customer.plan.critical_line,
+        customer.plan.hours,
+        settings.business_hours,
+        now,
         settings.zone,
-    )  # fmt: skip
+    )
     if not verdict.entitled:
         return _refuse_email(
-            session, runtime, mail, intake_key, now, "not_entitled", customer, robot, ours,
+            session,
+            runtime,
+            mail,
+            intake_key,
+            now,
+            "not_entitled",
+            customer,
+            robot,
+            ours,
             why=verdict.reason,
-        )  # fmt: skip
+        )
     severity = classify_severity(mail.subject, mail.text, severity_rules(settings))
     if not is_critical(severity.severity):
         # No severity at all is a question to ask back, not misuse: only a message that says
         # it is minor (S3/S4, "not urgent") counts towards the misuse review.
         reason = "non_critical" if severity.severity is not None else "no_severity"
         outcome = _refuse_email(
-            session, runtime, mail, intake_key, now, reason, customer, robot, ours,
-            why=severity.reason, severity=severity.severity,
-        )  # fmt: skip
+            session,
+            runtime,
+            mail,
+            intake_key,
+            now,
+            reason,
+            customer,
+            robot,
+            ours,
+            why=severity.reason,
+            severity=severity.severity,
+        )
         if reason == "non_critical":
             review_refused_attempts(session, runtime, customer.key, now)
         return outcome
@@ -984,11 +1110,15 @@ def _email(
         now,
     )
     add_event(
-        session, case, now, "email_received",
+        session,
+        case,
+        now,
+        "email_received",
         f"Email from {mail.from_address}: {mail.subject or '(no subject)'} "
         f"(severity from {severity.reason})",
-        actor=contact.name or mail.from_address, message_id=mail.message_id,
-    )  # fmt: skip
+        actor=contact.name or mail.from_address,
+        message_id=mail.message_id,
+    )
     if ours:  # a contact registered with one of our own addresses: never mail ourselves
         return IntakeOutcome("case", case.number)
     sent = notify_customer(
@@ -1033,8 +1163,11 @@ def _threaded_case(session: Session, runtime: Runtime, mail: InboundEmail) -> Ca
     match = runtime.directory().by_email(mail.from_address)
     if match is not None and match[0].key == case.customer_key:
         return case
-    log.warning("email names case %s but %s is not of that customer; treated as new mail",
-                number, mail.from_address)  # fmt: skip
+    log.warning(
+        "email names case %s but %s is not of that customer; treated as new mail",
+        number,
+        mail.from_address,
+    )
     return None
 
 
@@ -1052,33 +1185,58 @@ def _attach_reply(
     settings = runtime.settings
     text = strip_quoted_reply(mail.text).strip() or mail.text.strip()
     add_event(
-        session, case, now, "customer_reply",
+        session,
+        case,
+        now,
+        "customer_reply",
         f"Customer replied by email ({mail.from_address}): {text[:4000]}",
-        actor=mail.from_name or mail.from_address, message_id=mail.message_id,
-        subject=mail.subject, auto_generated=robot,
-    )  # fmt: skip
+        actor=mail.from_name or mail.from_address,
+        message_id=mail.message_id,
+        subject=mail.subject,
+        auto_generated=robot,
+    )
     if robot:
         return IntakeOutcome("reply", case.number)
     if not case.is_open:
         # Closed cases have nobody paging on them: the regular queue picks the reply up.
-        _forward(session, runtime, mail, intake_key, now,
-                 f"a reply to closed case {case.number}", "the reply was not relayed")  # fmt: skip
+        _forward(
+            session,
+            runtime,
+            mail,
+            intake_key,
+            now,
+            f"a reply to closed case {case.number}",
+            "the reply was not relayed",
+        )
         return IntakeOutcome("reply", case.number, forwarded=True)
     body = to_gsm7(" ".join(f"Case {case.number} {case.customer_name} replied: {text}".split()))
     body = truncate_words(body, 306)  # two SMS segments at most
     people = [m for m in case_people(session, runtime, case, now) if m.phone]
     if not people:
         # Nobody to text (no rota for the team): a person in the queue must still see it.
-        _forward(session, runtime, mail, intake_key, now,
-                 f"a reply to case {case.number}, which has nobody to relay it to",
-                 "the reply was not relayed")  # fmt: skip
+        _forward(
+            session,
+            runtime,
+            mail,
+            intake_key,
+            now,
+            f"a reply to case {case.number}, which has nobody to relay it to",
+            "the reply was not relayed",
+        )
         return IntakeOutcome("reply", case.number, forwarded=True)
     for member in people:
         enqueue(
-            session, now, channel="sms", purpose="customer_reply", recipient=member.key,
-            to=member.phone, from_address=settings.twilio.critical_line, body=body, case=case,
+            session,
+            now,
+            channel="sms",
+            purpose="customer_reply",
+            recipient=member.key,
+            to=member.phone,
+            from_address=settings.twilio.critical_line,
+            body=body,
+            case=case,
             dedupe_key=_bounded_key("relay:", f"{intake_key}:{member.key}", DEDUPE_MAX),
-        )  # fmt: skip
+        )
     return IntakeOutcome("reply", case.number)
 
 
@@ -1103,17 +1261,31 @@ def _refuse_email(
     if not robot and not ours:
         subject = _strip_reply_prefix(mail.subject)
         enqueue(
-            session, now, channel="email", purpose="refusal", recipient="sender",
-            to=mail.reply_to or mail.from_address, from_address=settings.email.from_address,
+            session,
+            now,
+            channel="email",
+            purpose="refusal",
+            recipient="sender",
+            to=mail.reply_to or mail.from_address,
+            from_address=settings.email.from_address,
             subject=f"Re: {subject}" if subject else "Your message to the critical line",
-            body=told, headers=_auto_reply_headers(mail), message_id=_message_id(settings),
+            body=told,
+            headers=_auto_reply_headers(mail),
+            message_id=_message_id(settings),
             dedupe_key=_bounded_key("autoreply:", intake_key, DEDUPE_MAX),
-        )  # fmt: skip
+        )
         replied = True
     forwarded = False
     if not ours:  # never forward our own (or the queue's) mail back: that is a loop
-        _forward(session, runtime, mail, intake_key, now, why,
-                 told if replied else f"nothing (no auto-reply: {robot})")  # fmt: skip
+        _forward(
+            session,
+            runtime,
+            mail,
+            intake_key,
+            now,
+            why,
+            told if replied else f"nothing (no auto-reply: {robot})",
+        )
         forwarded = True
     record_attempt(
         session,
@@ -1158,13 +1330,19 @@ def _forward(
         f"{mail.text}"
     )
     enqueue(
-        session, now, channel="email", purpose="forward", recipient="support_queue",
-        to=settings.email.forward_to, from_address=settings.email.from_address,
+        session,
+        now,
+        channel="email",
+        purpose="forward",
+        recipient="support_queue",
+        to=settings.email.forward_to,
+        from_address=settings.email.from_address,
         subject=f"Fwd: {mail.subject}" if mail.subject else "Fwd: (no subject)",
-        body=body, headers={"Reply-To": mail.reply_to or mail.from_address},
+        body=body,
+        headers={"Reply-To": mail.reply_to or mail.from_address},
         message_id=_message_id(settings),
         dedupe_key=_bounded_key("forward:", intake_key, DEDUPE_MAX),
-    )  # fmt: skip
+    )
 
 
 def _auto_reply_headers(mail: InboundEmail) -> dict[str, Any]:
@@ -1218,9 +1396,11 @@ def _human(delta: timedelta) -> str:
 
 def _opened_text(runtime: Runtime, case: Case) -> str:
     settings = runtime.settings
-    due = case.status_due_at.astimezone(settings.zone).strftime("%H:%M %Z") if (
-        case.status_due_at
-    ) else ""
+    due = (
+        case.status_due_at.astimezone(settings.zone).strftime("%H:%M %Z")
+        if (case.status_due_at)
+        else ""
+    )
     status_by = f" (by {due})" if due else ""
     return (
         f"Thank you. Your message opened critical case {case.number} (severity "
@@ -1261,7 +1441,7 @@ REFUSALS = {
         "down for all users, or a security incident) and Severity 2 issues (an important "
         "function unavailable with no workaround) only. We could not tell from your message "
         "that it is one of these, so no critical case was opened. If it is, reply with "
-        "\"Severity 1\" or \"Severity 2\" in the subject, or call the critical line."
+        '"Severity 1" or "Severity 2" in the subject, or call the critical line.'
     ),
 }
 

@@ -615,10 +615,14 @@ def openapi_document() -> dict[str, Any]:
             "name": "limit",
             "in": "query",
             "description": "Most cases to return, newest first",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                       "default": DEFAULT_LIMIT},
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
         },
-    ]  # fmt: skip
+    ]
     paths = {
         "/api/cases": {
             "get": {
@@ -644,8 +648,12 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "getCase",
                 "summary": "One case with its whole timeline, messages and misuse flag",
                 "parameters": [
-                    {"name": "number", "in": "path", "required": True,
-                     "schema": {"type": "integer"}}
+                    {
+                        "name": "number",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
                 ],
                 "responses": {
                     "200": _json(_ref("CaseDetail")),
@@ -700,7 +708,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}), "401": _ERRORS["401"]},
             }
         },
-    }  # fmt: skip
+    }
     return {
         "openapi": "3.1.0",
         "info": {

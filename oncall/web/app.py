@@ -58,8 +58,10 @@ def _install_request_logging(app: Flask) -> None:
     def _start() -> None:
         incoming = request.headers.get("X-Request-Id", "")
         # Accept a caller's id only if it is short and printable: it goes into our logs.
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else (
-            uuid.uuid4().hex[:16]
+        g.request_id = (
+            incoming
+            if 0 < len(incoming) <= 64 and incoming.isprintable()
+            else (uuid.uuid4().hex[:16])
         )
         g.started = time.perf_counter()
 

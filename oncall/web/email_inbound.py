@@ -22,6 +22,7 @@ log = logging.getLogger("oncall.web.email")
 
 bp = Blueprint("email_inbound", __name__)
 
+
 @bp.before_request
 def _email_size_limit() -> None:
     # Emails with attachments are far larger than any other webhook: this route alone gets

@@ -49,9 +49,10 @@ def twilio_signed(view: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if not signature_is_valid():
             log.warning(
-                "rejected unsigned or forged Twilio request to %s", request.path,
+                "rejected unsigned or forged Twilio request to %s",
+                request.path,
                 extra={"remote": request.remote_addr or "-"},
-            )  # fmt: skip
+            )
             abort(403)
         return view(*args, **kwargs)
 

@@ -30,8 +30,7 @@ def inbound_sms():
     if not from_number or body is None or not sid or len(sid) > 64 or len(body) > MAX_BODY:
         abort(400)
     rt = runtime()
-    reply = handle_sms(rt, from_number=from_number, body=body, message_sid=sid,
-                       now=rt.clock.now())  # fmt: skip
+    reply = handle_sms(rt, from_number=from_number, body=body, message_sid=sid, now=rt.clock.now())
     twiml = MessagingResponse()
     if reply:
         twiml.message(reply)

@@ -214,11 +214,49 @@ _SIP_CODES = {"completed": 200, "busy": 486, "no-answer": 487, "canceled": 487, 
 _CALL_TERMINAL = frozenset(_SIP_CODES)
 
 # Canadian area codes the rota examples use; every other +1 number is reported as US.
-_CA_AREA_CODES = frozenset({"204", "226", "236", "250", "289", "306", "343", "365", "403",
-                            "416", "418", "431", "437", "438", "450", "506", "514", "519",
-                            "548", "579", "581", "587", "604", "613", "639", "647", "672",
-                            "705", "709", "778", "780", "782", "807", "819", "825", "867",
-                            "873", "902", "905"})  # fmt: skip
+_CA_AREA_CODES = frozenset(
+    {
+        "204",
+        "226",
+        "236",
+        "250",
+        "289",
+        "306",
+        "343",
+        "365",
+        "403",
+        "416",
+        "418",
+        "431",
+        "437",
+        "438",
+        "450",
+        "506",
+        "514",
+        "519",
+        "548",
+        "579",
+        "581",
+        "587",
+        "604",
+        "613",
+        "639",
+        "647",
+        "672",
+        "705",
+        "709",
+        "778",
+        "780",
+        "782",
+        "807",
+        "819",
+        "825",
+        "867",
+        "873",
+        "902",
+        "905",
+    }
+)
 
 _GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -255,8 +293,9 @@ def num_segments(body: str) -> int:
     return 1 if units <= 70 else math.ceil(units / 67)
 
 
-def error_body(code: int, status: int | None = None, message: str | None = None,
-               **fmt: str) -> dict[str, Any]:  # fmt: skip
+def error_body(
+    code: int, status: int | None = None, message: str | None = None, **fmt: str
+) -> dict[str, Any]:
     """Twilio's error JSON: ``{"code", "message", "more_info", "status"}``."""
     known_status, template = _ERRORS.get(code, (None, None))
     if status is None:
@@ -397,8 +436,14 @@ def inbound_sms_params(
     pairs; ``opt_out_type`` (STOP/START/HELP) is what Advanced Opt-Out adds."""
     sid = message_sid or new_sid("MM" if media else "SM")
     params: dict[str, str] = {
-        "ToCountry": "", "ToState": "", "ToCity": "", "ToZip": "",
-        "FromCountry": "", "FromState": "", "FromCity": "", "FromZip": "",
+        "ToCountry": "",
+        "ToState": "",
+        "ToCity": "",
+        "ToZip": "",
+        "FromCountry": "",
+        "FromState": "",
+        "FromCity": "",
+        "FromZip": "",
         "SmsMessageSid": sid,
         "NumMedia": str(len(media)),
         "SmsSid": sid,
@@ -410,7 +455,7 @@ def inbound_sms_params(
         "AccountSid": account_sid,
         "From": from_,
         "ApiVersion": API_VERSION,
-    }  # fmt: skip
+    }
     params.update(_geo_params("To", to))
     params.update(_geo_params("From", from_))
     if messaging_service_sid:
@@ -931,9 +976,10 @@ class FakeTwilio:
     def _accepted(self, kind: str, to: str | None) -> list[Recorded]:
         with self._lock:
             return [
-                r for r in self._requests
+                r
+                for r in self._requests
                 if r.kind == kind and r.response_status == 201 and (to is None or r.to == to)
-            ]  # fmt: skip
+            ]
 
     def get_message(self, sid: str) -> dict[str, Any]:
         return self._resource_data(sid, "messages")
@@ -1081,8 +1127,9 @@ class FakeTwilio:
             return self._fetch_or_update(rec, route)
         return self._error(20004)
 
-    def _error(self, code: int, status: int | None = None, message: str | None = None,
-               **fmt: str) -> tuple[int, dict[str, Any], None]:  # fmt: skip
+    def _error(
+        self, code: int, status: int | None = None, message: str | None = None, **fmt: str
+    ) -> tuple[int, dict[str, Any], None]:
         body = error_body(code, status, message, **fmt)
         return body["status"], body, None
 
@@ -1217,9 +1264,15 @@ class FakeTwilio:
         data["from"] = from_ or self.messaging_service_number
         data["date_sent"] = rfc2822(now)
         res = _Resource(
-            "messages", sid, data, rec.params, now, self._next_seq(), sent=now,
+            "messages",
+            sid,
+            data,
+            rec.params,
+            now,
+            self._next_seq(),
+            sent=now,
             status_callback=rec.get("StatusCallback") or None,
-        )  # fmt: skip
+        )
         self._store(res)
         with self._lock:
             rec.sid = sid
@@ -1281,10 +1334,15 @@ class FakeTwilio:
             "uri": uri,
         }
         res = _Resource(
-            "calls", sid, data, rec.params, now, self._next_seq(),
+            "calls",
+            sid,
+            data,
+            rec.params,
+            now,
+            self._next_seq(),
             status_callback=rec.get("StatusCallback") or None,
             status_callback_method=(rec.get("StatusCallbackMethod") or "POST").upper(),
-        )  # fmt: skip
+        )
         self._store(res)
         with self._lock:
             rec.sid = sid
@@ -1313,11 +1371,12 @@ class FakeTwilio:
         wanted = {name: rec.get(name) for name in ("To", "From", "Status") if rec.get(name)}
         with self._lock:
             items = [
-                r for r in self._resources.values()
+                r
+                for r in self._resources.values()
                 if r.kind == route.resource
                 and all(r.data.get(name.lower()) == value for name, value in wanted.items())
                 and all(_when_matches(r.sent or r.created, b, op) for op, b in bounds)
-            ]  # fmt: skip
+            ]
             items.sort(key=lambda r: (r.created, r.seq), reverse=True)
             chunk = items[page * page_size : (page + 1) * page_size]
             records = [json.loads(json.dumps(r.data)) for r in chunk]
@@ -1424,9 +1483,13 @@ class FakeTwilio:
         started = time.time()
         try:
             response = post_signed(
-                url, sent, self.auth_token, method=method, send_to=self._send_to(url),
+                url,
+                sent,
+                self.auth_token,
+                method=method,
+                send_to=self._send_to(url),
                 timeout=self.callback_timeout,
-            )  # fmt: skip
+            )
         except requests.RequestException as exc:
             with self._lock:
                 self._callbacks.append(Callback(kind, url, sent, None, repr(exc), started))
@@ -1488,11 +1551,13 @@ class FakeTwilio:
         and is not in a final state yet (so calling it twice sends nothing twice)."""
         with self._lock:
             sids = [
-                r.sid for r in sorted(self._resources.values(), key=lambda r: r.seq)
-                if r.kind == "messages" and r.status_callback
+                r.sid
+                for r in sorted(self._resources.values(), key=lambda r: r.seq)
+                if r.kind == "messages"
+                and r.status_callback
                 and r.data.get("direction") == "outbound-api"
                 and r.data.get("status") not in MESSAGE_TERMINAL
-            ]  # fmt: skip
+            ]
         return [self.send_status_callback(None, sid, status) for sid in sids]
 
     def send_call_status_callback(
@@ -1533,9 +1598,11 @@ class FakeTwilio:
                 "CallbackSource": "call-progress-events",
                 "Timestamp": rfc2822(now),
                 "SequenceNumber": str(sequence),
-                **_geo_params("From", from_), **_geo_params("To", to),
-                **_geo_params("Caller", from_), **_geo_params("Called", to),
-            }  # fmt: skip
+                **_geo_params("From", from_),
+                **_geo_params("To", to),
+                **_geo_params("Caller", from_),
+                **_geo_params("Called", to),
+            }
             if status in _CALL_TERMINAL:
                 seconds = duration if duration is not None else 0
                 params["CallDuration"] = str(seconds)
@@ -1592,24 +1659,38 @@ class FakeTwilio:
         elif self.handle_opt_out and opt_out_type == "START":
             self.opt_in(from_)
         params = inbound_sms_params(
-            from_, to, body,
+            from_,
+            to,
+            body,
             account_sid=self.account_sid,
             messaging_service_sid=self.messaging_service_sid,
             media=media,
             opt_out_type=opt_out_type if self.advanced_opt_out else None,
             extra=extra,
-        )  # fmt: skip
+        )
         now = self._clock()
         sid = params["MessageSid"]
         data = {
-            "account_sid": self.account_sid, "api_version": API_VERSION, "body": body,
-            "date_created": rfc2822(now), "date_sent": rfc2822(now), "date_updated": rfc2822(now),
-            "direction": "inbound", "error_code": None, "error_message": None, "from": from_,
-            "messaging_service_sid": self.messaging_service_sid, "num_media": str(len(media)),
-            "num_segments": params["NumSegments"], "price": None, "price_unit": "USD",
-            "sid": sid, "status": "received", "to": to,
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": rfc2822(now),
+            "date_sent": rfc2822(now),
+            "date_updated": rfc2822(now),
+            "direction": "inbound",
+            "error_code": None,
+            "error_message": None,
+            "from": from_,
+            "messaging_service_sid": self.messaging_service_sid,
+            "num_media": str(len(media)),
+            "num_segments": params["NumSegments"],
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "received",
+            "to": to,
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
-        }  # fmt: skip
+        }
         self._store(_Resource("messages", sid, data, _multi(params), now, self._next_seq(), now))
         token = auth_token or self.auth_token
         started = time.time()
@@ -1646,12 +1727,18 @@ class FakeTwilio:
             status_callback = res.status_callback
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(url)) if url else ""
         voice = VoiceCall(
-            origin, self.auth_token, from_, to, call_sid,
-            account_sid=self.account_sid, direction="outbound-api",
+            origin,
+            self.auth_token,
+            from_,
+            to,
+            call_sid,
+            account_sid=self.account_sid,
+            direction="outbound-api",
             status_callback=status_callback,
             extra_params={"AnsweredBy": answered_by} if answered_by else None,
-            timeout=timeout, routes=dict(self._routes),
-        )  # fmt: skip
+            timeout=timeout,
+            routes=dict(self._routes),
+        )
 
         def ended(status: str, duration: int) -> None:
             self._set_call_status(res, status, duration, self._clock())
@@ -1693,9 +1780,20 @@ class VoiceStep:
 
 
 _INTERACTIVE = frozenset(
-    {"Gather", "Record", "Dial", "Redirect", "Hangup", "Reject", "Enqueue", "Connect", "Pay",
-     "Refer", "Leave"}
-)  # fmt: skip
+    {
+        "Gather",
+        "Record",
+        "Dial",
+        "Redirect",
+        "Hangup",
+        "Reject",
+        "Enqueue",
+        "Connect",
+        "Pay",
+        "Refer",
+        "Leave",
+    }
+)
 
 
 class VoiceCall:
@@ -1780,9 +1878,11 @@ class VoiceCall:
             "Direction": self.direction,
             "From": self.from_,
             "To": self.to,
-            **_geo_params("Called", self.to), **_geo_params("Caller", self.from_),
-            **_geo_params("From", self.from_), **_geo_params("To", self.to),
-        }  # fmt: skip
+            **_geo_params("Called", self.to),
+            **_geo_params("Caller", self.from_),
+            **_geo_params("From", self.from_),
+            **_geo_params("To", self.to),
+        }
         if self.direction == "inbound":
             params["CallToken"] = self.call_token
             params["StirVerstat"] = "TN-Validation-Passed-A"
@@ -1792,16 +1892,22 @@ class VoiceCall:
         params.update(more)
         return params
 
-    def _request(self, url: str, method: str, params: dict[str, str], *, load: bool = True
-                 ) -> VoiceCall:  # fmt: skip
+    def _request(
+        self, url: str, method: str, params: dict[str, str], *, load: bool = True
+    ) -> VoiceCall:
         method = (method or "POST").upper()
         response = post_signed(
-            url, params, self.auth_token, method=method, send_to=self._wire(url),
+            url,
+            params,
+            self.auth_token,
+            method=method,
+            send_to=self._wire(url),
             timeout=self.timeout,
-        )  # fmt: skip
+        )
         self.last_response = response
-        self.history.append(VoiceStep(url, method, dict(params), response.status_code,
-                                      response.text))  # fmt: skip
+        self.history.append(
+            VoiceStep(url, method, dict(params), response.status_code, response.text)
+        )
         if not 200 <= response.status_code < 300:
             raise VoiceError(
                 f"{method} {url} answered {response.status_code}: {response.text[:500]}"
@@ -1921,15 +2027,18 @@ class VoiceCall:
         return verb is None or verb.tag in ("Hangup", "Reject")
 
     # -- what the caller does ----------------------------------------------------------------
-    def start(self, path: str = "/twilio/voice", *, method: str = "POST",
-              status: str | None = None) -> VoiceCall:  # fmt: skip
+    def start(
+        self, path: str = "/twilio/voice", *, method: str = "POST", status: str | None = None
+    ) -> VoiceCall:
         """The call arrives: request ``path`` (relative to the public base URL, or absolute)."""
         self._started = time.monotonic()
         if status is None:
             status = "ringing" if self.direction == "inbound" else "in-progress"
-        url = path if path.startswith(("http://", "https://")) else (
-            self.public_base_url + "/" + path.lstrip("/")
-        )  # fmt: skip
+        url = (
+            path
+            if path.startswith(("http://", "https://"))
+            else (self.public_base_url + "/" + path.lstrip("/"))
+        )
         return self._request(url, method, self.params(status))
 
     def load_twiml(self, twiml: str, url: str | None = None) -> VoiceCall:
@@ -1995,9 +2104,13 @@ class VoiceCall:
             or f"https://api.twilio.com/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}"
         )
         self._recording = {
-            "sid": sid, "url": url, "duration": duration, "element": element, "doc": self.url,
+            "sid": sid,
+            "url": url,
+            "duration": duration,
+            "element": element,
+            "doc": self.url,
             "started": datetime.now(UTC),
-        }  # fmt: skip
+        }
         hung_up = digits == "hangup"
         params = self.params(
             "completed" if hung_up else "in-progress",
@@ -2039,9 +2152,13 @@ class VoiceCall:
         url = callback if callback.startswith(("http://", "https://")) else urljoin(base, callback)
         method = element.get("recordingStatusCallbackMethod", "POST")
         response = post_signed(
-            url, params, self.auth_token, method=method, send_to=self._wire(url),
+            url,
+            params,
+            self.auth_token,
+            method=method,
+            send_to=self._wire(url),
             timeout=self.timeout,
-        )  # fmt: skip
+        )
         self.last_callback_response = response
         return response
 
@@ -2077,19 +2194,25 @@ class VoiceCall:
         numbers = [n for n in dial.findall("Number") if n.get("url")]
         if number_url is not None:
             numbers = [
-                n for n in numbers
+                n
+                for n in numbers
                 if n.get("url") == number_url or self._resolve(n.get("url") or "") == number_url
-            ]  # fmt: skip
+            ]
         if not numbers:
             raise VoiceError(f"no <Number url=…> to whisper to in: {self.last_twiml}")
         number = numbers[0]
         leg = VoiceCall(
-            self.service_base_url, self.auth_token,
-            from_=dial.get("callerId") or self.from_, to=(number.text or "").strip(),
-            account_sid=self.account_sid, direction="outbound-dial",
-            public_base_url=self.public_base_url, parent_call_sid=self.call_sid,
-            timeout=self.timeout, routes=self.routes,
-        )  # fmt: skip
+            self.service_base_url,
+            self.auth_token,
+            from_=dial.get("callerId") or self.from_,
+            to=(number.text or "").strip(),
+            account_sid=self.account_sid,
+            direction="outbound-dial",
+            public_base_url=self.public_base_url,
+            parent_call_sid=self.call_sid,
+            timeout=self.timeout,
+            routes=self.routes,
+        )
         target = self._resolve(number.get("url") or "")
         leg._request(target, number.get("method", "POST"), leg.params())
         if digits is not None:

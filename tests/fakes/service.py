@@ -74,8 +74,10 @@ def many_customers(count: int) -> dict[str, Any]:
             {"name": "Wile E. Coyote", "phone": "+15551230001", "email": "wile@acme.example"}
         ],
     }
-    return {"plans": {"premium": {"critical_line": True, "hours": "always"}},
-            "customers": customers}
+    return {
+        "plans": {"premium": {"critical_line": True, "hours": "always"}},
+        "customers": customers,
+    }
 
 
 def free_port() -> int:
@@ -183,9 +185,13 @@ class ServiceUnderTest:
         log = (self.workdir / f"{name}.log").open("ab")
         self._logs.append(log)
         return subprocess.Popen(
-            args, cwd=self.workdir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            args,
+            cwd=self.workdir,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def log_text(self) -> str:
         return "\n".join(
@@ -196,29 +202,46 @@ class ServiceUnderTest:
     # -- processes -----------------------------------------------------------------------
     def migrate(self) -> None:
         subprocess.run(
-            [str(BIN / "oncall"), "db", "upgrade"], cwd=self.workdir, env=self.env(), check=True,
+            [str(BIN / "oncall"), "db", "upgrade"],
+            cwd=self.workdir,
+            env=self.env(),
+            check=True,
             capture_output=True,
-        )  # fmt: skip
+        )
 
     def start(self, timeout: float = 30.0) -> ServiceUnderTest:
         self.migrate()
         if self.split:
             self.web = self._spawn(
                 [
-                    str(BIN / "gunicorn"), "oncall.web.wsgi:app", "--worker-class", "gthread",
-                    "--workers", str(self.web_workers), "--threads", "8",
-                    "--bind", f"127.0.0.1:{self.port}",
+                    str(BIN / "gunicorn"),
+                    "oncall.web.wsgi:app",
+                    "--worker-class",
+                    "gthread",
+                    "--workers",
+                    str(self.web_workers),
+                    "--threads",
+                    "8",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
                 ],
                 "web",
-            )  # fmt: skip
+            )
             for _ in range(self.engine_count):
                 self.start_engine()
         else:
             self.web = self._spawn(
-                [str(BIN / "oncall"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--no-migrate"],
+                [
+                    str(BIN / "oncall"),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-migrate",
+                ],
                 "serve",
-            )  # fmt: skip
+            )
         self.wait_healthy(timeout)
         return self
 
@@ -239,10 +262,17 @@ class ServiceUnderTest:
 
     def restart_single_box(self, timeout: float = 30.0) -> None:
         self.web = self._spawn(
-            [str(BIN / "oncall"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-migrate"],
+            [
+                str(BIN / "oncall"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-migrate",
+            ],
             "serve",
-        )  # fmt: skip
+        )
         self.wait_healthy(timeout)
 
     def wait_healthy(self, timeout: float) -> None:
