@@ -110,3 +110,31 @@ def test_outbox_backlog_age_survives_retry_backoff(runtime, clock):
         depth, age = outbox_backlog(session, clock.now())
     assert depth == 1  # the message scheduled for later is not waiting yet
     assert age == 180.0
+
+
+def test_healthz_reports_a_stalled_engine(client, runtime, clock):
+    from datetime import timedelta
+
+    from oncall.db.models import EngineHeartbeat
+
+    with runtime.sessions() as session, session.begin():
+        session.add(EngineHeartbeat(instance="clock-1", last_tick_at=clock.now()))
+    assert client.get("/healthz").status_code == 200
+    clock.advance(timedelta(minutes=2))
+    body = client.get("/healthz").get_json()
+    assert any(r.startswith("engine stalled: no tick for 120s") for r in body["reasons"])
+
+
+def test_healthz_reports_open_cases_without_a_rota(client, runtime, clock):
+    from oncall.services.cases import NewCase, add_event, open_case
+
+    with runtime.sessions() as session, session.begin():
+        case = open_case(
+            session,
+            runtime,
+            NewCase("acme", "Acme Corp", "premium", "nosuchteam", "email", 1, "down"),
+            clock.now(),
+        )
+        add_event(session, case, clock.now(), "unroutable", "no rota")
+    body = client.get("/healthz").get_json()
+    assert "case 1001 has no rota for team 'nosuchteam': paging fallbacks only" in body["reasons"]

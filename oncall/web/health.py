@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify
+from sqlalchemy import func, select
 
 from oncall import __version__
+from oncall.clock import ensure_aware
+from oncall.db.models import OPEN_STATES, Case, CaseEvent, EngineHeartbeat
 from oncall.db.session import database_reachable, schema_revision
 from oncall.services.cases import outbox_backlog
 
@@ -14,6 +17,36 @@ bp = Blueprint("health", __name__)
 
 # A message waiting longer than this means delivery is stuck, whatever the cause.
 OUTBOX_STUCK_AFTER = timedelta(minutes=5)
+ENGINE_STALE_TICKS = 30
+
+
+def engine_and_routing_problems(session, rt, now) -> list[str]:
+    """A dead engine, or open cases whose team has no rota, must be visible to an operator.
+
+    An engine counts as dead when the newest heartbeat of any engine is older than
+    ``ENGINE_STALE_TICKS`` ticks (and 30 s). No heartbeat at all says nothing: a web-only
+    deployment's engine may not have started yet, and tests run without one.
+    """
+    problems = []
+    last_tick = session.scalar(select(func.max(EngineHeartbeat.last_tick_at)))
+    if last_tick is not None:
+        stale_after = max(rt.settings.engine.tick.total_seconds() * ENGINE_STALE_TICKS, 30.0)
+        silent = (now - ensure_aware(last_tick)).total_seconds()
+        if silent > stale_after:
+            problems.append(f"engine stalled: no tick for {silent:.0f}s (is `oncall clock` up?)")
+    unroutable = session.scalars(
+        select(Case.number)
+        .join(CaseEvent, CaseEvent.case_id == Case.id)
+        .where(Case.state.in_(OPEN_STATES), CaseEvent.kind == "unroutable")
+        .distinct()
+        .order_by(Case.number)
+    ).all()
+    live_teams = rt.rotas.teams()
+    for number in unroutable:
+        team = session.scalar(select(Case.team).where(Case.number == number))
+        if team not in live_teams:
+            problems.append(f"case {number} has no rota for team {team!r}: paging fallbacks only")
+    return problems
 
 
 @bp.get("/livez")
@@ -39,7 +72,9 @@ def healthz():
     depth = None
     if db_ok and revision is not None:
         with rt.sessions() as session:
-            depth, oldest_age = outbox_backlog(session, rt.clock.now())
+            now = rt.clock.now()
+            depth, oldest_age = outbox_backlog(session, now)
+            reasons += engine_and_routing_problems(session, rt, now)
         if oldest_age is not None and oldest_age > OUTBOX_STUCK_AFTER.total_seconds():
             reasons.append(f"outbox stuck: oldest message waiting {oldest_age:.0f}s")
     body = {
