@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
+from benchmarks.pg import scratch_database  # noqa: E402
 from tests.fakes.fake_twilio import FakeTwilio, sign  # noqa: E402
 from tests.fakes.service import (  # noqa: E402
     ACCOUNT_SID,
@@ -43,9 +43,6 @@ from tests.fakes.service import (  # noqa: E402
     many_customers,
 )
 
-ADMIN_URL = os.environ.get(
-    "ONCALL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 LUA = r"""
 local requests = {}
 local index = 0
@@ -83,22 +80,6 @@ def ensure_wrk() -> str:
         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
     )
     return shutil.which("wrk") or "wrk"
-
-
-def create_database() -> tuple[str, str]:
-    name = f"oncall_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def write_requests(path: Path, public_url: str, kind: str, count: int) -> None:
@@ -231,10 +212,12 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=200)
     args = parser.parse_args()
     wrk = ensure_wrk()
-    name, db_url = create_database()
     workdir = Path(tempfile.mkdtemp(prefix="oncall-bench-"))
     try:
-        with FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as fake:
+        with (
+            scratch_database("oncall_bench") as db_url,
+            FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as fake,
+        ):
             fake.auto_status = "delivered"
             svc = ServiceUnderTest(
                 workdir,
@@ -248,7 +231,6 @@ def main() -> None:
                 sla={"triage": "30m", "first_status": "1h"},
             )
             with svc:
-                # The app logs every request; at load that is I/O the figures should not hide.
                 lua = workdir / "signed.lua"
                 lua.write_text(LUA)
                 total = args.seconds * 4000
@@ -281,7 +263,6 @@ def main() -> None:
                 fake.auto_status = "delivered"
                 latencies = burst_time_to_page(svc, fake, db_url, args.burst)
     finally:
-        drop_database(name)
         shutil.rmtree(workdir, ignore_errors=True)
 
     bare = results["bare GET /livez"]["rps"]

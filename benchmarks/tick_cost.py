@@ -12,12 +12,10 @@ Nothing is asserted; the figures are printed for the closing note.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,40 +23,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
+from benchmarks.pg import scratch_database  # noqa: E402
 from oncall.clock import FakeClock  # noqa: E402
 from oncall.config import load_settings  # noqa: E402
 from oncall.db.models import Case, Deadline  # noqa: E402
-from oncall.db.session import upgrade  # noqa: E402
 from oncall.delivery.transport import ConsoleTransport  # noqa: E402
 from oncall.domain.rota import policy_snapshot  # noqa: E402
 from oncall.engine import tick  # noqa: E402
 from oncall.runtime import build_runtime  # noqa: E402
 
-ADMIN_URL = os.environ.get(
-    "ONCALL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-
-
-def fresh_database() -> tuple[str, str]:
-    name = f"oncall_tick_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return name, url
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def runtime_for(url: str, clock: FakeClock):
@@ -170,8 +146,7 @@ def time_ticks(runtime, repeat: int, due: int) -> list[float]:
 
 
 def measure(open_cases: int, repeat: int) -> dict[int, list[float]]:
-    name, url = fresh_database()
-    try:
+    with scratch_database("oncall_tick", migrate=True) as url:
         clock = FakeClock(NOW)
         runtime = runtime_for(url, clock)
         needed = repeat * (10 + 100)
@@ -182,8 +157,6 @@ def measure(open_cases: int, repeat: int) -> dict[int, list[float]]:
         figures = {due: time_ticks(runtime, repeat, due) for due in (0, 10, 100)}
         runtime.close()
         return figures
-    finally:
-        drop_database(name)
 
 
 def main() -> None:

@@ -68,7 +68,7 @@ from oncall.domain.rota import (
 )
 from oncall.domain.sms_text import page_text, to_gsm7, truncate_words
 from oncall.runtime import Runtime
-from oncall.services.cases import add_event, cancel_deadlines, enqueue, schedule
+from oncall.services.cases import add_event, cancel_deadlines, enqueue, schedule, sender_address
 
 log = logging.getLogger("oncall.engine")
 
@@ -759,11 +759,7 @@ def _remind(
         channel=channel,
         purpose=REMINDER,
         to=address,
-        from_address=(
-            runtime.settings.email.from_address
-            if channel == "email"
-            else runtime.settings.twilio.critical_line
-        ),
+        from_address=sender_address(runtime, channel),
         subject=f"[Case {case.number}] Reminder" if channel == "email" else None,
         body=text,
         case=case,
@@ -793,11 +789,7 @@ def notify_people(
             channel=channel,
             purpose=NOTICE,
             to=address,
-            from_address=(
-                runtime.settings.email.from_address
-                if channel == "email"
-                else runtime.settings.twilio.critical_line
-            ),
+            from_address=sender_address(runtime, channel),
             subject=f"[Case {case.number}] {text}" if channel == "email" else None,
             body=text,
             case=case,

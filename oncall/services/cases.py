@@ -57,6 +57,12 @@ def add_event(
 
 
 # -- outbox ---------------------------------------------------------------------------------
+def sender_address(runtime: Runtime, channel: str) -> str:
+    """Who our messages come from on ``channel``: the email address or the critical line."""
+    settings = runtime.settings
+    return settings.email.from_address if channel == "email" else settings.twilio.critical_line
+
+
 def enqueue(
     session: Session,
     now: datetime,

@@ -260,21 +260,6 @@ class ServiceUnderTest:
         if self.split:
             self.engines = []
 
-    def restart_single_box(self, timeout: float = 30.0) -> None:
-        self.web = self._spawn(
-            [
-                str(BIN / "oncall"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-migrate",
-            ],
-            "serve",
-        )
-        self.wait_healthy(timeout)
-
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         last = ""
