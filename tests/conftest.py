@@ -255,3 +255,34 @@ def runner():
     from click.testing import CliRunner
 
     return CliRunner()
+
+
+# -- proof in the output: which backends the database tests ran on --------------------------
+def pytest_report_header(config):
+    url = make_url(_POSTGRES.admin_url).render_as_string(hide_password=True)
+    mode = "required (CI=true)" if IN_CI else "skipped with a reason if unreachable"
+    return f"databases: sqlite, and postgresql at {url} [{mode}]"
+
+
+def pytest_terminal_summary(terminalreporter):
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if report.when not in ("call", "setup") or (
+                outcome == "passed" and report.when != "call"
+            ):
+                continue
+            if "[postgresql" in nodeid or "[sqlite" in nodeid:
+                backend = "postgresql" if "[postgresql" in nodeid else "sqlite"
+            elif "_pg" in nodeid or "e2e" in nodeid:
+                backend = "postgresql"
+            else:
+                continue
+            counts.setdefault(backend, {}).setdefault(outcome, 0)
+            counts[backend][outcome] += 1
+    if counts:
+        terminalreporter.section("database tests by backend")
+        for backend in sorted(counts):
+            parts = ", ".join(f"{n} {o}" for o, n in sorted(counts[backend].items()))
+            terminalreporter.write_line(f"{backend}: {parts}")
