@@ -72,6 +72,7 @@ class EngineSettings:
     retry_max: timedelta
     max_attempts: int
     sending_timeout: timedelta  # a row stuck in "sending" longer than this is reconciled
+    send_concurrency: int  # provider calls a sender makes side by side
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,7 @@ def _engine(node: Node) -> EngineSettings:
             "retry_max",
             "max_attempts",
             "sending_timeout",
+            "send_concurrency",
         }
     )
     return EngineSettings(
@@ -410,6 +412,7 @@ def _engine(node: Node) -> EngineSettings:
         sending_timeout=node.child("sending_timeout").duration(
             timedelta(seconds=60), positive=True
         ),
+        send_concurrency=node.child("send_concurrency").integer(8, minimum=1),
     )  # type: ignore[arg-type]
 
 

@@ -169,7 +169,9 @@ BASE_CONFIG: dict[str, Any] = {
         "customers": str(ROOT / "customers.yaml"),
         "voice_flows": str(ROOT / "voice_flows"),
     },
-    "engine": {"tick": "1s", "reload_poll": "1s", "sms_rate_window": "60s"},
+    # One send at a time keeps the order of sends deterministic in unit tests; concurrent
+    # delivery has its own test (test_outbox) and runs in the end-to-end tests.
+    "engine": {"tick": "1s", "reload_poll": "1s", "sms_rate_window": "60s", "send_concurrency": 1},
     "transport": "console",
     "twilio": {
         "account_sid": "AC" + "0" * 32,

@@ -578,3 +578,48 @@ def test_smtp_sends_threaded_headers_and_refusals_are_permanent(make_settings):
     with pytest.raises(TransportError) as down:
         smtp.send(mail)  # nothing listens any more
     assert down.value.transient is True
+
+
+class _RendezvousTransport(FakeTransport):
+    """Every send waits at a barrier: it only opens when ``parties`` sends are in flight at
+    once, so sends made one after another break it (and the message fails)."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        import threading
+
+        self.barrier = threading.Barrier(parties, timeout=10)
+
+    def send(self, message):
+        import threading
+
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            raise TransportError("sends were not concurrent", transient=False) from None
+        return super().send(message)
+
+
+def test_a_burst_is_delivered_side_by_side_each_message_once(
+    make_settings, db_url, clock, db_engine
+):
+    settings = make_settings(db_url, engine={"send_concurrency": 4})
+    fake = _RendezvousTransport(parties=4)
+    runtime = build_runtime(
+        settings, clock=clock, transports={"sms": fake, "voice": fake, "email": fake}, db=db_engine
+    )
+    world = PagingWorld(runtime, clock, fake)
+    with transaction(runtime.sessions) as session:
+        for n in range(8):
+            enqueue(
+                session,
+                clock.now(),
+                channel="sms",
+                purpose="notice",
+                to=f"+1555010{n:04d}",
+                body=f"notice {n}",
+            )
+    assert world.sender.run_once() == 8
+    assert sorted(m.body for m in fake.sent) == [f"notice {n}" for n in range(8)]
+    states = {r.state for r in world.outbox()}
+    assert states == {"sent"}
