@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
+from tests.fakes import seed
 
 TOKEN = "test-api-token-0123456789"  # from tests/conftest.py BASE_CONFIG
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,31 +26,11 @@ def add_case(
     customer="acme",
     **extra,
 ) -> Case:
-    values = dict(
-        number=number,
-        team=team,
-        customer_key=customer,
-        customer_name=customer.title(),
-        plan="premium",
-        contact_name="Wile E. Coyote",
-        contact_phone="+15551230001",
-        contact_email="wile@acme.example",
-        channel="email",
-        severity_claimed=severity,
-        severity=severity,
-        state=state,
-        summary=f"case {number}",
-        after_hours=True,
-        opened_at=opened_at,
-        triage_due_at=opened_at + timedelta(minutes=15),
-        status_due_at=opened_at + timedelta(hours=1),
-        escalation={},
-    )
-    values.update(extra)
-    case = Case(**values)
-    session.add(case)
-    session.flush()
-    return case
+    return seed.add_case(
+        session, number, opened_at=opened_at, state=state, severity=severity, team=team,
+        customer_key=customer, customer_name=customer.title(), channel="email",
+        summary=f"case {number}", **extra,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.db.session import make_engine
+from tests.fakes.seed import case_row
 
 pytestmark = pytest.mark.browser
 
@@ -99,28 +100,8 @@ def live_server(make_settings, clock, transports, _sqlite_template, tmp_path):
 
 
 def _case(number, now, **extra) -> Case:
-    values = dict(
-        number=number,
-        team="support",
-        customer_key="acme",
-        customer_name="Acme Corp",
-        plan="premium",
-        contact_name="Wile E. Coyote",
-        contact_phone="+15551230001",
-        contact_email="wile@acme.example",
-        channel="voice",
-        severity_claimed=1,
-        severity=1,
-        state="open",
-        summary="Checkout is down for all users",
-        after_hours=True,
-        escalation={},
-    )
-    values.update(extra)
-    opened = values.setdefault("opened_at", now)
-    values.setdefault("triage_due_at", opened + timedelta(minutes=15))
-    values.setdefault("status_due_at", opened + timedelta(hours=1))
-    return Case(**values)
+    extra.setdefault("severity_claimed", 1)  # a downgrade below keeps what the customer claimed
+    return case_row(number, extra.pop("opened_at", now), **extra)
 
 
 def _seed(runtime, now) -> None:

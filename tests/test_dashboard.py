@@ -16,6 +16,7 @@ from werkzeug.security import generate_password_hash
 
 from oncall.db.models import Attempt, Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.web.auth import LIMIT, PUBLIC, is_public
+from tests.fakes import seed
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
@@ -54,31 +55,9 @@ def session_csrf(client) -> str:
 
 
 def add_case(session, number: int, *, opened_at=NOW, state="open", severity=1, **extra) -> Case:
-    values = dict(
-        number=number,
-        team="support",
-        customer_key="acme",
-        customer_name="Acme Corp",
-        plan="premium",
-        contact_name="Wile E. Coyote",
-        contact_phone="+15551230001",
-        contact_email="wile@acme.example",
-        channel="voice",
-        severity_claimed=severity,
-        severity=severity,
-        state=state,
-        summary="Checkout is down for all users",
-        after_hours=True,
-        opened_at=opened_at,
-        triage_due_at=opened_at + timedelta(minutes=15),
-        status_due_at=opened_at + timedelta(hours=1),
-        escalation={},
+    return seed.add_case(
+        session, number, opened_at=opened_at, state=state, severity=severity, **extra
     )
-    values.update(extra)
-    case = Case(**values)
-    session.add(case)
-    session.flush()
-    return case
 
 
 def add_flag(session, case: Case, **extra) -> MisuseFlag:
