@@ -68,7 +68,14 @@ from oncall.domain.rota import (
 )
 from oncall.domain.sms_text import page_text, to_gsm7, truncate_words
 from oncall.runtime import Runtime
-from oncall.services.cases import add_event, cancel_deadlines, enqueue, schedule, sender_address
+from oncall.services.cases import (
+    WORK_DUE,
+    add_event,
+    cancel_deadlines,
+    enqueue,
+    schedule,
+    sender_address,
+)
 
 log = logging.getLogger("oncall.engine")
 
@@ -854,6 +861,7 @@ def escalate_now(session: Session, case: Case, now: datetime, reason: str) -> bo
         return False
     if pending.due_at > now:
         pending.due_at = now
+    session.info[WORK_DUE] = True
     add_event(
         session,
         case,

@@ -217,3 +217,23 @@ def test_opt_out_keywords_get_no_reply(world, alice):
     world.settle()
     assert alice.text("STOP") is None
     assert world.case(1001).state == "open"
+
+
+def test_a_reply_that_queues_nothing_does_not_wake_the_sender(settings, clock, db_engine):
+    """HELP is answered in the TwiML itself: waking the sender would only cost it a claim."""
+    from oncall.runtime import build_runtime
+    from oncall.services.commands import handle_sms
+    from tests.fakes.transports import FakeTransport
+
+    fake = FakeTransport()
+    runtime = build_runtime(
+        settings, clock=clock, transports={"sms": fake, "voice": fake, "email": fake}, db=db_engine
+    )
+    wakes = []
+    runtime.wake_hooks.append(lambda: wakes.append(1))
+    alice = runtime.rotas.team("support").members["alice"].phone
+    reply = handle_sms(
+        runtime, from_number=alice, body="HELP", message_sid="SM" + "1" * 32, now=clock.now()
+    )
+    assert reply and "ACK" in reply
+    assert wakes == []

@@ -111,7 +111,18 @@ def enqueue(
     )
     session.add(message)
     session.flush()
+    session.info[WORK_DUE] = True
     return message
+
+
+# ``session.info`` flag set by :func:`enqueue` and by :func:`schedule` for a timer due at once:
+# a transaction that left nothing due need not wake the sender (a wake costs the sender claim
+# queries that would find nothing).
+WORK_DUE = "oncall.work_due"
+
+
+def has_work_due(session: Session) -> bool:
+    return bool(session.info.get(WORK_DUE))
 
 
 def outbox_backlog(session: Session, now: datetime) -> tuple[int, float | None]:
@@ -162,6 +173,8 @@ def schedule(
         created_at=now,
     )
     session.add(deadline)
+    if due_at <= now:
+        session.info[WORK_DUE] = True
     return deadline
 
 

@@ -79,6 +79,7 @@ from oncall.services.cases import (
     case_by_number,
     case_subject,
     enqueue,
+    has_work_due,
     notify_customer,
 )
 
@@ -633,6 +634,7 @@ def handle_sms(
     nothing. Unknown numbers (in no loaded rota, never paged) get nothing and are only logged.
     """
     key = f"sms:{message_sid}"
+    queued = False
     try:
         with transaction(runtime.sessions) as session:
             existing = session.get(WebhookReceipt, key)
@@ -644,6 +646,7 @@ def handle_sms(
             session.flush()  # a concurrent retry of the same SMS waits here, then fails
             reply = _conversation(session, runtime, from_number, body, message_sid, now)
             receipt.response = reply or ""
+            queued = has_work_due(session)
     except IntegrityError:
         # A retry of this very SMS was handled at the same time and committed first: answer
         # what it answered. Any other integrity error is a bug, not a duplicate.
@@ -652,7 +655,8 @@ def handle_sms(
         if existing is None:
             raise
         return existing.response or None
-    runtime.wake_sender()
+    if queued:
+        runtime.wake_sender()
     return reply
 
 
