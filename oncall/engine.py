@@ -760,17 +760,38 @@ def _remind(
     dedupe: str,
 ) -> None:
     channel = "email" if "@" in address else "sms"
-    enqueue(
+    _to_engineer(
+        session, runtime, case, now, purpose=REMINDER, channel=channel, address=address,
+        subject="Reminder", text=text, recipient=key, dedupe=dedupe,
+    )  # fmt: skip
+
+
+def _to_engineer(
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    now: datetime,
+    *,
+    purpose: str,
+    channel: str,
+    address: str,
+    subject: str,
+    text: str,
+    recipient: str,
+    dedupe: str,
+) -> OutboundMessage | None:
+    """A message about ``case`` to an engineer by SMS or email (threaded under [Case N])."""
+    return enqueue(
         session,
         now,
         channel=channel,
-        purpose=REMINDER,
+        purpose=purpose,
         to=address,
         from_address=sender_address(runtime, channel),
-        subject=f"[Case {case.number}] Reminder" if channel == "email" else None,
+        subject=f"[Case {case.number}] {subject}" if channel == "email" else None,
         body=text,
         case=case,
-        recipient=key,
+        recipient=recipient,
         dedupe_key=dedupe,
     )
 
@@ -790,19 +811,10 @@ def notify_people(
     for member_key, (channel, address) in paged_people(session, case).items():
         if member_key == exclude:
             continue
-        message = enqueue(
-            session,
-            now,
-            channel=channel,
-            purpose=NOTICE,
-            to=address,
-            from_address=sender_address(runtime, channel),
-            subject=f"[Case {case.number}] {text}" if channel == "email" else None,
-            body=text,
-            case=case,
-            recipient=member_key,
-            dedupe_key=f"{key}:{case.id}:{member_key}",
-        )
+        message = _to_engineer(
+            session, runtime, case, now, purpose=NOTICE, channel=channel, address=address,
+            subject=text, text=text, recipient=member_key, dedupe=f"{key}:{case.id}:{member_key}",
+        )  # fmt: skip
         if message is not None:
             told.append(member_key)
     return told
