@@ -26,6 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check oncall tests benchmarks
 	$(BIN)/ruff format --check oncall tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 check: $(STAMP)
 	$(BIN)/oncall check

@@ -41,13 +41,13 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oncall.background import BackgroundServices  # noqa: E402
-from oncall.config import load_settings  # noqa: E402
+from oncall.bootstrap.background import BackgroundServices  # noqa: E402
+from oncall.bootstrap.runtime import build_runtime  # noqa: E402
+from oncall.config.settings import load_settings  # noqa: E402
 from oncall.db.session import upgrade  # noqa: E402
-from oncall.delivery import build_transports  # noqa: E402
-from oncall.delivery.transport import ConsoleTransport  # noqa: E402
+from oncall.delivery.transports import build_transports  # noqa: E402
+from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402
 from oncall.domain.rota import who_is_on_call  # noqa: E402
-from oncall.runtime import build_runtime  # noqa: E402
 from oncall.web.app import create_app  # noqa: E402
 from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
 

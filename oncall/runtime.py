@@ -1,8 +1,9 @@
-"""The one place that wires real or fake parts together.
+"""The runtime: what every use case is handed to do its work.
 
 A :class:`Runtime` holds the settings, the clock, the database, the live (hot-reloaded) rotas,
-customers and voice flows, and the transports. The web app, the engine ticker and the CLI each
-build one; tests build one with a fake clock and fake transports.
+customers and voice flows, and the transports. :mod:`oncall.bootstrap.runtime` builds one with
+real parts; tests build one with a fake clock and fake transports. It may import ``config``,
+``sources``, ``db`` and ``domain``, nothing above them.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from oncall.clock import Clock, SystemClock
-from oncall.config import Settings
-from oncall.customers import Directory, load_directory
-from oncall.db.session import make_engine, make_session_factory
-from oncall.reloading import ReloadingFile
-from oncall.rotas import RotaRegistry
-from oncall.yamlsource import SourceError
+from oncall.clock import Clock
+from oncall.config.reloading import ReloadingFile
+from oncall.config.settings import Settings
+from oncall.config.yamlsource import SourceError
+from oncall.sources.customers import Directory
+from oncall.sources.rotas import RotaRegistry
 
 log = logging.getLogger("oncall.runtime")
 
@@ -74,49 +74,3 @@ class Runtime:
 
     def close(self) -> None:
         self.db.dispose()
-
-
-def build_runtime(
-    settings: Settings,
-    clock: Clock | None = None,
-    transports: dict[str, Any] | None = None,
-    db: Engine | None = None,
-) -> Runtime:
-    clock = clock or SystemClock()
-    db = db or make_engine(settings.database_url)
-    rotas = RotaRegistry(settings.paths.rotations, clock)
-    rotas.load()
-    customers: ReloadingFile[Directory] = ReloadingFile(
-        settings.paths.customers, load_directory, "customers"
-    )
-    customers.load()
-    runtime = Runtime(
-        settings=settings,
-        clock=clock,
-        db=db,
-        sessions=make_session_factory(db),
-        rotas=rotas,
-        customers=customers,
-        transports=transports if transports is not None else default_transports(settings),
-    )
-    _attach_voice_flows(runtime)
-    return runtime
-
-
-def default_transports(settings: Settings) -> dict[str, Any]:
-    """Transports by channel, chosen in config (console unless told otherwise)."""
-    from oncall.delivery import build_transports
-
-    return build_transports(settings)
-
-
-def _attach_voice_flows(runtime: Runtime) -> None:
-    try:
-        from oncall.intake.voice_flow import load_flow_file
-    except ImportError:  # the IVR is optional for engine-only tools such as `rota who`
-        return
-    flows = ReloadingFile(
-        runtime.settings.paths.voice_flows / "critical_line.yaml", load_flow_file, "voice flow"
-    )
-    flows.load()
-    runtime.voice_flows = flows

@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from oncall.clock import FakeClock
-from oncall.config import Settings, load_settings
+from oncall.config.settings import Settings, load_settings
 from oncall.db.models import Base
 from oncall.db.session import make_engine, upgrade
-from oncall.delivery.transport import ConsoleTransport
+from oncall.delivery.transports.base import ConsoleTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -234,7 +234,7 @@ def settings(make_settings, db_url) -> Settings:
 
 @pytest.fixture
 def runtime(settings, clock, transports, db_engine):
-    from oncall.runtime import build_runtime
+    from oncall.bootstrap.runtime import build_runtime
 
     rt = build_runtime(settings, clock=clock, transports=transports, db=db_engine)
     yield rt

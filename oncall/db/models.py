@@ -9,7 +9,6 @@ and integers (no native enums) so the schema is identical on SQLite and PostgreS
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
 
 
 class UTCDateTime(TypeDecorator):
@@ -67,21 +68,6 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
-
-
-class CaseState(StrEnum):
-    OPEN = "open"  # paging, nobody has acknowledged
-    ACKNOWLEDGED = "acknowledged"  # triaged; status targets running
-    RESOLVED = "resolved"
-    DOWNGRADED = "downgraded"  # SEV 3/4: left the critical line for the regular queue
-
-
-OPEN_STATES = (CaseState.OPEN.value, CaseState.ACKNOWLEDGED.value)
-
-
-class Channel(StrEnum):
-    VOICE = "voice"
-    EMAIL = "email"
 
 
 class Counter(Base):
@@ -160,12 +146,6 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
 
 
-class DeadlineState(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
 class Deadline(Base):
     """A timer: something the engine must do at ``due_at`` unless cancelled first.
 
@@ -189,15 +169,6 @@ class Deadline(Base):
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(100))  # engine instance that applied it
-
-
-class OutboxState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 class OutboundMessage(Base):

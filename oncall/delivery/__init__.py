@@ -1,24 +1,8 @@
-"""Outbound delivery: the outbox sender and the transports it sends through."""
+"""Outbound delivery: the outbox worker that claims pending messages and sends them through a
+transport, with retries and backoff, fallback (SMS to voice, next target), reconciliation of
+sends whose outcome is unknown, bundling of pages, delivery status from callbacks; and the
+transports themselves (``transports/``: console, Twilio, SMTP).
 
-from __future__ import annotations
-
-from typing import Any
-
-from oncall.config import Settings
-from oncall.delivery.transport import ConsoleTransport
-
-
-def build_transports(settings: Settings) -> dict[str, Any]:
-    """One transport per channel (sms, voice, email), as chosen in config."""
-    console = ConsoleTransport()
-    transports: dict[str, Any] = {"sms": console, "voice": console, "email": console}
-    if settings.transport == "twilio":
-        from oncall.delivery.twilio_transport import TwilioTransport
-
-        twilio = TwilioTransport(settings)
-        transports["sms"] = transports["voice"] = twilio
-    if settings.email.transport == "smtp":
-        from oncall.delivery.smtp_transport import SmtpTransport
-
-        transports["email"] = SmtpTransport(settings)
-    return transports
+May import ``engine`` (a woken worker applies due deadlines first), ``cases``, ``runtime``,
+``db``, ``config`` and ``domain``; never ``services``, ``web`` or ``cli``.
+"""

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from oncall.config import BusinessHours
-
 CRITICAL_SEVERITIES = (1, 2)
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    days: tuple[int, ...]  # 0 = Monday, as datetime.weekday()
+    start: time
+    end: time
+    holidays: tuple[date, ...]
 
 
 @dataclass(frozen=True)

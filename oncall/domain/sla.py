@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from oncall.config import SlaSettings
+
+@dataclass(frozen=True)
+class SlaSettings:
+    triage: timedelta
+    first_status: timedelta
+    status_every: dict[int, timedelta]  # severity -> cadence after the first status
+    warn_before: timedelta
+    after_hours_multiplier: float
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Intake use cases: the critical line's phone IVR, one webhook step at a time, and email.
 
 Every inbound contact ends where a person will see it: a case (which pages the on-call engineer
-through :func:`oncall.services.cases.open_case`), a recorded refusal (:class:`Attempt`), or a
+through :func:`oncall.cases.store.open_case`), a recorded refusal (:class:`Attempt`), or a
 forward to the regular support queue. Nothing is dropped.
 
 Twilio and SendGrid retry, so every entry point here is idempotent:
@@ -33,34 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from oncall.config import normalise_phone
-from oncall.customers import Customer
-from oncall.db.models import (
-    Case,
-    Deadline,
-    DeadlineState,
-    OutboundMessage,
-    VoiceCall,
-    WebhookReceipt,
-)
-from oncall.domain.eligibility import entitlement, is_critical
-from oncall.domain.rota import Member, targets_from_snapshot
-from oncall.domain.sms_text import to_gsm7, truncate_words
-from oncall.intake import ivr
-from oncall.intake.email_parse import (
-    DEFAULT_SEVERITY_RULES,
-    InboundEmail,
-    SeverityRules,
-    case_number_from_subject,
-    classify_severity,
-    is_auto_generated,
-    message_ids,
-    strip_quoted_reply,
-)
-from oncall.intake.ivr import Hangup, Person, Redirect, Reply, Say, Speech, VoiceUrls
-from oncall.intake.voice_flow import VoiceFlow
-from oncall.runtime import Runtime
-from oncall.services.cases import (
+from oncall.cases.store import (
     CaseError,
     NewCase,
     add_event,
@@ -72,7 +45,28 @@ from oncall.services.cases import (
     open_case_for_customer,
     record_attempt,
 )
-from oncall.services.commands import acknowledge, review_refused_attempts
+from oncall.config.settings import normalise_phone
+from oncall.db.models import Case, Deadline, OutboundMessage, VoiceCall, WebhookReceipt
+from oncall.domain.eligibility import entitlement, is_critical
+from oncall.domain.enums import DeadlineState
+from oncall.domain.mail import (
+    DEFAULT_SEVERITY_RULES,
+    InboundEmail,
+    SeverityRules,
+    case_number_from_subject,
+    classify_severity,
+    is_auto_generated,
+    message_ids,
+    strip_quoted_reply,
+)
+from oncall.domain.rota import Member, targets_from_snapshot
+from oncall.domain.sms_text import to_gsm7, truncate_words
+from oncall.runtime import Runtime
+from oncall.services import ivr
+from oncall.services.engineer_actions import acknowledge, review_refused_attempts
+from oncall.services.ivr import Hangup, Person, Redirect, Reply, Say, Speech, VoiceUrls
+from oncall.sources.customers import Customer
+from oncall.sources.voice_flows import VoiceFlow
 
 log = logging.getLogger("oncall.intake")
 

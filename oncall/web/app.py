@@ -2,7 +2,7 @@
 
 ``create_app()`` loads settings from ``ONCALL_CONFIG`` and builds a :class:`Runtime`; tests pass
 their own runtime (fake clock, fake transports, a test database). Views reach the runtime
-through :func:`runtime` and never build their own parts.
+through :func:`oncall.web.context.runtime` and never build their own parts.
 """
 
 from __future__ import annotations
@@ -11,10 +11,17 @@ import logging
 import time
 import uuid
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
-from oncall.config import Settings, load_settings
-from oncall.runtime import Runtime, build_runtime
+from oncall.bootstrap.runtime import build_runtime
+from oncall.config.settings import Settings, load_settings
+from oncall.runtime import Runtime
+from oncall.web import auth, email_inbound, feeds, health, metrics
+from oncall.web.api import routes as api_routes
+from oncall.web.dashboard import views as dashboard_views
+from oncall.web.twilio import sms as twilio_sms
+from oncall.web.twilio import status as twilio_status
+from oncall.web.twilio import voice as twilio_voice
 
 log = logging.getLogger("oncall.web")
 
@@ -48,11 +55,6 @@ def create_app(
     return app
 
 
-def runtime() -> Runtime:
-    """The runtime of the app handling the current request."""
-    return current_app.extensions["oncall"]
-
-
 def _install_request_logging(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
@@ -81,27 +83,20 @@ def _install_request_logging(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from oncall.web import health
-
-    app.register_blueprint(health.bp)
-    for module_name in WEB_MODULES:
-        module = __import__(module_name, fromlist=["bp"])
+    """Every blueprint, in order; a module's optional ``init_app(app)`` runs after it."""
+    for module in (
+        health,
+        auth,  # before the others: its guard must run before any other module's hooks
+        dashboard_views,
+        api_routes,
+        metrics,
+        feeds,
+        twilio_voice,
+        email_inbound,
+        twilio_sms,
+        twilio_status,
+    ):
         app.register_blueprint(module.bp)
         init = getattr(module, "init_app", None)
         if init is not None:
             init(app)
-
-
-# Blueprints registered besides health, in order. Each module exposes ``bp`` and optionally
-# ``init_app(app)``.
-WEB_MODULES: list[str] = [
-    "oncall.web.auth",  # first: its guard must run before any other module's hooks
-    "oncall.web.dashboard",
-    "oncall.web.api",
-    "oncall.web.metrics",
-    "oncall.web.feeds",
-    "oncall.web.twilio_voice",
-    "oncall.web.email_inbound",
-    "oncall.web.twilio_sms",
-    "oncall.web.twilio_status",
-]

@@ -41,7 +41,7 @@ from flask import (
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from oncall.config import User
+from oncall.config.settings import User
 
 log = logging.getLogger("oncall.web.auth")
 
@@ -67,10 +67,10 @@ PUBLIC: tuple[PublicPath, ...] = (
     PublicPath("/healthz", "", "nothing: load balancers and uptime checks"),
     PublicPath("/livez", "", "nothing: process liveness, touches no database"),
     PublicPath("/metrics", "", "nothing: Prometheus scrapes it; counts only, no case details"),
-    PublicPath("/twilio/", "", "X-Twilio-Signature (oncall.web.twilio_auth.twilio_signed)"),
+    PublicPath("/twilio/", "", "X-Twilio-Signature (oncall.web.twilio.signature.twilio_signed)"),
     PublicPath("/email/inbound", "", "HTTP Basic credentials from email.inbound"),
     PublicPath("/rota/", ".ics", "the feed token in the URL (oncall.web.feeds)"),
-    PublicPath("/api/", "", "a bearer token from api.tokens (oncall.web.api)"),
+    PublicPath("/api/", "", "a bearer token from api.tokens (oncall.web.api.routes)"),
     PublicPath("/login", "", "nothing: the sign-in form (CSRF-checked, rate-limited)"),
     PublicPath("/static/", "", "nothing: CSS and the countdown script"),
 )

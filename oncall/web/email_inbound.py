@@ -14,9 +14,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from oncall.intake.email_parse import EmailParseError, parse_sendgrid, raw_form_fields
+from oncall.domain.mail import EmailParseError, parse_sendgrid, raw_form_fields
 from oncall.services.intake import handle_inbound_email
-from oncall.web.app import runtime
+from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.email")
 

@@ -1,8 +1,8 @@
 """iCalendar feeds of the rotas: ``GET /rota/<team>.ics`` and ``GET /rota/<team>/<member>.ics``.
 
 Calendar apps subscribe to a URL and can't log in, so each feed URL carries ``?token=...``
-(:func:`oncall.rota_ics.feed_token`; ``oncall rota feed-url`` prints it). Feeds are read from
-the live rotas, so a rota edit shows up at the calendar's next refresh.
+(:func:`oncall.reports.calendars.feed_token`; ``oncall rota feed-url`` prints it). Feeds are
+read from the live rotas, so a rota edit shows up at the calendar's next refresh.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from oncall.rota_ics import check_feed_token, team_calendar
+from oncall.reports.calendars import check_feed_token, team_calendar
 
 bp = Blueprint("feeds", __name__)
 

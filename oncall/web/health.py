@@ -8,10 +8,11 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, select
 
 from oncall import __version__
+from oncall.cases.store import outbox_backlog
 from oncall.clock import ensure_aware
-from oncall.db.models import OPEN_STATES, Case, CaseEvent, EngineHeartbeat
+from oncall.db.models import Case, CaseEvent, EngineHeartbeat
 from oncall.db.session import database_reachable, schema_revision
-from oncall.services.cases import outbox_backlog
+from oncall.domain.enums import OPEN_STATES
 
 bp = Blueprint("health", __name__)
 

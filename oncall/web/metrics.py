@@ -35,8 +35,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 
-from oncall.db.models import Case, CaseEvent, EngineHeartbeat, OutboundMessage, OutboxState
-from oncall.services.cases import outbox_backlog
+from oncall.cases.store import outbox_backlog
+from oncall.db.models import Case, CaseEvent, EngineHeartbeat, OutboundMessage
+from oncall.domain.enums import OutboxState
 
 log = logging.getLogger("oncall.web.metrics")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 
-from oncall.background import BackgroundServices
-from oncall.config import load_settings
-from oncall.logs import configure_logging
-from oncall.runtime import build_runtime
+from oncall.bootstrap.background import BackgroundServices
+from oncall.bootstrap.runtime import build_runtime
+from oncall.config.logs import configure_logging
+from oncall.config.settings import load_settings
 from oncall.web.app import create_app
 
 _settings = load_settings()

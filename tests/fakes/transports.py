@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from oncall.delivery.transport import LookupResult, Outgoing, SendResult, TransportError
+from oncall.delivery.transports.base import LookupResult, Outgoing, SendResult, TransportError
 
 
 @dataclass
@@ -160,7 +160,7 @@ class PagingWorld:
     def __init__(self, runtime, clock, fake: FakeTransport, *, seed: int = 7) -> None:
         import random
 
-        from oncall.delivery.sender import OutboxSender
+        from oncall.delivery.outbox import OutboxSender
 
         self.runtime = runtime
         self.clock = clock
@@ -179,8 +179,8 @@ class PagingWorld:
         intake_key: str | None = None,
         team: str | None = None,
     ) -> int:
+        from oncall.cases.store import NewCase, open_case
         from oncall.db.session import transaction
-        from oncall.services.cases import NewCase, open_case
 
         known = self.runtime.directory().customers[customer]
         contact = known.contacts[0]
@@ -204,12 +204,12 @@ class PagingWorld:
 
     # -- time ------------------------------------------------------------------------------
     def settle(self, rounds: int = 50) -> None:
-        from oncall.engine import tick
+        from oncall.bootstrap.background import clock_pass
 
         for _ in range(rounds):
-            ticked = tick(self.runtime)
+            ticked, reconciled = clock_pass(self.runtime)
             sent = self.sender.run_once()
-            if ticked.claimed == 0 and sent == 0 and ticked.reconciled == 0:
+            if ticked.claimed == 0 and sent == 0 and reconciled == 0:
                 return
         raise AssertionError("the engine never settled")
 
@@ -254,7 +254,7 @@ class PagingWorld:
         return texts[-1]
 
     def sms(self, number: str, body: str, sid: str | None = None) -> str | None:
-        from oncall.services.commands import handle_sms
+        from oncall.services.engineer_actions import handle_sms
 
         reply = handle_sms(
             self.runtime,
@@ -268,7 +268,7 @@ class PagingWorld:
 
     # -- the database ----------------------------------------------------------------------
     def case(self, number: int):
-        from oncall.services.cases import case_by_number
+        from oncall.cases.store import case_by_number
 
         with self.runtime.sessions() as session:
             return case_by_number(session, number)
@@ -276,8 +276,8 @@ class PagingWorld:
     def events(self, number: int) -> list[tuple[str, str]]:
         from sqlalchemy import select
 
+        from oncall.cases.store import case_by_number
         from oncall.db.models import CaseEvent
-        from oncall.services.cases import case_by_number
 
         with self.runtime.sessions() as session:
             case = case_by_number(session, number)

@@ -1,0 +1,93 @@
+"""Background work inside a process: the outbox sender thread, the engine tick, file polling.
+
+APScheduler only drives the tick and the reload poll; what must happen lives in the database,
+so a process that dies loses nothing and the next tick (in any process) picks it up.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from oncall.delivery.outbox import OutboxSender, reconcile_stuck
+from oncall.engine.tick import TickResult, tick
+from oncall.runtime import Runtime
+
+log = logging.getLogger("oncall.bootstrap.background")
+
+
+class BackgroundServices:
+    def __init__(self, runtime: Runtime, *, engine: bool, sender: bool = True):
+        self.runtime = runtime
+        self.run_engine = engine
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.sender = None
+        if sender:
+            self.sender = OutboxSender(runtime)
+            runtime.wake_hooks.append(self.sender.wake)
+
+    def start(self) -> None:
+        settings = self.runtime.settings
+        if self.sender is not None:
+            self.sender.start()
+        if self.run_engine:
+            self.scheduler.add_job(
+                lambda: _guarded(clock_pass, self.runtime),
+                "interval",
+                seconds=settings.engine.tick.total_seconds(),
+                id="engine-tick",
+                max_instances=1,
+                coalesce=True,
+            )
+        self.scheduler.add_job(
+            lambda: _guarded(Runtime.poll_files, self.runtime),
+            "interval",
+            seconds=settings.engine.reload_poll.total_seconds(),
+            id="reload-poll",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.start()
+        log.info(
+            "background services started (engine=%s, sender=%s, tick=%ss)",
+            self.run_engine,
+            self.sender is not None,
+            settings.engine.tick.total_seconds(),
+        )
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        if self.sender is not None:
+            self.sender.stop()
+
+
+def clock_pass(runtime: Runtime) -> tuple[TickResult, int]:
+    """What the clock does every tick: apply due deadlines, then decide sends stuck in doubt
+    (and wake the sender if that queued any again). Returns the tick and the reconciled count."""
+    result = tick(runtime)
+    reconciled = reconcile_stuck(runtime, runtime.clock.now())
+    if reconciled:
+        runtime.wake_sender()
+    return result, reconciled
+
+
+def _guarded(function, runtime: Runtime) -> None:
+    try:
+        function(runtime)
+    except Exception:  # a failing tick must not kill the scheduler; the next one retries
+        log.exception("background job %s failed", getattr(function, "__name__", function))
+
+
+def install_sighup(runtime: Runtime) -> None:
+    """SIGHUP reloads rotas, customers and voice flows at once (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _reload(_signum, _frame):
+        log.info("SIGHUP: reloading rotas, customers and voice flows")
+        runtime.reload_files()
+
+    signal.signal(signal.SIGHUP, _reload)

@@ -1,0 +1,224 @@
+"""The ``oncall`` command line: the top group and the commands that run or check the service.
+
+Every command reads ``config.yaml`` (or ``--config`` / ``ONCALL_CONFIG``). The other command
+groups (``rota``, ``report``, ``simulate``, ``misuse``, ``user``) live in their own modules of
+this package and are added at the bottom.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from oncall import __version__
+from oncall.cli import misuse as misuse_cli
+from oncall.cli import report as report_cli
+from oncall.cli import rota as rota_cli
+from oncall.cli import simulate as simulate_cli
+from oncall.cli import user as user_cli
+from oncall.config.settings import Settings, load_settings
+from oncall.config.yamlsource import SourceError, SourceErrors
+
+
+class Context:
+    def __init__(self, config: str | None):
+        self.config_path = Path(config or os.environ.get("ONCALL_CONFIG", "config.yaml"))
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except SourceErrors as exc:
+                for error in exc.errors:
+                    click.echo(str(error), err=True)
+                raise SystemExit(1) from None
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    envvar="ONCALL_CONFIG",
+    default=None,
+    metavar="PATH",
+    help="config.yaml to use (default: $ONCALL_CONFIG or ./config.yaml).",
+)
+@click.version_option(__version__, prog_name="oncall")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """oncall: the critical support line's paging service.
+
+    Customers phone or email the critical line; the service verifies them and the severity,
+    opens a case, pages the on-call engineer from rotations/*.yaml, escalates until somebody
+    acknowledges, and holds the team to the triage and status targets in config.yaml.
+    """
+    ctx.obj = Context(config)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Request threads.")
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Apply database migrations before starting.",
+)
+@pass_context
+def serve(ctx: Context, host: str, port: int, threads: int, migrate: bool) -> None:
+    """Run the web service and the engine in one process (the single-box default).
+
+    Serves the webhooks, API and dashboard with gunicorn (one worker, several threads) and
+    runs the engine tick, the outbox sender and the rota/customers reload poll beside them.
+    SIGHUP reloads the rotas, customers and voice flows.
+    """
+    settings = ctx.settings
+    if migrate:
+        _upgrade(settings)
+    from oncall.cli.serve import serve_single_box
+
+    serve_single_box(settings, host=host, port=port, threads=threads)
+
+
+@main.command()
+@pass_context
+def clock(ctx: Context) -> None:
+    """Run the engine only: the tick, the outbox sender and file polling (Procfile `clock:`).
+
+    Several clock processes may run against one PostgreSQL database; due work is claimed
+    with FOR UPDATE SKIP LOCKED, so nothing is sent twice.
+    """
+    import signal
+    import threading
+
+    from oncall.bootstrap.background import BackgroundServices, install_sighup
+    from oncall.bootstrap.runtime import build_runtime
+    from oncall.config.logs import configure_logging
+
+    settings = ctx.settings
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = build_runtime(settings)
+    services = BackgroundServices(runtime, engine=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    install_sighup(runtime)
+    services.start()
+    click.echo(f"oncall clock running (tick every {settings.engine.tick.total_seconds()}s)")
+    stop.wait()
+    services.stop()
+    runtime.close()
+
+
+@main.command()
+@click.option("--days", default=28, show_default=True, help="Rota coverage horizon.")
+@pass_context
+def check(ctx: Context, days: int) -> None:
+    """Validate config, customers, rotas and voice flows; list every problem; exit 1 on any."""
+    from datetime import UTC, datetime
+
+    errors: list[SourceError] = []
+    try:
+        settings = load_settings(ctx.config_path)
+    except SourceErrors as exc:
+        for error in exc.errors:
+            click.echo(str(error))
+        click.echo(f"{len(exc.errors)} error(s) in {ctx.config_path}; other files not checked")
+        sys.exit(1)
+
+    from oncall.sources.customers import directory_errors
+    from oncall.sources.rotas import check_directory
+
+    errors += directory_errors(settings.paths.customers)
+    teams, rota_problems = check_directory(settings.paths.rotations, datetime.now(UTC), days=days)
+    errors += rota_problems
+    errors += _voice_flow_errors(settings)
+    if not [e for e in errors if e.severity == "error"]:
+        errors += _cross_check(settings, teams)
+    for error in errors:
+        click.echo(str(error))
+    hard = [e for e in errors if e.severity == "error"]
+    if hard:
+        click.echo(f"{len(hard)} error(s), {len(errors) - len(hard)} warning(s)")
+        sys.exit(1)
+    click.echo(
+        f"ok: {ctx.config_path}, {settings.paths.customers.name}, {len(teams)} rota(s)"
+        + (f", {len(errors)} warning(s)" if errors else "")
+    )
+
+
+def _voice_flow_errors(settings: Settings) -> list[SourceError]:
+    try:
+        from oncall.sources.voice_flows import load_flow_file
+    except ImportError:
+        return []
+    try:
+        load_flow_file(settings.paths.voice_flows / "critical_line.yaml")
+    except SourceErrors as exc:
+        return exc.errors
+    return []
+
+
+def _cross_check(settings: Settings, teams: dict) -> list[SourceError]:
+    """Every customer's team must have a rota, or their cases could page nobody."""
+    from oncall.sources.customers import load_directory
+
+    directory = load_directory(settings.paths.customers)
+    problems = []
+    for customer in directory.customers.values():
+        if customer.team not in teams:
+            problems.append(
+                SourceError(
+                    str(settings.paths.customers),
+                    0,
+                    f"customers.{customer.key}.team",
+                    f"no rota for team {customer.team!r} in {settings.paths.rotations}",
+                )
+            )
+    return problems
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_context
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Apply migrations to the configured database (DATABASE_URL overrides config)."""
+    _upgrade(ctx.settings, revision)
+    click.echo(f"database at {revision}: {_redact(ctx.settings.database_url)}")
+
+
+def _upgrade(settings: Settings, revision: str = "head") -> None:
+    from oncall.db.session import upgrade
+
+    upgrade(settings.database_url, revision)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+for group in (
+    rota_cli.rota,
+    report_cli.report,
+    user_cli.user,
+    misuse_cli.misuse,
+    simulate_cli.simulate,
+):
+    main.add_command(group)

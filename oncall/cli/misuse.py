@@ -1,0 +1,47 @@
+"""``oncall misuse``: managers deal with misuse flags from the command line."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+
+@click.group()
+def misuse() -> None:
+    """Misuse flags: cases downgraded off the critical line (fee) and customers under review."""
+
+
+@misuse.command("waive")
+@click.argument("case", type=int)
+@click.option("--reason", required=True, help="Why the fee is waived (goes on the timeline).")
+@click.option("--by", "by", default=None, help="Who waives it (default: your login name).")
+def waive(case: int, reason: str, by: str | None) -> None:
+    """Waive the misuse fee of CASE (its number, e.g. 1042)."""
+    from oncall.bootstrap.runtime import build_runtime
+    from oncall.cases.store import CaseError
+    from oncall.db.session import transaction
+    from oncall.services.engineer_actions import waive_misuse
+
+    settings = click.get_current_context().obj.settings
+    if not reason.strip():
+        raise click.UsageError("--reason must say why the fee is waived")
+    who = by or _login()
+    runtime = build_runtime(settings)
+    try:
+        with transaction(runtime.sessions) as session:
+            flag = waive_misuse(session, runtime, case, who, reason, runtime.clock.now())
+            fee, currency, waived_by = flag.fee, flag.currency, flag.waived_by
+            waive_reason = flag.waive_reason
+    except CaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+    click.echo(f"Case {case}: misuse fee {fee:g} {currency} waived by {waived_by}: {waive_reason}")
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in containers without a passwd entry
+        return "cli"

@@ -1,0 +1,125 @@
+"""``oncall report sla|misuse --month 2026-11``: SLA compliance and the misuse billing export."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+
+from oncall.reports.sla import (
+    format_seconds,
+    misuse_csv,
+    misuse_report,
+    month_of,
+    parse_month,
+    sla_report,
+)
+
+
+def _month(value: str | None, zone) -> str:
+    month = value or month_of(datetime.now(UTC), zone)
+    try:
+        parse_month(month)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    return month
+
+
+def _sessions(settings):
+    from oncall.db.session import make_engine, make_session_factory
+
+    # Reports only read the database: no rotas, transports or clock needed.
+    engine = make_engine(settings.database_url)
+    return engine, make_session_factory(engine)
+
+
+@click.group("report")
+def report() -> None:
+    """Monthly reports (months are calendar months in config's time zone)."""
+
+
+@report.command("sla")
+@click.option("--month", metavar="YYYY-MM", help="The month (default: this month).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def sla_command(month: str | None, as_json: bool) -> None:
+    """SLA compliance for the cases opened in a month.
+
+    Cases, median and p90 time to triage, % triaged within target, % first status within
+    target, and breaches by team, engineer and customer.
+    """
+    settings = click.get_current_context().obj.settings
+    month = _month(month, settings.zone)
+    engine, sessions = _sessions(settings)
+    try:
+        with sessions() as session:
+            result = sla_report(
+                session, month, settings.zone, sla=settings.sla, now=datetime.now(UTC)
+            )
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value:.1f}%"
+
+    click.echo(f"SLA report for {month} ({result.timezone})")
+    click.echo(f"  cases opened                {result.cases}")
+    click.echo(f"  acknowledged                {result.acknowledged}")
+    click.echo(f"  median time to triage       {format_seconds(result.median_triage_seconds)}")
+    click.echo(f"  p90 time to triage          {format_seconds(result.p90_triage_seconds)}")
+    click.echo(
+        f"  triaged within target       {pct(result.triage_pct)}"
+        f" ({result.triaged_within_target}/{result.triage_measured})"
+    )
+    click.echo(
+        f"  first status within target  {pct(result.first_status_pct)}"
+        f" ({result.first_status_within_target}/{result.first_status_measured})"
+    )
+    targets = ", ".join(f"{k} {v}" for k, v in result.breaches_by_target.items())
+    click.echo(
+        f"  breaches                    {result.breaches}" + (f" ({targets})" if targets else "")
+    )
+    for title, rows in (
+        ("team", result.breaches_by_team),
+        ("engineer", result.breaches_by_engineer),
+        ("customer", result.breaches_by_customer),
+    ):
+        if rows:
+            click.echo(f"  breaches by {title}:")
+            for row in rows:
+                click.echo(f"    {row.label:<30} {row.count}")
+
+
+@report.command("misuse")
+@click.option("--month", metavar="YYYY-MM", help="The month (default: this month).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for billing (one row per fee).")
+def misuse_command(month: str | None, as_csv: bool) -> None:
+    """Misuse fees flagged in a month: the billing export.
+
+    Customer, case, date, severity claimed, severity set, fee, currency, waived, reason.
+    """
+    settings = click.get_current_context().obj.settings
+    month = _month(month, settings.zone)
+    engine, sessions = _sessions(settings)
+    try:
+        with sessions() as session:
+            rows = misuse_report(session, month, settings.zone)
+    finally:
+        engine.dispose()
+    if as_csv:
+        click.echo(misuse_csv(rows), nl=False)
+        return
+    click.echo(f"Misuse fees for {month}: {len(rows)}")
+    totals: dict[str, float] = {}
+    for row in rows:
+        totals[row.currency] = totals.get(row.currency, 0.0) + row.due
+        waived = f"waived by {row.waived_by}: {row.waive_reason}" if row.waived else "due"
+        click.echo(
+            f"  {row.date}  case {row.case or '-':<6} {row.customer_name:<20} "
+            f"S{row.severity_claimed}->S{row.severity_set}  {row.fee:.2f} {row.currency}  {waived}"
+        )
+    for currency, total in sorted(totals.items()):
+        click.echo(f"  total due: {total:.2f} {currency}")

@@ -1,0 +1,72 @@
+"""The names the parts agree on: case states, deadline states and kinds, outbox states and
+purposes. They are stored as their string values; compare with the members, never with a bare
+string.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    OPEN = "open"  # paging, nobody has acknowledged
+    ACKNOWLEDGED = "acknowledged"  # triaged; status targets running
+    RESOLVED = "resolved"
+    DOWNGRADED = "downgraded"  # SEV 3/4: left the critical line for the regular queue
+
+
+OPEN_STATES = (CaseState.OPEN.value, CaseState.ACKNOWLEDGED.value)
+
+
+class DeadlineState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Purpose(StrEnum):
+    """Why an outbox row exists (the dashboard, reports and fallbacks read it)."""
+
+    PAGE = "page"  # SMS page to an escalation target
+    PAGE_VOICE = "page_voice"  # voice call: the fallback of a failed SMS page or reminder
+    PAGE_BUNDLE = "page_bundle"  # one SMS carrying several cases' pages to one person
+    MANAGER_PAGE = "manager_page"  # breach, exhausted escalation, unroutable case
+    REMINDER = "reminder"  # triage/status reminders to engineers
+    NOTICE = "notice"  # "1042 acknowledged by Alice Ng" to the others who were paged
+    FORWARD = "forward"  # email to the regular support queue
+
+
+#: Messages that make their recipient someone "paged for the case" (may act on it by SMS).
+PAGING_PURPOSES = (Purpose.PAGE, Purpose.PAGE_VOICE, Purpose.MANAGER_PAGE, Purpose.REMINDER)
+#: Engineer pages that are pointless once somebody has acknowledged.
+ESCALATION_PURPOSES = (Purpose.PAGE, Purpose.PAGE_VOICE, Purpose.REMINDER)
+
+
+class DeadlineKind(StrEnum):
+    """What the engine does when a deadline row falls due."""
+
+    ESCALATE = "escalate"
+    TRIAGE_WARN = "triage_warn"
+    TRIAGE_DUE = "triage_due"
+    STATUS_WARN = "status_warn"
+    STATUS_DUE = "status_due"
+    ROUTE_CHECK = "route_check"  # an unroutable case looks for its team's rota again
+
+
+#: Stopped by an acknowledgement.
+ESCALATION_KINDS = (
+    DeadlineKind.ESCALATE,
+    DeadlineKind.TRIAGE_WARN,
+    DeadlineKind.TRIAGE_DUE,
+    DeadlineKind.ROUTE_CHECK,
+)
+STATUS_KINDS = (DeadlineKind.STATUS_WARN, DeadlineKind.STATUS_DUE)

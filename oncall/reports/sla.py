@@ -1,0 +1,412 @@
+"""Monthly SLA and misuse reports, and the live SLA clocks the dashboard shows.
+
+The functions here read rows and compute; they never write, and they take the time zone and
+targets as arguments, so the CLI, the dashboard and the API give the same numbers.
+
+Rules (stated once, here):
+
+* **The month** is a calendar month in the service's time zone (``settings.timezone``). A case
+  belongs to the month it was *opened* in, and all of its breaches count in that month, even a
+  breach that happened after midnight on the 1st: the report answers "how did we do on the
+  cases opened in November".
+* **Time to triage** is ``acknowledged_at - opened_at`` over acknowledged cases. The median is
+  the usual middle value (mean of the two middle ones for an even count); **p90** is the
+  nearest-rank 90th percentile, so it is always a time that really happened.
+* **Triaged within target**: acknowledged at or before ``triage_due_at``. Counted over cases
+  that were acknowledged or whose triage target has passed; a case still inside its target is
+  neither met nor missed yet.
+* **First status within target**: the first status (``first_status_at``; a resolution counts,
+  since the customer is told about it) at or before ``opened_at + sla.first_status``, scaled
+  by ``after_hours_multiplier`` for after-hours cases, exactly as the engine armed it. Cases
+  downgraded out of the critical line without a status are left out: the target stopped
+  applying to them. Cases whose target hasn't passed yet are left out too.
+* **Breaches** are the timeline's ``breach`` events (``data.target`` is ``triage`` or
+  ``status``). Each is charged to the engineer who acknowledged the case, or, if nobody had,
+  to the last engineer paged before the breach.
+* **Misuse** rows are the month's fee flags (``MisuseFlag.month``, written in the same zone).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import statistics
+from collections import Counter as Tally
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
+from oncall.domain import sla as sla_rules
+from oncall.domain.enums import CaseState
+from oncall.domain.sla import SlaSettings
+
+MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+# -- months ---------------------------------------------------------------------------------
+def parse_month(month: str) -> tuple[int, int]:
+    match = MONTH_PATTERN.match(month or "")
+    if not match:
+        raise ValueError(f"{month!r} is not a month like 2026-11")
+    return int(match.group(1)), int(match.group(2))
+
+
+def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` of a calendar month in ``zone``, as UTC instants."""
+    year, number = parse_month(month)
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def month_of(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%Y-%m")
+
+
+# -- live clocks ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SlaClock:
+    """One target as the dashboard shows it."""
+
+    due: datetime | None
+    seconds_left: float | None  # negative once breached; None when there is no target
+    level: str  # "ok" | "warn" (inside warn_before) | "breached" | "met" | "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "due": self.due.isoformat() if self.due else None,
+            "seconds_left": self.seconds_left,
+            "level": self.level,
+        }
+
+
+def sla_clock(
+    due: datetime | None, now: datetime, warn_before: timedelta, met: bool = False
+) -> SlaClock:
+    if met:
+        return SlaClock(due, None, "met")
+    if due is None:
+        return SlaClock(None, None, "none")
+    left = (due - now).total_seconds()
+    if left <= 0:
+        level = "breached"
+    elif left <= warn_before.total_seconds():
+        level = "warn"
+    else:
+        level = "ok"
+    return SlaClock(due, left, level)
+
+
+def case_clocks(case: Case, now: datetime, warn_before: timedelta) -> tuple[SlaClock, SlaClock]:
+    """(time to triage, time to the next status) for an open case."""
+    triage = sla_clock(case.triage_due_at, now, warn_before, met=case.acknowledged_at is not None)
+    status = sla_clock(case.status_due_at, now, warn_before, met=not case.is_open)
+    return triage, status
+
+
+# -- SLA report -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Count:
+    key: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SlaReport:
+    month: str
+    timezone: str
+    start: datetime
+    end: datetime
+    cases: int
+    acknowledged: int
+    median_triage_seconds: float | None
+    p90_triage_seconds: float | None
+    triage_measured: int  # cases whose triage target was met or missed
+    triaged_within_target: int
+    first_status_measured: int
+    first_status_within_target: int
+    breaches: int
+    breaches_by_target: dict[str, int] = field(default_factory=dict)
+    breaches_by_team: list[Count] = field(default_factory=list)
+    breaches_by_engineer: list[Count] = field(default_factory=list)
+    breaches_by_customer: list[Count] = field(default_factory=list)
+
+    @property
+    def triage_pct(self) -> float | None:
+        return _pct(self.triaged_within_target, self.triage_measured)
+
+    @property
+    def first_status_pct(self) -> float | None:
+        return _pct(self.first_status_within_target, self.first_status_measured)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["start"] = self.start.isoformat()
+        data["end"] = self.end.isoformat()
+        data["triage_pct"] = self.triage_pct
+        data["first_status_pct"] = self.first_status_pct
+        return data
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def percentile_nearest_rank(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(math.ceil(pct / 100.0 * len(ordered)), 1)
+    return ordered[rank - 1]
+
+
+def sla_report(
+    session: Session,
+    month: str,
+    zone: ZoneInfo,
+    *,
+    sla: SlaSettings | None = None,
+    now: datetime | None = None,
+) -> SlaReport:
+    """SLA compliance for the cases opened in ``month`` (see the module docstring).
+
+    ``sla`` gives the first-status target (without it, first status is not measured); ``now``
+    decides which targets have passed for cases still open (default: the wall clock).
+    """
+    start, end = month_bounds(month, zone)
+    now = now or datetime.now(UTC)
+    cases = list(
+        session.scalars(
+            select(Case)
+            .where(Case.opened_at >= start, Case.opened_at < end)
+            .order_by(Case.opened_at, Case.id)
+        )
+    )
+    triage_times: list[float] = []
+    triage_measured = triage_met = 0
+    status_measured = status_met = 0
+    for case in cases:
+        if case.acknowledged_at is not None:
+            triage_times.append((case.acknowledged_at - case.opened_at).total_seconds())
+        if case.triage_due_at is not None:
+            if case.acknowledged_at is not None:
+                triage_measured += 1
+                triage_met += case.acknowledged_at <= case.triage_due_at
+            elif case.triage_due_at <= now:
+                triage_measured += 1
+        if sla is not None:
+            due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
+            told = case.first_status_at or case.resolved_at
+            if told is not None:
+                status_measured += 1
+                status_met += told <= due
+            elif case.state != CaseState.DOWNGRADED.value and due <= now:
+                status_measured += 1
+
+    breaches = _breaches(session, cases)
+    by_target = Tally(target for target, _case, _engineer in breaches)
+    teams = Tally(case.team for _target, case, _engineer in breaches)
+    customers = Tally(case.customer_key for _target, case, _engineer in breaches)
+    engineers = Tally(engineer[0] for _target, _case, engineer in breaches)
+    customer_names = {case.customer_key: case.customer_name for case in cases}
+    engineer_names = {engineer[0]: engineer[1] for _t, _c, engineer in breaches}
+    return SlaReport(
+        month=month,
+        timezone=zone.key,
+        start=start,
+        end=end,
+        cases=len(cases),
+        acknowledged=len(triage_times),
+        median_triage_seconds=statistics.median(triage_times) if triage_times else None,
+        p90_triage_seconds=percentile_nearest_rank(triage_times, 90),
+        triage_measured=triage_measured,
+        triaged_within_target=triage_met,
+        first_status_measured=status_measured,
+        first_status_within_target=status_met,
+        breaches=len(breaches),
+        breaches_by_target=dict(sorted(by_target.items())),
+        breaches_by_team=_counts(teams, {}),
+        breaches_by_engineer=_counts(engineers, engineer_names),
+        breaches_by_customer=_counts(customers, customer_names),
+    )
+
+
+def _counts(tally: Tally, labels: dict[str, str]) -> list[Count]:
+    # Most breaches first; ties in key order so the output is stable.
+    ordered = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
+    return [Count(key, labels.get(key, key), count) for key, count in ordered]
+
+
+NOBODY = ("(nobody paged)", "(nobody paged)")
+
+
+def _breaches(session: Session, cases: list[Case]) -> list[tuple[str, Case, tuple[str, str]]]:
+    """(target, case, (engineer key, engineer name)) for every breach event of ``cases``."""
+    if not cases:
+        return []
+    by_id = {case.id: case for case in cases}
+    events = list(
+        session.scalars(
+            select(CaseEvent)
+            .where(CaseEvent.kind == "breach", CaseEvent.case_id.in_(by_id))
+            .order_by(CaseEvent.at, CaseEvent.id)
+        )
+    )
+    # Pages to engineers for these cases, to charge breaches nobody had acknowledged.
+    pages = list(
+        session.execute(
+            select(OutboundMessage.case_id, OutboundMessage.recipient, OutboundMessage.created_at)
+            .where(
+                and_(
+                    OutboundMessage.case_id.in_(by_id),
+                    OutboundMessage.purpose.like("page%"),
+                    OutboundMessage.recipient.not_in(["", "customer"]),
+                )
+            )
+            .order_by(OutboundMessage.created_at, OutboundMessage.id)
+        )
+    )
+    out = []
+    for event in events:
+        case = by_id[event.case_id]
+        target = str((event.data or {}).get("target") or "unknown")
+        out.append((target, case, _engineer_for(case, event, pages)))
+    return out
+
+
+def _engineer_for(case: Case, event: CaseEvent, pages: list[Any]) -> tuple[str, str]:
+    """Who a breach is charged to: whoever owned the case then, else whoever was paged."""
+    names = {
+        key: member.get("name", key)
+        for key, member in ((case.escalation or {}).get("members") or {}).items()
+        if isinstance(member, dict)
+    }
+    owner = case.acknowledged_by
+    if owner and case.acknowledged_at is not None and case.acknowledged_at <= event.at:
+        return owner, case.acknowledged_by_name or names.get(owner, owner)
+    # Nobody had acknowledged: the last engineer paged before the breach let it lapse.
+    # Strictly before: the manager's breach page is written in the same instant.
+    paged = [p.recipient for p in pages if p.case_id == case.id and p.created_at < event.at]
+    if paged:
+        return paged[-1], names.get(paged[-1], paged[-1])
+    if owner:
+        return owner, case.acknowledged_by_name or names.get(owner, owner)
+    return NOBODY
+
+
+# -- misuse report (the billing export) -----------------------------------------------------
+@dataclass(frozen=True)
+class MisuseRow:
+    customer: str
+    customer_name: str
+    case: int | None
+    date: str  # the local date the case was flagged, YYYY-MM-DD
+    severity_claimed: int | None
+    severity_set: int | None
+    fee: float
+    currency: str
+    waived: bool
+    reason: str  # why the case was flagged
+    waived_by: str
+    waive_reason: str
+
+    @property
+    def due(self) -> float:
+        return 0.0 if self.waived else self.fee
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["due"] = self.due
+        return data
+
+
+CSV_COLUMNS = [
+    "customer",
+    "customer_name",
+    "case",
+    "date",
+    "severity_claimed",
+    "severity_set",
+    "fee",
+    "currency",
+    "waived",
+    "due",
+    "reason",
+    "waived_by",
+    "waive_reason",
+]
+
+
+def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) -> list[MisuseRow]:
+    """The month's misuse fee flags, waived or not, oldest first."""
+    parse_month(month)
+    zone = zone or ZoneInfo("UTC")
+    rows = session.execute(
+        select(MisuseFlag, Case.number, Case.customer_name)
+        .outerjoin(Case, Case.id == MisuseFlag.case_id)
+        .where(MisuseFlag.month == month, MisuseFlag.kind == "fee")
+        .order_by(MisuseFlag.flagged_at, MisuseFlag.id)
+    )
+    out = []
+    for flag, number, customer_name in rows:
+        out.append(
+            MisuseRow(
+                customer=flag.customer_key,
+                customer_name=customer_name or flag.customer_key,
+                case=number,
+                date=flag.flagged_at.astimezone(zone).date().isoformat(),
+                severity_claimed=flag.severity_claimed,
+                severity_set=flag.severity_set,
+                fee=flag.fee,
+                currency=flag.currency,
+                waived=flag.waived_at is not None,
+                reason=flag.reason or "",
+                waived_by=flag.waived_by or "",
+                waive_reason=flag.waive_reason or "",
+            )
+        )
+    return out
+
+
+def misuse_csv(rows: list[MisuseRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        data = row.to_dict()
+        data["waived"] = "yes" if row.waived else "no"
+        data["fee"] = f"{row.fee:.2f}"
+        data["due"] = f"{row.due:.2f}"
+        writer.writerow({key: _csv_safe(data[key]) for key in CSV_COLUMNS})
+    return buffer.getvalue()
+
+
+def _csv_safe(value: Any) -> Any:
+    # A reason typed by a person lands in a spreadsheet: a leading = + - @ would run as a
+    # formula there (CSV injection), so such text is prefixed with a quote.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``7m 30s``, ``1h 05m``: durations for people."""
+    if seconds is None:
+        return "–"
+    sign = "-" if seconds < 0 else ""
+    total = int(abs(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m {secs:02d}s"
+    return f"{sign}{secs}s"

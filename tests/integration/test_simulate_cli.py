@@ -1,0 +1,118 @@
+"""``oncall simulate`` against a service really listening on loopback: signed over the public
+URL, sent to ``--url``, following the TwiML the way a newcomer's terminal will."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from oncall.cli.main import main
+from oncall.db.models import Attempt, Case, OutboundMessage
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)
+        httpd.server_close()
+
+
+def simulate(runner, settings, server, *args: str):
+    # The CLI reads the same config file as the app, so it signs with the same token and
+    # public URL (https://oncall.vendor.example) while sending to the loopback server.
+    result = runner.invoke(main, ["--config", settings.source, "simulate", *args, "--url", server])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def cases(runtime) -> list[Case]:
+    with runtime.sessions() as session:
+        found = list(session.scalars(select(Case)))
+        session.expunge_all()
+        return found
+
+
+def test_simulate_call_reports_an_s1_and_the_engineer_accepts(runner, settings, server, runtime):
+    output = simulate(runner, settings, server, "call", "--from", "+15551230001", "--digits", "1")
+    assert "caller hears: Thank you for calling the Vendor Support critical support line" in output
+    assert "caller presses 1" in output
+    assert "Your case number is 1 0 0 1" in output
+    assert "engineer hears: Critical line call from Acme Corp, severity 1" in output
+    assert "connected to the engineer" in output
+    assert "the line hangs up" in output
+    (case,) = cases(runtime)
+    assert case.acknowledged_by == "alice" and case.recording_sid is not None
+
+
+def test_simulate_call_with_pin_and_nobody_answering(runner, settings, server, runtime):
+    output = simulate(
+        runner,
+        settings,
+        server,
+        "call",
+        "--from",
+        "+15550009999",
+        "--pin",
+        "4821",
+        "--digits",
+        "2",
+        "--no-answer",
+    )
+    assert "caller presses 4821" in output
+    assert output.count("no answer") == 2
+    assert "The on-call engineer has been paged" in output
+    (case,) = cases(runtime)
+    assert case.severity == 2 and case.state == "open"
+
+
+def test_simulate_call_menu_3(runner, settings, server, runtime):
+    output = simulate(runner, settings, server, "call", "--from", "+15551230001", "--digits", "3")
+    assert "may incur a fee" in output
+    with runtime.sessions() as session:
+        assert session.scalar(select(Attempt.reason)) == "non_critical"
+
+
+def test_simulate_sms_posts_a_signed_sms_and_prints_the_reply(runner, settings, server, runtime):
+    simulate(runner, settings, server, "call", "--from", "+15551230001", "--no-answer")
+    output = simulate(runner, settings, server, "sms", "--from", "+15550100101", "ACK 1001")
+    assert output.startswith("reply: ")
+    assert "1001" in output
+    assert cases(runtime)[0].acknowledged_by == "alice"
+
+
+def test_simulate_email_posts_sendgrid_format(runner, settings, server, runtime):
+    output = simulate(
+        runner,
+        settings,
+        server,
+        "email",
+        "--from",
+        "wile@acme.example",
+        "--subject",
+        "Sev 1: checkout down",
+        "--body",
+        "Down for all users.",
+    )
+    assert '"outcome": "case"' in output and '"case_number": 1001' in output
+    with runtime.sessions() as session:
+        reply = session.scalar(select(OutboundMessage).where(OutboundMessage.purpose == "opened"))
+        assert reply.subject == "[Case 1001] Sev 1: checkout down"
+
+
+def test_simulate_needs_an_auth_token(runner, make_settings, db_url):
+    settings = make_settings(db_url, twilio={"auth_token": ""})
+    result = runner.invoke(
+        main, ["--config", settings.source, "simulate", "call", "--from", "+15551230001"]
+    )
+    assert result.exit_code == 2
+    assert "needs twilio.auth_token" in result.output
