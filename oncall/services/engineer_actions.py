@@ -37,16 +37,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import (
-    CaseError,
-    add_event,
-    cancel_deadlines,
-    case_by_number,
-    case_subject,
-    enqueue,
-    has_work_due,
-    notify_customer,
-)
+from oncall.cases.customer import case_subject, notify_customer
+from oncall.cases.deadlines import cancel_deadlines
+from oncall.cases.errors import CaseError
+from oncall.cases.events import add_event
+from oncall.cases.lookup import case_by_number
+from oncall.cases.members import member_of
+from oncall.cases.outbox import enqueue, has_work_due
 from oncall.config.settings import normalise_phone
 from oncall.db.models import Attempt, Case, MisuseFlag, OutboundMessage, WebhookReceipt
 from oncall.db.session import transaction
@@ -67,15 +64,10 @@ from oncall.domain.enums import (
     Purpose,
 )
 from oncall.domain.sms_text import to_gsm7, truncate_words
-from oncall.engine.tick import (
-    arm_status_target,
-    case_zone,
-    hhmm,
-    member_of,
-    next_status_seq,
-    notify_people,
-    stop_escalation,
-)
+from oncall.engine.escalation import stop_escalation
+from oncall.engine.paging import notify_people
+from oncall.engine.status import arm_status_target, next_status_seq
+from oncall.engine.wording import case_zone, hhmm
 from oncall.runtime import Runtime
 
 log = logging.getLogger("oncall.commands")
@@ -170,7 +162,7 @@ def _record_ack(
             runtime,
             case,
             now,
-            purpose="acknowledged",
+            purpose=Purpose.ACKNOWLEDGED,
             subject="An engineer is working on it",
             text=(
                 f"An engineer is working on your case {case.number}."
@@ -242,7 +234,7 @@ def post_status(
         runtime,
         case,
         now,
-        purpose="status",
+        purpose=Purpose.STATUS,
         subject="Status update",
         text=f"Update on case {case.number} from {name}:\n{text}{eta_line}",
     )
@@ -324,7 +316,7 @@ def resolve(
         runtime,
         case,
         now,
-        purpose="resolved",
+        purpose=Purpose.RESOLVED,
         subject="Resolved",
         text=f"Your case {case.number} has been resolved." + (f"\n{note}" if note else ""),
         dedupe_key=f"customer:resolved:{case.id}",
@@ -405,7 +397,7 @@ def _downgrade(
         runtime,
         case,
         now,
-        purpose="downgraded",
+        purpose=Purpose.DOWNGRADED,
         subject="Moved to regular support",
         text=(
             f"Our on-call engineer reviewed case {case.number} as Severity {severity}. The "

@@ -1,7 +1,7 @@
 """Intake use cases: the critical line's phone IVR, one webhook step at a time, and email.
 
 Every inbound contact ends where a person will see it: a case (which pages the on-call engineer
-through :func:`oncall.cases.store.open_case`), a recorded refusal (:class:`Attempt`), or a
+through :func:`oncall.cases.opening.open_case`), a recorded refusal (:class:`Attempt`), or a
 forward to the regular support queue. Nothing is dropped.
 
 Twilio and SendGrid retry, so every entry point here is idempotent:
@@ -33,22 +33,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import (
-    CaseError,
-    NewCase,
-    add_event,
-    case_by_number,
-    enqueue,
-    find_case_by_intake_key,
-    notify_customer,
-    open_case,
-    open_case_for_customer,
-    record_attempt,
-)
+from oncall.cases.attempts import record_attempt
+from oncall.cases.customer import notify_customer
+from oncall.cases.errors import CaseError
+from oncall.cases.events import add_event
+from oncall.cases.lookup import case_by_number, find_case_by_intake_key, open_case_for_customer
+from oncall.cases.members import member_of
+from oncall.cases.opening import NewCase, open_case
+from oncall.cases.outbox import enqueue
 from oncall.config.settings import normalise_phone
 from oncall.db.models import Case, Deadline, OutboundMessage, VoiceCall, WebhookReceipt
 from oncall.domain.eligibility import entitlement, is_critical
-from oncall.domain.enums import DeadlineState
+from oncall.domain.enums import DeadlineKind, DeadlineState, Purpose
 from oncall.domain.mail import (
     DEFAULT_SEVERITY_RULES,
     InboundEmail,
@@ -548,7 +544,7 @@ def _tell_caller_in_writing(ctx: _Call, case: Case) -> None:
         ctx.runtime,
         case,
         ctx.now,
-        purpose="opened",
+        purpose=Purpose.OPENED,
         text=ctx.flow.message("case_opened_email", values),
         subject="Critical case opened by phone",
         sms_text=ctx.flow.message("case_opened_sms", values),
@@ -818,7 +814,7 @@ def _refuse(
         ctx.session,
         ctx.now,
         channel="email",
-        purpose="forward",
+        purpose=Purpose.FORWARD,
         recipient="support_queue",
         to=settings.email.forward_to,
         from_address=settings.email.from_address,
@@ -863,19 +859,10 @@ def case_people(session: Session, runtime: Runtime, case: Case, now: datetime) -
     paged last is paging now (live overrides honoured)."""
     live = runtime.rotas.team(case.team)
     if case.acknowledged_by:
-        member = _member(case, case.acknowledged_by, live)
+        member = member_of(runtime, case, case.acknowledged_by)
         return [member] if member is not None else []
     step = _current_step(session, case)
     return _targets(case, step, now, live) or []
-
-
-def _member(case: Case, key: str, live: Any) -> Member | None:
-    if live is not None and key in live.members:
-        return live.members[key]
-    data = (case.escalation or {}).get("members", {}).get(key)
-    if not data:
-        return None
-    return Member(key, data.get("name", key), data.get("phone"), data.get("email"))
 
 
 def _current_step(session: Session, case: Case) -> int:
@@ -885,7 +872,7 @@ def _current_step(session: Session, case: Case) -> int:
     fired = session.scalar(
         select(func.max(Deadline.seq)).where(
             Deadline.case_id == case.id,
-            Deadline.kind == "escalate",
+            Deadline.kind == DeadlineKind.ESCALATE,
             Deadline.state == DeadlineState.DONE.value,
         )
     )
@@ -1120,7 +1107,7 @@ def _email(
         runtime,
         case,
         now,
-        purpose="opened",
+        purpose=Purpose.OPENED,
         text=_opened_text(runtime, case),
         subject=_strip_reply_prefix(mail.subject) or "Critical case opened",
         dedupe_key=f"opened:{case.number}",
@@ -1223,7 +1210,7 @@ def _attach_reply(
             session,
             now,
             channel="sms",
-            purpose="customer_reply",
+            purpose=Purpose.CUSTOMER_REPLY,
             recipient=member.key,
             to=member.phone,
             from_address=settings.twilio.critical_line,
@@ -1258,7 +1245,7 @@ def _refuse_email(
             session,
             now,
             channel="email",
-            purpose="refusal",
+            purpose=Purpose.REFUSAL,
             recipient="sender",
             to=mail.reply_to or mail.from_address,
             from_address=settings.email.from_address,
@@ -1327,7 +1314,7 @@ def _forward(
         session,
         now,
         channel="email",
-        purpose="forward",
+        purpose=Purpose.FORWARD,
         recipient="support_queue",
         to=settings.email.forward_to,
         from_address=settings.email.from_address,

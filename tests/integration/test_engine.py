@@ -16,10 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from oncall.bootstrap.runtime import build_runtime
-from oncall.cases.store import CaseError, case_by_number
+from oncall.cases.errors import CaseError
+from oncall.cases.lookup import case_by_number
 from oncall.db.models import Deadline, MisuseFlag
 from oncall.db.session import make_engine, transaction
-from oncall.engine.tick import run_escalation, tick
+from oncall.domain.enums import DeadlineKind
+from oncall.engine import crash_points
+from oncall.engine.escalation import run_escalation
+from oncall.engine.tick import tick
 from oncall.services.engineer_actions import review_refused_attempts, waive_misuse
 from tests.conftest import ROOT
 from tests.fakes.transports import ALICE, BOB, CAROL, DANA, WILE, FakeTransport, PagingWorld
@@ -312,7 +316,7 @@ def test_sev_2_changes_the_severity_and_keeps_paging(world):
 
 
 def test_refused_attempts_raise_one_review_flag_a_month(world):
-    from oncall.cases.store import record_attempt
+    from oncall.cases.attempts import record_attempt
 
     runtime = world.runtime
     for attempt in range(4):
@@ -369,22 +373,19 @@ def test_what_fell_due_while_the_engine_was_down_happens_once_when_it_returns(wo
     assert world.kinds(case).count("paged") == 3
 
 
-def test_a_deadline_that_fails_is_rolled_back_and_applied_once_later(world, monkeypatch):
-    import oncall.engine.tick as engine_module
-
+def test_a_deadline_that_fails_is_rolled_back_and_applied_once_later(world):
     case = world.open_case()
-    real = engine_module._HANDLERS["escalate"]
 
-    def crash(*args, **kwargs):
-        real(*args, **kwargs)  # the pages are enqueued ... and then the process "dies"
-        raise RuntimeError("killed mid-transaction")
+    def crash(deadline, case):
+        # The step was applied (its pages enqueued) ... and then the process "dies".
+        if deadline.kind == DeadlineKind.ESCALATE:
+            raise RuntimeError("killed mid-transaction")
 
-    monkeypatch.setitem(engine_module._HANDLERS, "escalate", crash)
-    result = tick(world.runtime)
+    with crash_points.armed(crash_points.AFTER_DEADLINE_APPLIED, crash):
+        result = tick(world.runtime)
     assert result.failed == 1 and result.applied == 0
     world.sender.run_once()
     assert world.texts(ALICE) == []  # rolled back: nothing was sent
-    monkeypatch.setitem(engine_module._HANDLERS, "escalate", real)
     world.settle()
     assert world.texts(ALICE) == [PAGE_1001]
     assert world.kinds(case).count("paged") == 1

@@ -30,7 +30,7 @@ from flask import (
 )
 from sqlalchemy import func, select
 
-from oncall.cases.store import CaseError
+from oncall.cases.errors import CaseError
 from oncall.config.yamlsource import format_duration
 from oncall.db.models import Attempt, Case, CaseEvent, Deadline, MisuseFlag, OutboundMessage
 from oncall.domain.enums import OPEN_STATES, DeadlineState
