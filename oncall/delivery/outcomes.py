@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,16 @@ from oncall.runtime import Runtime
 log = logging.getLogger("oncall.sender")
 
 TERMINAL = (OutboxState.DELIVERED, OutboxState.FAILED, OutboxState.CANCELLED)
+
+
+class StatusOutcome(StrEnum):
+    """What a provider status means for the row."""
+
+    UNKNOWN = "unknown"  # a status we do not know: ignored
+    PROGRESS = "progress"  # queued, sending, ringing ...: recorded, nothing follows
+    DELIVERED = "delivered"
+    FAILED = "failed"  # falls back like a permanent send error
+
 
 _SMS_RANKS = {
     "accepted": 1,
@@ -51,12 +62,14 @@ _VOICE_RANKS = {
 }
 
 
-def status_rank(channel: str, status: str | None) -> tuple[int, str]:
-    """``(rank, outcome)``; outcome is progress | delivered | failed | unknown."""
+def status_rank(channel: str, status: str | None) -> tuple[int, StatusOutcome]:
+    """``(rank, outcome)`` of a provider status on ``channel``."""
     ranks = _VOICE_RANKS if channel == "voice" else _SMS_RANKS
     rank = ranks.get((status or "").lower(), 0)
-    outcome = {4: "delivered", 5: "failed"}.get(rank, "progress" if rank else "unknown")
-    return rank, outcome
+    if rank == 0:
+        return rank, StatusOutcome.UNKNOWN
+    terminal = {4: StatusOutcome.DELIVERED, 5: StatusOutcome.FAILED}
+    return rank, terminal.get(rank, StatusOutcome.PROGRESS)
 
 
 def mark_sent(

@@ -12,7 +12,13 @@ from sqlalchemy import select
 from oncall.db.models import OutboundMessage
 from oncall.db.session import transaction
 from oncall.delivery.bundling import mirror
-from oncall.delivery.outcomes import TERMINAL, fail, mark_delivered, status_rank
+from oncall.delivery.outcomes import (
+    TERMINAL,
+    StatusOutcome,
+    fail,
+    mark_delivered,
+    status_rank,
+)
 from oncall.delivery.rows import lock_row
 from oncall.runtime import Runtime
 
@@ -43,13 +49,14 @@ def apply_status_callback(
         row = lock_row(session, carrier_id)
         assert row is not None
         rank, outcome = status_rank(row.channel, status)
-        if outcome == "unknown" or row.state in TERMINAL or rank <= (row.status_sequence or 0):
+        stale = rank <= (row.status_sequence or 0)
+        if outcome == StatusOutcome.UNKNOWN or row.state in TERMINAL or stale:
             return "ignored"
         row.provider_status = status
         row.status_sequence = rank
-        if outcome == "delivered":
+        if outcome == StatusOutcome.DELIVERED:
             mark_delivered(session, runtime, row, now)
-        elif outcome == "failed":
+        elif outcome == StatusOutcome.FAILED:
             fail(session, runtime, row, now, reason=f"provider reported {status}", code=error_code)
         else:
             mirror(session, row)

@@ -18,9 +18,11 @@ from sqlalchemy import select
 from oncall.bootstrap.runtime import build_runtime
 from oncall.cases.errors import CaseError
 from oncall.cases.lookup import case_by_number
+from oncall.cases.members import member_of
 from oncall.db.models import Deadline, MisuseFlag
 from oncall.db.session import make_engine, transaction
 from oncall.domain.enums import DeadlineKind
+from oncall.domain.rota import Member
 from oncall.engine import crash_points
 from oncall.engine.escalation import run_escalation
 from oncall.engine.tick import tick
@@ -418,6 +420,71 @@ def test_the_tick_writes_a_heartbeat_with_the_lag(world):
     with world.runtime.sessions() as session:
         beat = session.get(EngineHeartbeat, world.runtime.instance)
         assert beat.last_tick_at == world.clock.now() and beat.last_lag_ms == 3000.0
+
+
+# -- who a member is -------------------------------------------------------------------------
+NIGHTS = """
+team: nights
+timezone: America/Toronto
+members:
+  nina: {name: Nina Park, phone: "+15550100106"}
+rotations:
+  primary: {members: [nina], shift: 1w, start: 2026-11-02T09:00}
+escalation:
+  steps:
+    - {after: 0m, notify: [primary]}
+manager: nina
+"""
+
+
+def test_a_member_is_who_they_were_when_the_case_opened_for_every_part(
+    make_settings, db_url, clock, db_engine, tmp_path
+):
+    """The snapshot rule (rotations/README.md): the people on a case keep the contact details
+    they had when it opened; the live rotas only add people the snapshot does not know. The
+    engine, the sender and the phone line all ask :func:`member_of`."""
+    from oncall.services.intake import case_people
+
+    rotations = tmp_path / "rotations"
+    rotations.mkdir()
+    support = (ROOT / "rotations" / "support.yaml").read_text()
+    (rotations / "support.yaml").write_text(support)
+    world = make_world(make_settings(db_url, paths={"rotations": str(rotations)}), clock, db_engine)
+    case = world.open_case()
+    world.settle()
+
+    # After the case opened: Alice's phone changes, Erin joins the team, and a second team's
+    # file appears (its manager may be paged as a last resort for a case that had no rota).
+    erin = '  erin:  {name: Erin Fox, phone: "+15550100105"}\n'
+    edited = support.replace(ALICE, "+15550100199").replace("  dana:", erin + "  dana:")
+    (rotations / "support.yaml").write_text(edited)
+    (rotations / "nights.yaml").write_text(NIGHTS)
+    world.runtime.rotas.reload()
+    assert world.runtime.rotas.team("support").members["alice"].phone == "+15550100199"
+
+    runtime = world.runtime
+    with runtime.sessions() as session:
+        stored = case_by_number(session, case)
+        assert member_of(runtime, stored, "alice") == Member(
+            "alice", "Alice Ng", ALICE, "alice@example.com"
+        )
+        assert member_of(runtime, stored, "erin") == Member(  # joined after the opening
+            "erin", "Erin Fox", "+15550100105", None
+        )
+        assert member_of(runtime, stored, "nina") == Member(  # another team's manager
+            "nina", "Nina Park", "+15550100106", None
+        )
+        assert member_of(runtime, stored, "nobody") is None
+        assert member_of(runtime, stored, None) is None
+
+    world.sms(ALICE, "ACK 1001")
+    with runtime.sessions() as session:  # a caller about the case is put through to ALICE
+        stored = case_by_number(session, case)
+        (person,) = case_people(session, runtime, stored, clock.now())
+        assert person.phone == ALICE
+    world.advance(minutes=55)  # 03:55: the status reminder goes to her number as it was
+    assert world.last_text(ALICE).startswith("Case 1001 (Acme Corp): status to the customer due")
+    assert world.texts("+15550100199") == []
 
 
 # -- cases nobody can be paged for -----------------------------------------------------------
