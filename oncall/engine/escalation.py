@@ -36,6 +36,7 @@ from oncall.engine.paging import page_manager, page_member
 from oncall.engine.unroutable import reach_fallback_humans
 from oncall.runtime import Runtime
 
+# The engine's one logger, as before the split: log filters and alerts name it.
 log = logging.getLogger("oncall.engine.tick")
 
 ROUTE_CHECK_EVERY = timedelta(minutes=5)

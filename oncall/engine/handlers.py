@@ -23,6 +23,7 @@ from oncall.engine.status import arm_status_target, status_target
 from oncall.engine.wording import case_zone, hhmm, short
 from oncall.runtime import Runtime
 
+# The engine's one logger, as before the split: log filters and alerts name it.
 log = logging.getLogger("oncall.engine.tick")
 
 Handler = Callable[[Session, Runtime, Deadline, Case, datetime], bool]

@@ -22,6 +22,7 @@ from oncall.domain.enums import Purpose
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 
+# The engine's one logger, as before the split: log filters and alerts name it.
 log = logging.getLogger("oncall.engine.tick")
 
 

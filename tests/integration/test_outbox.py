@@ -1,7 +1,7 @@
 """The outbox: retries, fallbacks, delivery callbacks, reconciliation and bundling.
 
-Same world as tests/test_engine.py: case 1001 opens at 03:00 Toronto, Alice is primary, Bob
-secondary (5 min), Dana after 10 min and the manager.
+Same world as tests/integration/test_engine.py: case 1001 opens at 03:00 Toronto, Alice is
+primary, Bob secondary (5 min), Dana after 10 min and the manager.
 """
 
 from __future__ import annotations
