@@ -10,15 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from oncall.domain.commands import (
-    HELP_TEXT,
-    Command,
-    CommandError,
-    Verb,
-    find_eta_phrase,
-    parse_command,
-    parse_eta,
-)
+from oncall.domain.commands import HELP_TEXT, Command, CommandError, Verb, parse_command
+from oncall.domain.eta import find_eta_phrase, parse_eta
 from oncall.domain.sms_text import is_gsm7, segments, septets
 
 ACK, STATUS, RESOLVE, SEV, HELP = Verb.ACK, Verb.STATUS, Verb.RESOLVE, Verb.SEV, Verb.HELP
