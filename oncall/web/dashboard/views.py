@@ -5,7 +5,7 @@ Now (``/``), open cases with live SLA clocks (``/cases``), a case's whole story
 misuse flags and refused attempts (``/misuse``), and monthly SLA compliance (``/reports``).
 
 Views validate, read, and render; the one that changes something (waiving a fee) calls
-:func:`oncall.services.engineer_actions.waive_misuse`. SLA colours are computed here on the server
+:func:`oncall.services.misuse.waive_misuse`. SLA colours are computed here on the server
 from the runtime clock; a small script only keeps the countdowns ticking between reloads.
 """
 
@@ -45,7 +45,7 @@ from oncall.reports.sla import (
     parse_month,
     sla_report,
 )
-from oncall.services.engineer_actions import waive_misuse
+from oncall.services.misuse import waive_misuse
 from oncall.web.auth import current_user, login_required, manager_required, safe_next
 
 log = logging.getLogger("oncall.web.dashboard.views")
