@@ -15,15 +15,10 @@ from werkzeug.security import check_password_hash
 from oncall.cli.main import main
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.db.session import make_session_factory
-from oncall.reports.sla import (
-    format_seconds,
-    misuse_csv,
-    misuse_report,
-    month_bounds,
-    percentile_nearest_rank,
-    sla_clock,
-    sla_report,
-)
+from oncall.reports.clocks import format_seconds, sla_clock
+from oncall.reports.misuse import misuse_csv, misuse_report
+from oncall.reports.months import month_bounds
+from oncall.reports.sla import percentile_nearest_rank, sla_report
 
 TORONTO = ZoneInfo("America/Toronto")
 AFTER_MONTH = datetime(2026, 12, 5, tzinfo=UTC)

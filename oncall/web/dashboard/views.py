@@ -35,16 +35,10 @@ from oncall.config.yamlsource import format_duration
 from oncall.db.models import Attempt, Case, CaseEvent, Deadline, MisuseFlag, OutboundMessage
 from oncall.domain.enums import OPEN_STATES, DeadlineState
 from oncall.domain.rota import OnCall, Team, shifts, to_instant, who_is_on_call
-from oncall.reports.sla import (
-    case_clocks,
-    format_seconds,
-    misuse_csv,
-    misuse_report,
-    month_bounds,
-    month_of,
-    parse_month,
-    sla_report,
-)
+from oncall.reports.clocks import case_clocks, format_seconds
+from oncall.reports.misuse import misuse_csv, misuse_report
+from oncall.reports.months import month_bounds, month_of, parse_month
+from oncall.reports.sla import sla_report
 from oncall.services.misuse import waive_misuse
 from oncall.web.auth import current_user, login_required, manager_required, safe_next
 
