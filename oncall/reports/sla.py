@@ -123,27 +123,15 @@ def sla_report(
             .order_by(Case.opened_at, Case.id)
         )
     )
-    triage_times: list[float] = []
-    triage_measured = triage_met = 0
-    status_measured = status_met = 0
-    for case in cases:
-        if case.acknowledged_at is not None:
-            triage_times.append((case.acknowledged_at - case.opened_at).total_seconds())
-        if case.triage_due_at is not None:
-            if case.acknowledged_at is not None:
-                triage_measured += 1
-                triage_met += case.acknowledged_at <= case.triage_due_at
-            elif case.triage_due_at <= now:
-                triage_measured += 1
-        if sla is not None:
-            due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
-            told = case.first_status_at or case.resolved_at
-            if told is not None:
-                status_measured += 1
-                status_met += told <= due
-            elif case.state != CaseState.DOWNGRADED.value and due <= now:
-                status_measured += 1
-
+    triage_times = [
+        (case.acknowledged_at - case.opened_at).total_seconds()
+        for case in cases
+        if case.acknowledged_at is not None
+    ]
+    triage_met, triage_measured = _triage_target(cases, now)
+    status_met, status_measured = (
+        _first_status_target(cases, sla, now) if sla is not None else (0, 0)
+    )
     breaches = _breaches(session, cases)
     by_target = Tally(target for target, _case, _engineer in breaches)
     teams = Tally(case.team for _target, case, _engineer in breaches)
@@ -170,6 +158,37 @@ def sla_report(
         breaches_by_engineer=_counts(engineers, engineer_names),
         breaches_by_customer=_counts(customers, customer_names),
     )
+
+
+def _triage_target(cases: list[Case], now: datetime) -> tuple[int, int]:
+    """``(met, measured)``: acknowledged cases, and unacknowledged ones whose target passed."""
+    met = measured = 0
+    for case in cases:
+        if case.triage_due_at is None:
+            continue
+        if case.acknowledged_at is not None:
+            measured += 1
+            met += case.acknowledged_at <= case.triage_due_at
+        elif case.triage_due_at <= now:
+            measured += 1
+    return met, measured
+
+
+def _first_status_target(cases: list[Case], sla: SlaSettings, now: datetime) -> tuple[int, int]:
+    """``(met, measured)``: the customer told (a status or the resolution), or the target passed.
+
+    A case downgraded without a status is left out: the target stopped applying to it.
+    """
+    met = measured = 0
+    for case in cases:
+        due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
+        told = case.first_status_at or case.resolved_at
+        if told is not None:
+            measured += 1
+            met += told <= due
+        elif case.state != CaseState.DOWNGRADED.value and due <= now:
+            measured += 1
+    return met, measured
 
 
 def _counts(tally: Tally, labels: dict[str, str]) -> list[Count]:
