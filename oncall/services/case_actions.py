@@ -118,25 +118,32 @@ def _record_ack(
         exclude=member_key,
     )
     if tell_customer:
-        due = case.status_due_at
-        notify_customer(
-            session,
-            runtime,
-            case,
-            now,
-            purpose="acknowledged",
-            subject="An engineer is working on it",
-            text=(
-                f"An engineer is working on your case {case.number}."
-                + (
-                    f" You will get a status update with an estimated time to resolution by "
-                    f"{_customer_time(runtime, due)}."
-                    if due
-                    else ""
-                )
-            ),
-            dedupe_key=f"customer:ack:{case.id}",
-        )
+        _tell_customer_acknowledged(session, runtime, case, now)
+
+
+def _tell_customer_acknowledged(
+    session: Session, runtime: Runtime, case: Case, now: datetime
+) -> None:
+    """The customer learns a person has the case, and when the status with an ETA is due."""
+    due = case.status_due_at
+    notify_customer(
+        session,
+        runtime,
+        case,
+        now,
+        purpose="acknowledged",
+        subject="An engineer is working on it",
+        text=(
+            f"An engineer is working on your case {case.number}."
+            + (
+                f" You will get a status update with an estimated time to resolution by "
+                f"{_customer_time(runtime, due)}."
+                if due
+                else ""
+            )
+        ),
+        dedupe_key=f"customer:ack:{case.id}",
+    )
 
 
 def acknowledge(
