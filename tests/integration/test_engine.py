@@ -20,7 +20,7 @@ from oncall.cases.store import CaseError, case_by_number
 from oncall.db.models import Deadline, MisuseFlag
 from oncall.db.session import make_engine, transaction
 from oncall.engine.tick import run_escalation, tick
-from oncall.services.engineer_actions import review_refused_attempts, waive_misuse
+from oncall.services.misuse import review_refused_attempts, waive_misuse
 from tests.conftest import ROOT
 from tests.fakes.transports import ALICE, BOB, CAROL, DANA, WILE, FakeTransport, PagingWorld
 
