@@ -21,7 +21,7 @@ def waive(case: int, reason: str, by: str | None) -> None:
     from oncall.bootstrap.runtime import build_runtime
     from oncall.cases.errors import CaseError
     from oncall.db.session import transaction
-    from oncall.services.engineer_actions import waive_misuse
+    from oncall.services.misuse import waive_misuse
 
     settings = click.get_current_context().obj.settings
     if not reason.strip():

@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 
 import click
 
-from oncall.reports.sla import (
-    format_seconds,
-    misuse_csv,
-    misuse_report,
-    month_of,
-    parse_month,
-    sla_report,
-)
+from oncall.reports.clocks import format_seconds
+from oncall.reports.misuse import misuse_csv, misuse_report
+from oncall.reports.months import month_of, parse_month
+from oncall.reports.sla import sla_report
 
 
 def _month(value: str | None, zone) -> str:

@@ -1,14 +1,14 @@
-"""Monthly SLA and misuse reports, and the live SLA clocks the dashboard shows.
+"""The monthly SLA report: how the cases opened in a month did against their targets.
 
 The functions here read rows and compute; they never write, and they take the time zone and
 targets as arguments, so the CLI, the dashboard and the API give the same numbers.
 
 Rules (stated once, here):
 
-* **The month** is a calendar month in the service's time zone (``settings.timezone``). A case
-  belongs to the month it was *opened* in, and all of its breaches count in that month, even a
-  breach that happened after midnight on the 1st: the report answers "how did we do on the
-  cases opened in November".
+* **The month** is a calendar month in the service's time zone (:mod:`oncall.reports.months`).
+  A case belongs to the month it was *opened* in, and all of its breaches count in that month,
+  even a breach that happened after midnight on the 1st: the report answers "how did we do on
+  the cases opened in November".
 * **Time to triage** is ``acknowledged_at - opened_at`` over acknowledged cases. The median is
   the usual middle value (mean of the two middle ones for an even count); **p90** is the
   nearest-rank 90th percentile, so it is always a time that really happened.
@@ -23,95 +23,28 @@ Rules (stated once, here):
 * **Breaches** are the timeline's ``breach`` events (``data.target`` is ``triage`` or
   ``status``). Each is charged to the engineer who acknowledged the case, or, if nobody had,
   to the last engineer paged before the breach.
-* **Misuse** rows are the month's fee flags (``MisuseFlag.month``, written in the same zone).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import re
 import statistics
 from collections import Counter as Tally
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
+from oncall.db.models import Case, CaseEvent, OutboundMessage
 from oncall.domain import sla as sla_rules
 from oncall.domain.enums import ENGINEER_PAGE_PURPOSES, CaseState
 from oncall.domain.sla import SlaSettings
-
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-# -- months ---------------------------------------------------------------------------------
-def parse_month(month: str) -> tuple[int, int]:
-    match = MONTH_PATTERN.match(month or "")
-    if not match:
-        raise ValueError(f"{month!r} is not a month like 2026-11")
-    return int(match.group(1)), int(match.group(2))
+from oncall.reports.months import month_bounds
 
 
-def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """``[start, end)`` of a calendar month in ``zone``, as UTC instants."""
-    year, number = parse_month(month)
-    start = datetime(year, number, 1, tzinfo=zone)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def month_of(at: datetime, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%Y-%m")
-
-
-# -- live clocks ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SlaClock:
-    """One target as the dashboard shows it."""
-
-    due: datetime | None
-    seconds_left: float | None  # negative once breached; None when there is no target
-    level: str  # "ok" | "warn" (inside warn_before) | "breached" | "met" | "none"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "due": self.due.isoformat() if self.due else None,
-            "seconds_left": self.seconds_left,
-            "level": self.level,
-        }
-
-
-def sla_clock(
-    due: datetime | None, now: datetime, warn_before: timedelta, met: bool = False
-) -> SlaClock:
-    if met:
-        return SlaClock(due, None, "met")
-    if due is None:
-        return SlaClock(None, None, "none")
-    left = (due - now).total_seconds()
-    if left <= 0:
-        level = "breached"
-    elif left <= warn_before.total_seconds():
-        level = "warn"
-    else:
-        level = "ok"
-    return SlaClock(due, left, level)
-
-
-def case_clocks(case: Case, now: datetime, warn_before: timedelta) -> tuple[SlaClock, SlaClock]:
-    """(time to triage, time to the next status) for an open case."""
-    triage = sla_clock(case.triage_due_at, now, warn_before, met=case.acknowledged_at is not None)
-    status = sla_clock(case.status_due_at, now, warn_before, met=not case.is_open)
-    return triage, status
-
-
-# -- SLA report -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Count:
     key: str
@@ -190,27 +123,15 @@ def sla_report(
             .order_by(Case.opened_at, Case.id)
         )
     )
-    triage_times: list[float] = []
-    triage_measured = triage_met = 0
-    status_measured = status_met = 0
-    for case in cases:
-        if case.acknowledged_at is not None:
-            triage_times.append((case.acknowledged_at - case.opened_at).total_seconds())
-        if case.triage_due_at is not None:
-            if case.acknowledged_at is not None:
-                triage_measured += 1
-                triage_met += case.acknowledged_at <= case.triage_due_at
-            elif case.triage_due_at <= now:
-                triage_measured += 1
-        if sla is not None:
-            due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
-            told = case.first_status_at or case.resolved_at
-            if told is not None:
-                status_measured += 1
-                status_met += told <= due
-            elif case.state != CaseState.DOWNGRADED.value and due <= now:
-                status_measured += 1
-
+    triage_times = [
+        (case.acknowledged_at - case.opened_at).total_seconds()
+        for case in cases
+        if case.acknowledged_at is not None
+    ]
+    triage_met, triage_measured = _triage_target(cases, now)
+    status_met, status_measured = (
+        _first_status_target(cases, sla, now) if sla is not None else (0, 0)
+    )
     breaches = _breaches(session, cases)
     by_target = Tally(target for target, _case, _engineer in breaches)
     teams = Tally(case.team for _target, case, _engineer in breaches)
@@ -237,6 +158,37 @@ def sla_report(
         breaches_by_engineer=_counts(engineers, engineer_names),
         breaches_by_customer=_counts(customers, customer_names),
     )
+
+
+def _triage_target(cases: list[Case], now: datetime) -> tuple[int, int]:
+    """``(met, measured)``: acknowledged cases, and unacknowledged ones whose target passed."""
+    met = measured = 0
+    for case in cases:
+        if case.triage_due_at is None:
+            continue
+        if case.acknowledged_at is not None:
+            measured += 1
+            met += case.acknowledged_at <= case.triage_due_at
+        elif case.triage_due_at <= now:
+            measured += 1
+    return met, measured
+
+
+def _first_status_target(cases: list[Case], sla: SlaSettings, now: datetime) -> tuple[int, int]:
+    """``(met, measured)``: the customer told (a status or the resolution), or the target passed.
+
+    A case downgraded without a status is left out: the target stopped applying to it.
+    """
+    met = measured = 0
+    for case in cases:
+        due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
+        told = case.first_status_at or case.resolved_at
+        if told is not None:
+            measured += 1
+            met += told <= due
+        elif case.state != CaseState.DOWNGRADED.value and due <= now:
+            measured += 1
+    return met, measured
 
 
 def _counts(tally: Tally, labels: dict[str, str]) -> list[Count]:
@@ -300,113 +252,3 @@ def _engineer_for(case: Case, event: CaseEvent, pages: list[Any]) -> tuple[str, 
     if owner:
         return owner, case.acknowledged_by_name or names.get(owner, owner)
     return NOBODY
-
-
-# -- misuse report (the billing export) -----------------------------------------------------
-@dataclass(frozen=True)
-class MisuseRow:
-    customer: str
-    customer_name: str
-    case: int | None
-    date: str  # the local date the case was flagged, YYYY-MM-DD
-    severity_claimed: int | None
-    severity_set: int | None
-    fee: float
-    currency: str
-    waived: bool
-    reason: str  # why the case was flagged
-    waived_by: str
-    waive_reason: str
-
-    @property
-    def due(self) -> float:
-        return 0.0 if self.waived else self.fee
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["due"] = self.due
-        return data
-
-
-CSV_COLUMNS = [
-    "customer",
-    "customer_name",
-    "case",
-    "date",
-    "severity_claimed",
-    "severity_set",
-    "fee",
-    "currency",
-    "waived",
-    "due",
-    "reason",
-    "waived_by",
-    "waive_reason",
-]
-
-
-def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) -> list[MisuseRow]:
-    """The month's misuse fee flags, waived or not, oldest first."""
-    parse_month(month)
-    zone = zone or ZoneInfo("UTC")
-    rows = session.execute(
-        select(MisuseFlag, Case.number, Case.customer_name)
-        .outerjoin(Case, Case.id == MisuseFlag.case_id)
-        .where(MisuseFlag.month == month, MisuseFlag.kind == "fee")
-        .order_by(MisuseFlag.flagged_at, MisuseFlag.id)
-    )
-    out = []
-    for flag, number, customer_name in rows:
-        out.append(
-            MisuseRow(
-                customer=flag.customer_key,
-                customer_name=customer_name or flag.customer_key,
-                case=number,
-                date=flag.flagged_at.astimezone(zone).date().isoformat(),
-                severity_claimed=flag.severity_claimed,
-                severity_set=flag.severity_set,
-                fee=flag.fee,
-                currency=flag.currency,
-                waived=flag.waived_at is not None,
-                reason=flag.reason or "",
-                waived_by=flag.waived_by or "",
-                waive_reason=flag.waive_reason or "",
-            )
-        )
-    return out
-
-
-def misuse_csv(rows: list[MisuseRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        data = row.to_dict()
-        data["waived"] = "yes" if row.waived else "no"
-        data["fee"] = f"{row.fee:.2f}"
-        data["due"] = f"{row.due:.2f}"
-        writer.writerow({key: _csv_safe(data[key]) for key in CSV_COLUMNS})
-    return buffer.getvalue()
-
-
-def _csv_safe(value: Any) -> Any:
-    # A reason typed by a person lands in a spreadsheet: a leading = + - @ would run as a
-    # formula there (CSV injection), so such text is prefixed with a quote.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def format_seconds(seconds: float | None) -> str:
-    """``7m 30s``, ``1h 05m``: durations for people."""
-    if seconds is None:
-        return "–"
-    sign = "-" if seconds < 0 else ""
-    total = int(abs(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{sign}{minutes}m {secs:02d}s"
-    return f"{sign}{secs}s"

@@ -59,8 +59,9 @@ from oncall.domain.rota import Member, targets_from_snapshot
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services import ivr
-from oncall.services.engineer_actions import acknowledge, review_refused_attempts
+from oncall.services.case_actions import acknowledge
 from oncall.services.ivr import Hangup, Person, Redirect, Reply, Say, Speech, VoiceUrls
+from oncall.services.misuse import review_refused_attempts
 from oncall.sources.customers import Customer
 from oncall.sources.voice_flows import VoiceFlow
 

@@ -254,7 +254,7 @@ class PagingWorld:
         return texts[-1]
 
     def sms(self, number: str, body: str, sid: str | None = None) -> str | None:
-        from oncall.services.engineer_actions import handle_sms
+        from oncall.services.sms_conversation import handle_sms
 
         reply = handle_sms(
             self.runtime,

@@ -264,7 +264,7 @@ def test_a_reply_with_case_in_the_subject_is_attached_and_relayed(client, runtim
 
 
 def test_a_reply_found_by_in_reply_to_goes_to_the_engineer_who_acknowledged(client, runtime):
-    from oncall.services.engineer_actions import acknowledge
+    from oncall.services.case_actions import acknowledge
 
     post_fixture(client, "s1_known_contact.json")
     with runtime.sessions() as session, session.begin():

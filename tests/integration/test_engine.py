@@ -26,7 +26,7 @@ from oncall.domain.rota import Member
 from oncall.engine import crash_points
 from oncall.engine.escalation import run_escalation
 from oncall.engine.tick import tick
-from oncall.services.engineer_actions import review_refused_attempts, waive_misuse
+from oncall.services.misuse import review_refused_attempts, waive_misuse
 from tests.conftest import ROOT
 from tests.fakes.transports import ALICE, BOB, CAROL, DANA, WILE, FakeTransport, PagingWorld
 

@@ -498,7 +498,7 @@ def test_a_second_call_joins_the_open_case(client, runtime):
 
 
 def test_a_second_call_is_put_through_to_the_engineer_who_acknowledged(client, runtime):
-    from oncall.services.engineer_actions import acknowledge
+    from oncall.services.case_actions import acknowledge
 
     open_s1_case(client).engineer_does_not_answer()
     with runtime.sessions() as session, session.begin():

@@ -222,7 +222,7 @@ def test_opt_out_keywords_get_no_reply(world, alice):
 def test_a_reply_that_queues_nothing_does_not_wake_the_sender(settings, clock, db_engine):
     """HELP is answered in the TwiML itself: waking the sender would only cost it a claim."""
     from oncall.bootstrap.runtime import build_runtime
-    from oncall.services.engineer_actions import handle_sms
+    from oncall.services.sms_conversation import handle_sms
     from tests.fakes.transports import FakeTransport
 
     fake = FakeTransport()

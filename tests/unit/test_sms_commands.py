@@ -10,15 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from oncall.domain.commands import (
-    HELP_TEXT,
-    Command,
-    CommandError,
-    Verb,
-    find_eta_phrase,
-    parse_command,
-    parse_eta,
-)
+from oncall.domain.commands import HELP_TEXT, Command, CommandError, Verb, parse_command
+from oncall.domain.eta import find_eta_phrase, parse_eta
 from oncall.domain.sms_text import is_gsm7, segments, septets
 
 ACK, STATUS, RESOLVE, SEV, HELP = Verb.ACK, Verb.STATUS, Verb.RESOLVE, Verb.SEV, Verb.HELP
@@ -212,9 +205,16 @@ def test_status_carries_the_eta_phrase():
 
 
 def test_only_status_has_an_eta():
-    command = parse_command("RESOLVE 1042 was ETA 2h, done early")
-    assert isinstance(command, Command)
-    assert command.eta_text is None
+    # An ETA in a note or after ACK is kept as text, and never read as the case's ETA.
+    for body, verb, text in (
+        ("RESOLVE 1042 was ETA 2h, done early", RESOLVE, "was ETA 2h, done early"),
+        ("ACK 1042 ETA 10m to laptop", ACK, "ETA 10m to laptop"),
+        ("SEV 1042 3 ETA 1h not needed", SEV, "ETA 1h not needed"),
+    ):
+        command = parse_command(body)
+        assert isinstance(command, Command), body
+        assert (command.verb, command.case_number, command.text) == (verb, 1042, text)
+        assert command.eta_text is None
 
 
 def test_help_text_fits_one_gsm7_segment():
@@ -344,17 +344,31 @@ def test_eta_in_the_skipped_spring_hour():
 # --- properties ------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_parser_never_raises_on_any_text(body):
-    result = parse_command(body)
+def assert_well_formed(result: Command | CommandError) -> None:
+    """What any parse result promises, whatever the body was."""
     assert isinstance(result, Command | CommandError)
     if isinstance(result, CommandError):
         assert is_gsm7(result.message)
         assert septets(result.message) < 160
-    else:
-        assert result.case_number is None or result.case_number >= 0
-        assert result.severity is None or 1 <= result.severity <= 4
+        return
+    assert result.case_number is None or 0 <= result.case_number < 10**9  # at most 9 digits
+    assert (result.severity is not None) == (result.verb is SEV)
+    assert result.severity is None or 1 <= result.severity <= 4
+    # Texts come back stripped, with whitespace collapsed, and never punctuation alone.
+    assert result.text == result.text.strip()
+    assert not any(ch.isspace() and ch != " " for ch in result.text)
+    assert "  " not in result.text
+    assert result.text == "" or any(ch.isalnum() for ch in result.text)
+    if result.verb is HELP:
+        assert (result.case_number, result.text) == (None, "")
+    if result.eta_text is not None:
+        assert result.verb is STATUS and result.eta_text in result.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_parser_never_raises_on_any_text(body):
+    assert_well_formed(parse_command(body))
 
 
 COMMAND_ALPHABET = "ACKSTUREVHLPINFO#?\"'\u201c\u201d0123456789 \n.:-"
@@ -363,7 +377,7 @@ COMMAND_ALPHABET = "ACKSTUREVHLPINFO#?\"'\u201c\u201d0123456789 \n.:-"
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=COMMAND_ALPHABET, max_size=40))
 def test_parser_never_raises_on_command_like_text(body):
-    assert isinstance(parse_command(body), Command | CommandError)
+    assert_well_formed(parse_command(body))
 
 
 SPELLINGS = {
@@ -525,5 +539,7 @@ def test_tomorrow_eta_is_within_two_days(hour, minute, now, zone_name, form):
 @given(text=st.text(), now=nows, zone_name=st.sampled_from(FIXED_ZONES + DST_ZONES))
 def test_parse_eta_never_raises_and_is_aware(text, now, zone_name):
     result = parse_eta(text, now, ZoneInfo(zone_name))
-    assert result is None or result.tzinfo is not None
     assert (result is None) == (find_eta_phrase(text) is None)
+    if result is not None:
+        assert result.utcoffset() == timedelta(0)  # an aware UTC instant
+        assert now <= result <= now + timedelta(days=30)  # never in the past, at most 30 days

@@ -21,7 +21,10 @@ from sqlalchemy import select
 from oncall import __version__
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.domain.enums import CaseState
-from oncall.reports.sla import case_clocks, misuse_report, month_of, parse_month, sla_report
+from oncall.reports.clocks import case_clocks
+from oncall.reports.misuse import misuse_report
+from oncall.reports.months import month_of, parse_month
+from oncall.reports.sla import sla_report
 from oncall.web.dashboard.views import level_now, live_teams
 
 log = logging.getLogger("oncall.web.api.routes")

@@ -5,7 +5,7 @@ Now (``/``), open cases with live SLA clocks (``/cases``), a case's whole story
 misuse flags and refused attempts (``/misuse``), and monthly SLA compliance (``/reports``).
 
 Views validate, read, and render; the one that changes something (waiving a fee) calls
-:func:`oncall.services.engineer_actions.waive_misuse`. SLA colours are computed here on the server
+:func:`oncall.services.misuse.waive_misuse`. SLA colours are computed here on the server
 from the runtime clock; a small script only keeps the countdowns ticking between reloads.
 """
 
@@ -35,17 +35,11 @@ from oncall.config.yamlsource import format_duration
 from oncall.db.models import Attempt, Case, CaseEvent, Deadline, MisuseFlag, OutboundMessage
 from oncall.domain.enums import OPEN_STATES, DeadlineState
 from oncall.domain.rota import OnCall, Team, shifts, to_instant, who_is_on_call
-from oncall.reports.sla import (
-    case_clocks,
-    format_seconds,
-    misuse_csv,
-    misuse_report,
-    month_bounds,
-    month_of,
-    parse_month,
-    sla_report,
-)
-from oncall.services.engineer_actions import waive_misuse
+from oncall.reports.clocks import case_clocks, format_seconds
+from oncall.reports.misuse import misuse_csv, misuse_report
+from oncall.reports.months import month_bounds, month_of, parse_month
+from oncall.reports.sla import sla_report
+from oncall.services.misuse import waive_misuse
 from oncall.web.auth import current_user, login_required, manager_required, safe_next
 
 log = logging.getLogger("oncall.web.dashboard.views")

@@ -1,7 +1,7 @@
 """``POST /twilio/sms``: engineers reply to pages by SMS.
 
 Validate (Twilio's signature, the fields we need), hand the message to
-:func:`oncall.services.engineer_actions.handle_sms`, answer with TwiML: the reply as a
+:func:`oncall.services.sms_conversation.handle_sms`, answer with TwiML: the reply as a
 ``<Message>``, or an empty ``<Response/>`` when there is nothing to say (unknown numbers, error cap
 reached)."""
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from oncall.services.engineer_actions import handle_sms
+from oncall.services.sms_conversation import handle_sms
 from oncall.web.context import runtime
 from oncall.web.twilio.signature import twilio_signed
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from oncall.delivery.status_callbacks import apply_status_callback
-from oncall.services.engineer_actions import acknowledge_voice_page, voice_page
+from oncall.services.voice_pages import acknowledge_voice_page, voice_page
 from oncall.web.context import runtime
 from oncall.web.twilio.signature import public_url_for, twilio_signed
 
