@@ -47,7 +47,7 @@ from oncall.config.settings import load_settings  # noqa: E402
 from oncall.db.session import upgrade  # noqa: E402
 from oncall.delivery.transports import build_transports  # noqa: E402
 from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402
-from oncall.domain.rota import who_is_on_call  # noqa: E402
+from oncall.domain.rota.resolve import who_is_on_call  # noqa: E402
 from oncall.web.app import create_app  # noqa: E402
 from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
 

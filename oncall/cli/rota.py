@@ -14,7 +14,9 @@ from typing import Any
 
 import click
 
-from oncall.domain.rota import OnCall, Team, format_local, shifts, to_instant, who_is_on_call
+from oncall.domain.rota.localtime import format_local, to_instant
+from oncall.domain.rota.model import OnCall, Team
+from oncall.domain.rota.resolve import shifts, who_is_on_call
 from oncall.reports.calendars import feed_token, team_calendar
 from oncall.sources.rotas import (
     DEFAULT_COVERAGE_DAYS,

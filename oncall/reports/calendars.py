@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
-from oncall.domain.rota import OnCall, Team, shifts
+from oncall.domain.rota.model import OnCall, Team
+from oncall.domain.rota.resolve import shifts
 
 PRODID = "-//oncall//rota feed//EN"
 TOKEN_LENGTH = 32

@@ -59,7 +59,8 @@ from oncall.domain.mail import (
     message_ids,
     strip_quoted_reply,
 )
-from oncall.domain.rota import Member, targets_from_snapshot
+from oncall.domain.rota.model import Member
+from oncall.domain.rota.snapshots import targets_from_snapshot
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services import ivr

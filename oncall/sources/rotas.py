@@ -29,22 +29,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from oncall.clock import Clock
 from oncall.config.settings import normalise_email
 from oncall.config.yamlsource import Node, SourceError, SourceErrors, format_duration, load_yaml
-from oncall.domain.rota import (
-    DAY_NAMES,
+from oncall.domain.rota.localtime import format_local, to_instant
+from oncall.domain.rota.model import (
     EscalationPolicy,
     EscalationStep,
     Member,
     Override,
     Rotation,
     Team,
-    Window,
-    combine_windows,
-    daily_window,
-    format_local,
-    gaps,
-    to_instant,
-    weekly_window,
 )
+from oncall.domain.rota.resolve import gaps
+from oncall.domain.rota.windows import Window, combine_windows, daily_window, weekly_window
+from oncall.domain.timetext import DAY_NAMES
 
 log = logging.getLogger("oncall.sources.rotas")
 

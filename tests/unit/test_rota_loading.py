@@ -12,7 +12,7 @@ import pytest
 
 from oncall.clock import FakeClock
 from oncall.config.yamlsource import SourceErrors
-from oncall.domain.rota import who_is_on_call
+from oncall.domain.rota.resolve import who_is_on_call
 from oncall.sources.rotas import (
     RotaRegistry,
     check_directory,
