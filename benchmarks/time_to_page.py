@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from oncall.bootstrap.background import BackgroundServices  # noqa: E402
 from oncall.bootstrap.runtime import build_runtime  # noqa: E402
-from oncall.config.settings import load_settings  # noqa: E402
+from oncall.config.loading import load_settings  # noqa: E402
 from oncall.db.session import upgrade  # noqa: E402
 from oncall.delivery.transports import build_transports  # noqa: E402
 from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402

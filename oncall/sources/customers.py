@@ -1,8 +1,9 @@
 """Customers, their support plans and named contacts, from ``customers.yaml``.
 
 Contacts are how the critical line recognises people: by caller ID, by email sender, or by the
-account PIN keyed on the phone. Phone numbers are normalised to E.164 and emails case-folded
-when the file loads, so lookups are exact matches.
+account PIN keyed on the phone. Phone numbers are normalised to E.164 (national forms read in
+config's ``phone_region``) and emails case-folded when the file loads, so lookups are exact
+matches.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oncall.config.settings import normalise_email, normalise_phone
+from oncall.config.sections import normalise_email
 from oncall.config.yamlsource import Node, SourceError, SourceErrors, load_yaml
+from oncall.domain.phones import DEFAULT_REGION, parse_phone
 
 PLAN_HOURS = ["always", "business", "after_hours"]
 
@@ -50,12 +52,14 @@ class Directory:
     _by_phone: dict[str, tuple[Customer, Contact]] = field(default_factory=dict, repr=False)
     _by_email: dict[str, tuple[Customer, Contact]] = field(default_factory=dict, repr=False)
     _by_pin: dict[str, Customer] = field(default_factory=dict, repr=False)
+    # The region the file's national numbers were read in: a caller's number is read alike.
+    phone_region: str = DEFAULT_REGION
 
     def by_phone(self, phone: str | None) -> tuple[Customer, Contact] | None:
         if not phone:
             return None
         try:
-            return self._by_phone.get(normalise_phone(phone))
+            return self._by_phone.get(parse_phone(phone, self.phone_region))
         except ValueError:
             return None
 
@@ -73,30 +77,32 @@ class Directory:
         return {c.team for c in self.customers.values()}
 
 
-def load_directory(path: Path | str) -> Directory:
-    """Load and validate; raises :class:`SourceErrors` listing every problem."""
+def load_directory(path: Path | str, phone_region: str = DEFAULT_REGION) -> Directory:
+    """Load and validate; raises :class:`SourceErrors` listing every problem. Phone numbers
+    written without a country code are read in ``phone_region``."""
     raw = load_yaml(path)
     root = Node(raw, str(path))
-    directory = _build(root)
+    directory = _build(root, phone_region)
     root.raise_if_errors()
     return directory
 
 
-def directory_errors(path: Path | str) -> list[SourceError]:
+def directory_errors(path: Path | str, phone_region: str = DEFAULT_REGION) -> list[SourceError]:
+    """Every problem in a customers file, or [] (for ``oncall check``)."""
     try:
-        load_directory(path)
+        load_directory(path, phone_region)
     except SourceErrors as exc:
         return exc.errors
     return []
 
 
-def _build(root: Node) -> Directory:
+def _build(root: Node, phone_region: str) -> Directory:
     plans: dict[str, Plan] = {}
     customers: dict[str, Customer] = {}
     by_phone: dict[str, tuple[Customer, Contact]] = {}
     by_email: dict[str, tuple[Customer, Contact]] = {}
     by_pin: dict[str, Customer] = {}
-    empty = Directory(plans, customers)
+    empty = Directory(plans, customers, phone_region=phone_region)
     if not root.is_mapping("a mapping with plans and customers"):
         return empty
     root.check_keys({"plans", "customers"}, required={"plans", "customers"})
@@ -151,7 +157,7 @@ def _build(root: Node) -> Directory:
                     if not c.is_mapping():
                         continue
                     c.check_keys({"name", "phone", "email"}, required={"name"})
-                    phone = c.child("phone").validate(normalise_phone)
+                    phone = c.child("phone").validate(lambda v: parse_phone(v, phone_region))
                     email = c.child("email").validate(normalise_email)
                     if not phone and not email:
                         c.error("a contact needs a phone or an email")
@@ -184,4 +190,4 @@ def _build(root: Node) -> Directory:
                     by_email[contact.email] = (customer, contact)
             if pin:
                 by_pin[pin] = customer
-    return Directory(plans, customers, by_phone, by_email, by_pin)
+    return Directory(plans, customers, by_phone, by_email, by_pin, phone_region)

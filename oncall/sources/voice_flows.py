@@ -116,14 +116,6 @@ def load_flow_file(path: Path | str) -> VoiceFlow:
     return flow
 
 
-def flow_errors(path: Path | str) -> list:
-    try:
-        load_flow_file(path)
-    except SourceErrors as exc:
-        return exc.errors
-    return []
-
-
 # -- building ---------------------------------------------------------------------------------
 def _build(root: Node) -> VoiceFlow | None:
     if not root.is_mapping("a mapping with say, pin, menu, record, connect and prompts"):
