@@ -20,7 +20,7 @@ from oncall.db.models import Attempt, Case, CaseEvent, Counter, Deadline, Outbou
 from oncall.domain import sla
 from oncall.domain.eligibility import is_business_hours
 from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
-from oncall.domain.rota import policy_snapshot
+from oncall.domain.rota.snapshots import policy_snapshot
 from oncall.runtime import Runtime
 
 log = logging.getLogger("oncall.cases")

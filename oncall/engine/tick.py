@@ -68,9 +68,8 @@ from oncall.domain.enums import (
     OutboxState,
     Purpose,
 )
-from oncall.domain.rota import (
-    Member,
-    Team,
+from oncall.domain.rota.model import Member, Team
+from oncall.domain.rota.snapshots import (
     manager_from_snapshot,
     policy_snapshot,
     targets_from_snapshot,
