@@ -21,19 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oncall.domain.rota import (
+from oncall.domain.rota import localtime, windows
+from oncall.domain.rota.localtime import to_instant
+from oncall.domain.rota.model import (
     EscalationPolicy,
     EscalationStep,
     Member,
     Override,
     Rotation,
     Team,
-    clear_caches,
-    daily_window,
-    to_instant,
-    weekly_window,
-    who_is_on_call,
 )
+from oncall.domain.rota.resolve import who_is_on_call
+from oncall.domain.rota.windows import daily_window, weekly_window
 
 ZONE = "America/Toronto"
 START = datetime(2026, 11, 2, 9, 0)  # noqa: DTZ001 - a local wall-clock time, read in ZONE
@@ -86,6 +85,12 @@ def build_team() -> Team:
         for i in range(50)
     )
     return Team("bench", ZONE, members, rotations, overrides, team.escalation)
+
+
+def clear_caches() -> None:
+    """Cold start: forget every memoised local-time conversion and window instance."""
+    localtime.clear_caches()
+    windows.clear_caches()
 
 
 def rate(team: Team, origin: datetime, cold: bool = False) -> float:

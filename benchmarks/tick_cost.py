@@ -28,10 +28,10 @@ from sqlalchemy import insert, text  # noqa: E402
 from benchmarks.pg import scratch_database  # noqa: E402
 from oncall.bootstrap.runtime import build_runtime  # noqa: E402
 from oncall.clock import FakeClock  # noqa: E402
-from oncall.config.settings import load_settings  # noqa: E402
+from oncall.config.loading import load_settings  # noqa: E402
 from oncall.db.models import Case, Deadline  # noqa: E402
 from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402
-from oncall.domain.rota import policy_snapshot  # noqa: E402
+from oncall.domain.rota.snapshots import policy_snapshot  # noqa: E402
 from oncall.engine.tick import tick  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

@@ -43,11 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 from oncall.bootstrap.background import BackgroundServices  # noqa: E402
 from oncall.bootstrap.runtime import build_runtime  # noqa: E402
-from oncall.config.settings import load_settings  # noqa: E402
+from oncall.config.loading import load_settings  # noqa: E402
 from oncall.db.session import upgrade  # noqa: E402
 from oncall.delivery.transports import build_transports  # noqa: E402
 from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402
-from oncall.domain.rota import who_is_on_call  # noqa: E402
+from oncall.domain.rota.resolve import who_is_on_call  # noqa: E402
 from oncall.web.app import create_app  # noqa: E402
 from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
 

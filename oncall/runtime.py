@@ -23,7 +23,7 @@ from oncall.config.reloading import ReloadingFile
 from oncall.config.settings import Settings
 from oncall.config.yamlsource import SourceError
 from oncall.sources.customers import Directory
-from oncall.sources.rotas import RotaRegistry
+from oncall.sources.rotas.registry import RotaRegistry
 
 log = logging.getLogger("oncall.runtime")
 

@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from oncall.clock import FakeClock
-from oncall.config.settings import Settings, load_settings
+from oncall.config.loading import load_settings
+from oncall.config.settings import Settings
 from oncall.db.models import Base
 from oncall.db.session import make_engine, upgrade
 from oncall.delivery.transports.base import ConsoleTransport

@@ -17,7 +17,7 @@ from oncall.db.session import make_engine, make_session_factory
 from oncall.delivery.transports import build_transports
 from oncall.runtime import Runtime
 from oncall.sources.customers import Directory, load_directory
-from oncall.sources.rotas import RotaRegistry
+from oncall.sources.rotas.registry import RotaRegistry
 from oncall.sources.voice_flows import load_flow_file
 
 
@@ -29,10 +29,10 @@ def build_runtime(
 ) -> Runtime:
     clock = clock or SystemClock()
     db = db or make_engine(settings.database_url)
-    rotas = RotaRegistry(settings.paths.rotations, clock)
+    rotas = RotaRegistry(settings.paths.rotations, clock, phone_region=settings.phone_region)
     rotas.load()
     customers: ReloadingFile[Directory] = ReloadingFile(
-        settings.paths.customers, load_directory, "customers"
+        settings.paths.customers, lambda p: load_directory(p, settings.phone_region), "customers"
     )
     customers.load()
     runtime = Runtime(

@@ -12,7 +12,7 @@ that had no rota).
 from __future__ import annotations
 
 from oncall.db.models import Case
-from oncall.domain.rota import Member
+from oncall.domain.rota.model import Member
 from oncall.runtime import Runtime
 
 

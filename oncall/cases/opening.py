@@ -20,7 +20,7 @@ from oncall.db.models import Case, Counter
 from oncall.domain import sla
 from oncall.domain.eligibility import is_business_hours
 from oncall.domain.enums import CaseState, DeadlineKind
-from oncall.domain.rota import policy_snapshot
+from oncall.domain.rota.snapshots import policy_snapshot
 from oncall.runtime import Runtime
 
 log = logging.getLogger("oncall.cases")

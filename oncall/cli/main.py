@@ -19,7 +19,8 @@ from oncall.cli import report as report_cli
 from oncall.cli import rota as rota_cli
 from oncall.cli import simulate as simulate_cli
 from oncall.cli import user as user_cli
-from oncall.config.settings import Settings, load_settings
+from oncall.config.loading import load_settings
+from oncall.config.settings import Settings
 from oncall.config.yamlsource import SourceError, SourceErrors
 
 
@@ -137,10 +138,12 @@ def check(ctx: Context, days: int) -> None:
         sys.exit(1)
 
     from oncall.sources.customers import directory_errors
-    from oncall.sources.rotas import check_directory
+    from oncall.sources.rotas.directory import check_directory
 
-    errors += directory_errors(settings.paths.customers)
-    teams, rota_problems = check_directory(settings.paths.rotations, datetime.now(UTC), days=days)
+    errors += directory_errors(settings.paths.customers, settings.phone_region)
+    teams, rota_problems = check_directory(
+        settings.paths.rotations, datetime.now(UTC), days=days, phone_region=settings.phone_region
+    )
     errors += rota_problems
     errors += _voice_flow_errors(settings)
     if not [e for e in errors if e.severity == "error"]:
@@ -173,7 +176,7 @@ def _cross_check(settings: Settings, teams: dict) -> list[SourceError]:
     """Every customer's team must have a rota, or their cases could page nobody."""
     from oncall.sources.customers import load_directory
 
-    directory = load_directory(settings.paths.customers)
+    directory = load_directory(settings.paths.customers, settings.phone_region)
     problems = []
     for customer in directory.customers.values():
         if customer.team not in teams:

@@ -1,7 +1,9 @@
 """``oncall rota ...``: check rota files, see who is on call, list shifts, export calendars.
 
 Every command reads ``--rotations DIR`` (default ``$ONCALL_ROTATIONS`` or ``rotations/``), so it
-works without a config file. The current time is read here, at the edge, and nowhere below.
+works without a config file; when run as ``oncall rota`` with a readable config, phone numbers
+written without a country code are read in its ``phone_region``, as the service reads them. The
+current time is read here, at the edge, and nowhere below.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from typing import Any
 
 import click
 
-from oncall.domain.rota import OnCall, Team, format_local, shifts, to_instant, who_is_on_call
+from oncall.config.loading import load_settings
+from oncall.config.yamlsource import SourceErrors
+from oncall.domain.phones import DEFAULT_REGION
+from oncall.domain.rota.localtime import format_local, to_instant
+from oncall.domain.rota.model import OnCall, Team
+from oncall.domain.rota.resolve import shifts, who_is_on_call
 from oncall.reports.calendars import feed_token, team_calendar
-from oncall.sources.rotas import (
-    DEFAULT_COVERAGE_DAYS,
-    check_directory,
-    parse_local_datetime,
-    read_team,
-)
-from oncall.sources.rotas import rota_files as _rota_files
+from oncall.sources.rotas.coverage import DEFAULT_COVERAGE_DAYS
+from oncall.sources.rotas.directory import check_directory
+from oncall.sources.rotas.directory import rota_files as _rota_files
+from oncall.sources.rotas.fields import parse_local_datetime
+from oncall.sources.rotas.reading import read_team
 
 rotations_option = click.option(
     "--rotations",
@@ -37,6 +42,19 @@ rotations_option = click.option(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _phone_region() -> str:
+    """Config's ``phone_region`` under ``oncall`` with a readable config, else the default."""
+    context = click.get_current_context().find_object(object)
+    path = getattr(context, "config_path", None)
+    if path is None or not Path(path).is_file():
+        return DEFAULT_REGION
+    try:
+        return load_settings(path).phone_region
+    except SourceErrors:
+        # A broken config.yaml is `oncall check`'s to report; the rota commands work without.
+        return DEFAULT_REGION
 
 
 def _instant(text: str | None, team: Team) -> datetime:
@@ -60,10 +78,11 @@ def _load(rotations: Path, only: str | None = None) -> dict[str, Team]:
     if not rotations.is_dir():
         raise click.ClickException(f"{rotations}: rotations directory not found")
     teams: dict[str, Team] = {}
+    region = _phone_region()
     for path in _rota_files(rotations):
         if only is not None and path.stem != only:
             continue
-        team, problems = read_team(path)
+        team, problems = read_team(path, phone_region=region)
         if team is None:
             errors = sum(1 for p in problems if p.severity == "error")
             click.echo(f"{path}: {errors} error(s), skipped (run `oncall rota check`)", err=True)
@@ -104,7 +123,7 @@ def check(rotations: Path, days: int, start: str | None) -> None:
         except ValueError:
             raise click.BadParameter(f"{start!r} is not a time like 2026-11-23T09:00") from None
         now = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    teams, problems = check_directory(rotations, now, days)
+    teams, problems = check_directory(rotations, now, days, phone_region=_phone_region())
     for problem in problems:
         click.echo(str(problem))
     errors = [p for p in problems if p.severity == "error"]

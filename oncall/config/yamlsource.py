@@ -12,7 +12,6 @@ check`` can list every mistake in one run.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from oncall.domain.timetext import parse_duration
 
 
 class LineDict(dict):
@@ -124,52 +125,6 @@ def load_yaml(path: Path | str, text: str | None = None, display_name: str | Non
         raise SourceErrors([SourceError(name, line, "", f"invalid YAML: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise SourceErrors([SourceError(name, 0, "", f"invalid YAML: {exc}")]) from None
-
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)\s*$")
-_UNITS = {
-    "ms": timedelta(milliseconds=1),
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-    "w": timedelta(weeks=1),
-}
-
-
-def parse_duration(text: Any) -> timedelta:
-    """``30s``, ``15m``, ``1h``, ``2d``, ``1w`` (and ``500ms``) to a timedelta.
-
-    Compound forms like ``1h30m`` are accepted too. Raises ValueError with a readable message.
-    """
-    if isinstance(text, bool) or not isinstance(text, (str, int)):
-        raise ValueError(f"{text!r} is not a duration like 15m")
-    if isinstance(text, int):
-        if text == 0:
-            return timedelta(0)
-        raise ValueError(f"{text!r} is not a duration like 15m (add a unit: s, m, h, d)")
-    parts = re.findall(r"\d+\s*(?:ms|s|m|h|d|w)", text)
-    if not parts or re.sub(r"\s+", "", "".join(parts)) != re.sub(r"\s+", "", text):
-        raise ValueError(f'"{text}" is not a duration like 15m')
-    total = timedelta(0)
-    for part in parts:
-        match = _DURATION.match(part)
-        assert match is not None
-        total += int(match.group(1)) * _UNITS[match.group(2)]
-    return total
-
-
-def format_duration(delta: timedelta) -> str:
-    """The inverse of :func:`parse_duration` for display (``1h30m``, ``45s``)."""
-    seconds = int(delta.total_seconds())
-    if seconds == 0:
-        return "0s"
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            count, seconds = divmod(seconds, size)
-            out.append(f"{count}{unit}")
-    return "".join(out)
 
 
 class Node:

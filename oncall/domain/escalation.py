@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from oncall.domain.rota import EscalationPolicy
+from oncall.domain.rota.model import EscalationPolicy
 
 #: The gap before the next round when the policy has no interval to copy (a single step, or
 #: every step at the same offset).

@@ -30,7 +30,11 @@ from oncall.domain.enums import (
     DeadlineState,
     OutboxState,
 )
-from oncall.domain.rota import policy_snapshot, targets_from_snapshot, team_from_snapshot
+from oncall.domain.rota.snapshots import (
+    policy_snapshot,
+    targets_from_snapshot,
+    team_from_snapshot,
+)
 from oncall.domain.sms_text import page_text
 from oncall.engine.paging import page_manager, page_member
 from oncall.engine.unroutable import reach_fallback_humans

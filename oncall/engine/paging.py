@@ -18,7 +18,8 @@ from oncall.cases.members import member_of
 from oncall.cases.outbox import enqueue, sender_address
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.enums import Purpose
-from oncall.domain.rota import Member, manager_from_snapshot
+from oncall.domain.rota.model import Member
+from oncall.domain.rota.snapshots import manager_from_snapshot
 from oncall.domain.sms_text import page_text, truncate_words
 from oncall.engine.unroutable import reach_fallback_humans
 from oncall.runtime import Runtime

@@ -1,10 +1,10 @@
 """Rotas as iCalendar (RFC 5545) feeds, so engineers see their shifts in their calendar app.
 
-One VEVENT per on-call period of each level (see :func:`oncall.domain.rota.shifts`). Times are
-written in UTC (``...Z``); calendar apps show them in the viewer's zone. The UID of an event is
-derived from what the period *is* (team, level, rotation, member, start, end, override), so a
-calendar that re-fetches the feed updates events in place instead of duplicating them, and a
-changed shift shows up as a new event.
+One VEVENT per on-call period of each level (see :func:`oncall.domain.rota.resolve.shifts`).
+Times are written in UTC (``...Z``); calendar apps show them in the viewer's zone. The UID of an
+event is derived from what the period *is* (team, level, rotation, member, start, end,
+override), so a calendar that re-fetches the feed updates events in place instead of duplicating
+them, and a changed shift shows up as a new event.
 
 Feeds are fetched by calendar apps that can't log in, so each URL carries a token:
 :func:`feed_token` is an HMAC of the team (and member) under the service's secret key.
@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
-from oncall.domain.rota import OnCall, Team, shifts
+from oncall.domain.rota.model import OnCall, Team
+from oncall.domain.rota.resolve import shifts
 
 PRODID = "-//oncall//rota feed//EN"
 TOKEN_LENGTH = 32

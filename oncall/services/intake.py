@@ -41,7 +41,6 @@ from oncall.cases.lookup import case_by_number, find_case_by_intake_key, open_ca
 from oncall.cases.members import member_of
 from oncall.cases.opening import NewCase, open_case
 from oncall.cases.outbox import enqueue
-from oncall.config.settings import normalise_phone
 from oncall.db.models import Case, Deadline, OutboundMessage, VoiceCall, WebhookReceipt
 from oncall.domain.eligibility import entitlement, is_critical
 from oncall.domain.enums import DeadlineKind, DeadlineState, Purpose
@@ -55,7 +54,9 @@ from oncall.domain.mail import (
     message_ids,
     strip_quoted_reply,
 )
-from oncall.domain.rota import Member, targets_from_snapshot
+from oncall.domain.phones import parse_phone
+from oncall.domain.rota.model import Member
+from oncall.domain.rota.snapshots import targets_from_snapshot
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services import ivr
@@ -513,7 +514,7 @@ def _open_voice_case(
             severity=call.severity or 1,
             summary=summary,
             contact_name=call.contact_name or (contact.name if contact else ""),
-            contact_phone=_phone(call.from_number),
+            contact_phone=_phone(call.from_number, ctx.runtime.settings.phone_region),
             contact_email=contact.email if contact else None,
             intake_key=f"call:{ctx.call_sid}",
             recording_url=url,
@@ -903,9 +904,9 @@ def _int(value: str | None) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _phone(value: str | None) -> str | None:
+def _phone(value: str | None, region: str) -> str | None:
     try:
-        return normalise_phone(value) if value else None
+        return parse_phone(value, region) if value else None
     except ValueError:  # "anonymous", "+266696687" (withheld) and other non-numbers
         return None
 

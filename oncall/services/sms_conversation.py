@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.lookup import case_by_number
 from oncall.cases.outbox import has_work_due
-from oncall.config.settings import normalise_phone
 from oncall.db.models import Case, OutboundMessage, WebhookReceipt
 from oncall.db.session import transaction
 from oncall.domain.commands import HELP_TEXT, Command, CommandError, Verb, parse_command
 from oncall.domain.enums import OPEN_STATES, PAGING_PURPOSES
+from oncall.domain.phones import parse_phone
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services.case_actions import acknowledge, post_status, resolve, set_severity
@@ -140,7 +140,7 @@ def _conversation(
     session: Session, runtime: Runtime, from_number: str, body: str, sid: str, now: datetime
 ) -> str | None:
     try:
-        phone = normalise_phone(from_number)
+        phone = parse_phone(from_number, runtime.settings.phone_region)
     except ValueError:
         log.info("SMS from %r (not a phone number) ignored", from_number)
         return None

@@ -1,8 +1,9 @@
 """Customers, their support plans and named contacts, from ``customers.yaml``.
 
 Contacts are how the critical line recognises people: by caller ID, by email sender, or by the
-account PIN keyed on the phone. Phone numbers are normalised to E.164 and emails case-folded
-when the file loads, so lookups are exact matches.
+account PIN keyed on the phone. Phone numbers are normalised to E.164 (national forms read in
+config's ``phone_region``) and emails case-folded when the file loads, so lookups are exact
+matches.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oncall.config.settings import normalise_email, normalise_phone
+from oncall.config.sections import normalise_email
 from oncall.config.yamlsource import Node, SourceError, SourceErrors, load_yaml
+from oncall.domain.phones import DEFAULT_REGION, parse_phone
 
 PLAN_HOURS = ["always", "business", "after_hours"]
 
@@ -50,12 +52,14 @@ class Directory:
     _by_phone: dict[str, tuple[Customer, Contact]] = field(default_factory=dict, repr=False)
     _by_email: dict[str, tuple[Customer, Contact]] = field(default_factory=dict, repr=False)
     _by_pin: dict[str, Customer] = field(default_factory=dict, repr=False)
+    # The region the file's national numbers were read in: a caller's number is read alike.
+    phone_region: str = DEFAULT_REGION
 
     def by_phone(self, phone: str | None) -> tuple[Customer, Contact] | None:
         if not phone:
             return None
         try:
-            return self._by_phone.get(normalise_phone(phone))
+            return self._by_phone.get(parse_phone(phone, self.phone_region))
         except ValueError:
             return None
 
@@ -73,115 +77,138 @@ class Directory:
         return {c.team for c in self.customers.values()}
 
 
-def load_directory(path: Path | str) -> Directory:
-    """Load and validate; raises :class:`SourceErrors` listing every problem."""
+def load_directory(path: Path | str, phone_region: str = DEFAULT_REGION) -> Directory:
+    """Load and validate; raises :class:`SourceErrors` listing every problem. Phone numbers
+    written without a country code are read in ``phone_region``."""
     raw = load_yaml(path)
     root = Node(raw, str(path))
-    directory = _build(root)
+    directory = _build(root, phone_region)
     root.raise_if_errors()
     return directory
 
 
-def directory_errors(path: Path | str) -> list[SourceError]:
+def directory_errors(path: Path | str, phone_region: str = DEFAULT_REGION) -> list[SourceError]:
+    """Every problem in a customers file, or [] (for ``oncall check``)."""
     try:
-        load_directory(path)
+        load_directory(path, phone_region)
     except SourceErrors as exc:
         return exc.errors
     return []
 
 
-def _build(root: Node) -> Directory:
-    plans: dict[str, Plan] = {}
+def _build(root: Node, phone_region: str) -> Directory:
+    if not root.is_mapping("a mapping with plans and customers"):
+        return Directory({}, {}, phone_region=phone_region)
+    root.check_keys({"plans", "customers"}, required={"plans", "customers"})
+    plans = _plans(root.child("plans"))
     customers: dict[str, Customer] = {}
     by_phone: dict[str, tuple[Customer, Contact]] = {}
     by_email: dict[str, tuple[Customer, Contact]] = {}
     by_pin: dict[str, Customer] = {}
-    empty = Directory(plans, customers)
-    if not root.is_mapping("a mapping with plans and customers"):
-        return empty
-    root.check_keys({"plans", "customers"}, required={"plans", "customers"})
-
-    plans_node = root.child("plans")
-    if plans_node.is_mapping("a mapping of plan names"):
-        for key, node in plans_node.items():
-            if not node.is_mapping():
-                continue
-            node.check_keys({"critical_line", "hours", "misuse_fee"})
-            critical = node.child("critical_line").boolean(False)
-            hours = node.child("hours").choice(PLAN_HOURS, "always")
-            fee = node.child("misuse_fee")
-            plans[str(key)] = Plan(
-                str(key),
-                critical,
-                hours or "always",
-                fee.number(0.0, minimum=0) if fee.present() else None,
-            )
-
-    seen_phone: dict[str, str] = {}
-    seen_email: dict[str, str] = {}
-    seen_pin: dict[str, str] = {}
+    seen = _Seen(phone_region)
     customers_node = root.child("customers")
     if customers_node.is_mapping("a mapping of customer keys"):
         for key, node in customers_node.items():
             if not node.is_mapping():
                 continue
-            node.check_keys(
-                {"name", "plan", "pin", "team", "contacts"}, required={"name", "plan", "team"}
-            )
-            plan_name = node.child("plan").string("") or ""
-            plan = plans.get(plan_name)
-            if plan is None and plan_name:
-                node.child("plan").error(
-                    f"unknown plan {plan_name!r} (plans: {', '.join(sorted(plans)) or 'none'})"
-                )
-            pin = node.child("pin").string()
-            if pin is not None:
-                if not pin.isdigit() or not 4 <= len(pin) <= 8:
-                    node.child("pin").error('a PIN is 4 to 8 digits (quote it: pin: "4821")')
-                    pin = None
-                elif pin in seen_pin:
-                    node.child("pin").error(f"PIN already used by customer {seen_pin[pin]!r}")
-                    pin = None
-                else:
-                    seen_pin[pin] = str(key)
-            contacts: list[Contact] = []
-            contacts_node = node.child("contacts")
-            if contacts_node.present() and contacts_node.is_list("a list of contacts"):
-                for c in contacts_node.elements():
-                    if not c.is_mapping():
-                        continue
-                    c.check_keys({"name", "phone", "email"}, required={"name"})
-                    phone = c.child("phone").validate(normalise_phone)
-                    email = c.child("email").validate(normalise_email)
-                    if not phone and not email:
-                        c.error("a contact needs a phone or an email")
-                    if phone and phone in seen_phone:
-                        c.child("phone").error(f"phone already belongs to {seen_phone[phone]}")
-                        phone = None
-                    if email and email in seen_email:
-                        c.child("email").error(f"email already belongs to {seen_email[email]}")
-                        email = None
-                    name = c.child("name").string("") or ""
-                    contact = Contact(name, phone, email)
-                    contacts.append(contact)
-                    if phone:
-                        seen_phone[phone] = f"{key}/{name}"
-                    if email:
-                        seen_email[email] = f"{key}/{name}"
-            customer = Customer(
-                key=str(key),
-                name=node.child("name").string("") or str(key),
-                plan=plan or Plan("?", False, "always"),
-                pin=pin,
-                team=node.child("team").string("") or "",
-                contacts=tuple(contacts),
-            )
+            customer = _customer(str(key), node, plans, seen)
             customers[customer.key] = customer
-            for contact in contacts:
+            for contact in customer.contacts:
                 if contact.phone:
                     by_phone[contact.phone] = (customer, contact)
                 if contact.email:
                     by_email[contact.email] = (customer, contact)
-            if pin:
-                by_pin[pin] = customer
-    return Directory(plans, customers, by_phone, by_email, by_pin)
+            if customer.pin:
+                by_pin[customer.pin] = customer
+    return Directory(plans, customers, by_phone, by_email, by_pin, phone_region)
+
+
+def _plans(node: Node) -> dict[str, Plan]:
+    plans: dict[str, Plan] = {}
+    if not node.is_mapping("a mapping of plan names"):
+        return plans
+    for key, child in node.items():
+        if not child.is_mapping():
+            continue
+        child.check_keys({"critical_line", "hours", "misuse_fee"})
+        critical = child.child("critical_line").boolean(False)
+        hours = child.child("hours").choice(PLAN_HOURS, "always")
+        fee = child.child("misuse_fee")
+        plans[str(key)] = Plan(
+            str(key),
+            critical,
+            hours or "always",
+            fee.number(0.0, minimum=0) if fee.present() else None,
+        )
+    return plans
+
+
+@dataclass
+class _Seen:
+    """Who already has each phone, email and PIN in the file: each may belong to one only."""
+
+    phone_region: str
+    phones: dict[str, str] = field(default_factory=dict)  # E.164 -> "customer/contact"
+    emails: dict[str, str] = field(default_factory=dict)
+    pins: dict[str, str] = field(default_factory=dict)  # PIN -> customer key
+
+
+def _customer(key: str, node: Node, plans: dict[str, Plan], seen: _Seen) -> Customer:
+    node.check_keys({"name", "plan", "pin", "team", "contacts"}, required={"name", "plan", "team"})
+    plan_name = node.child("plan").string("") or ""
+    plan = plans.get(plan_name)
+    if plan is None and plan_name:
+        node.child("plan").error(
+            f"unknown plan {plan_name!r} (plans: {', '.join(sorted(plans)) or 'none'})"
+        )
+    pin = _pin(node.child("pin"), key, seen)
+    contacts = _contacts(node.child("contacts"), key, seen)
+    return Customer(
+        key=key,
+        name=node.child("name").string("") or key,
+        plan=plan or Plan("?", False, "always"),
+        pin=pin,
+        team=node.child("team").string("") or "",
+        contacts=contacts,
+    )
+
+
+def _pin(node: Node, key: str, seen: _Seen) -> str | None:
+    pin = node.string()
+    if pin is None:
+        return None
+    if not pin.isdigit() or not 4 <= len(pin) <= 8:
+        node.error('a PIN is 4 to 8 digits (quote it: pin: "4821")')
+        return None
+    if pin in seen.pins:
+        node.error(f"PIN already used by customer {seen.pins[pin]!r}")
+        return None
+    seen.pins[pin] = key
+    return pin
+
+
+def _contacts(node: Node, key: str, seen: _Seen) -> tuple[Contact, ...]:
+    contacts: list[Contact] = []
+    if not node.present() or not node.is_list("a list of contacts"):
+        return ()
+    for c in node.elements():
+        if not c.is_mapping():
+            continue
+        c.check_keys({"name", "phone", "email"}, required={"name"})
+        phone = c.child("phone").validate(lambda v: parse_phone(v, seen.phone_region))
+        email = c.child("email").validate(normalise_email)
+        if not phone and not email:
+            c.error("a contact needs a phone or an email")
+        if phone and phone in seen.phones:
+            c.child("phone").error(f"phone already belongs to {seen.phones[phone]}")
+            phone = None
+        if email and email in seen.emails:
+            c.child("email").error(f"email already belongs to {seen.emails[email]}")
+            email = None
+        name = c.child("name").string("") or ""
+        contacts.append(Contact(name, phone, email))
+        if phone:
+            seen.phones[phone] = f"{key}/{name}"
+        if email:
+            seen.emails[email] = f"{key}/{name}"
+    return tuple(contacts)

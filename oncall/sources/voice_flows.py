@@ -116,20 +116,27 @@ def load_flow_file(path: Path | str) -> VoiceFlow:
     return flow
 
 
-def flow_errors(path: Path | str) -> list:
-    try:
-        load_flow_file(path)
-    except SourceErrors as exc:
-        return exc.errors
-    return []
-
-
 # -- building ---------------------------------------------------------------------------------
 def _build(root: Node) -> VoiceFlow | None:
     if not root.is_mapping("a mapping with say, pin, menu, record, connect and prompts"):
         return None
     root.check_keys(TOP_KEYS, required={"prompts"})
+    fields: dict[str, Any] = {"source": root.file, **_say(root)}
+    regular = root.child("regular_channels").string("") or ""
+    _check_template(root.child("regular_channels"), regular, frozenset({"company"}))
+    fields["regular_channels"] = " ".join(regular.split())
+    fields.update(_pin(root))
+    fields.update(_menu_section(root))
+    fields.update(_record(root))
+    fields.update(_connect(root))
+    prompts = _templates(root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt")
+    messages = _templates(root.child("messages"), MESSAGES, frozenset(), "message", True)
+    return VoiceFlow(
+        **fields, prompts=MappingProxyType(prompts), messages=MappingProxyType(messages)
+    )
 
+
+def _say(root: Node) -> dict[str, Any]:
     say = root.child("say")
     if say.present() and say.is_mapping():
         say.check_keys({"voice", "language"})
@@ -139,26 +146,37 @@ def _build(root: Node) -> VoiceFlow | None:
     language = say.child("language").string("en-US") or "en-US"
     if not LANGUAGE.match(language):
         say.child("language").error(f"{language!r} is not a language tag like en-US")
+    return {"voice": voice.strip(), "language": language}
 
-    regular = root.child("regular_channels").string("") or ""
-    _check_template(root.child("regular_channels"), regular, frozenset({"company"}))
 
+def _pin(root: Node) -> dict[str, Any]:
     pin = _section(root, "pin", {"tries", "timeout", "max_digits"})
-    pin_tries = pin.child("tries").integer(3, minimum=1)
-    pin_timeout = _seconds(pin.child("timeout"), 10, 1, 60)
-    pin_max_digits = pin.child("max_digits").integer(8, minimum=4)
-    if pin_max_digits > 20:
+    tries = pin.child("tries").integer(3, minimum=1)
+    timeout = _seconds(pin.child("timeout"), 10, 1, 60)
+    max_digits = pin.child("max_digits").integer(8, minimum=4)
+    if max_digits > 20:
         pin.child("max_digits").error("must be at most 20")
+    return {"pin_tries": tries, "pin_timeout": timeout, "pin_max_digits": max_digits}
 
+
+def _menu_section(root: Node) -> dict[str, Any]:
     menu_node = _section(root, "menu", {"choices", "tries", "timeout"}, required={"choices"})
-    menu = _menu(menu_node.child("choices"))
-    menu_tries = menu_node.child("tries").integer(3, minimum=1)
-    menu_timeout = _seconds(menu_node.child("timeout"), 8, 1, 60)
+    return {
+        "menu": MappingProxyType(_menu(menu_node.child("choices"))),
+        "menu_tries": menu_node.child("tries").integer(3, minimum=1),
+        "menu_timeout": _seconds(menu_node.child("timeout"), 8, 1, 60),
+    }
 
+
+def _record(root: Node) -> dict[str, Any]:
     record = _section(root, "record", {"max_length", "silence_timeout"})
-    record_max = _seconds(record.child("max_length"), 120, 5, 14400)
-    silence = _seconds(record.child("silence_timeout"), 5, 1, 60)
+    return {
+        "record_max_length": _seconds(record.child("max_length"), 120, 5, 14400),
+        "record_silence_timeout": _seconds(record.child("silence_timeout"), 5, 1, 60),
+    }
 
+
+def _connect(root: Node) -> dict[str, Any]:
     connect = _section(
         root,
         "connect",
@@ -173,31 +191,13 @@ def _build(root: Node) -> VoiceFlow | None:
     if not DIGIT.match(accept):
         connect.child("accept_digit").error(f"{accept!r} is not one key (0-9, * or #)")
         accept = "1"
-
-    prompts = _templates(root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt")
-    messages = _templates(root.child("messages"), MESSAGES, frozenset(), "message", True)
-
-    return VoiceFlow(
-        source=root.file,
-        voice=voice.strip(),
-        language=language,
-        regular_channels=" ".join(regular.split()),
-        pin_tries=pin_tries,
-        pin_timeout=pin_timeout,
-        pin_max_digits=pin_max_digits,
-        menu=MappingProxyType(menu),
-        menu_tries=menu_tries,
-        menu_timeout=menu_timeout,
-        record_max_length=record_max,
-        record_silence_timeout=silence,
-        connect_levels=levels,
-        connect_max_calls=max_calls,
-        ring_timeout=ring,
-        whisper_timeout=whisper,
-        accept_digit=accept,
-        prompts=MappingProxyType(prompts),
-        messages=MappingProxyType(messages),
-    )
+    return {
+        "connect_levels": levels,
+        "connect_max_calls": max_calls,
+        "ring_timeout": ring,
+        "whisper_timeout": whisper,
+        "accept_digit": accept,
+    }
 
 
 def _section(root: Node, key: str, allowed: set[str], required: set[str] = frozenset()) -> Node:

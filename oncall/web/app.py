@@ -14,7 +14,8 @@ import uuid
 from flask import Flask, g, request
 
 from oncall.bootstrap.runtime import build_runtime
-from oncall.config.settings import Settings, load_settings
+from oncall.config.loading import load_settings
+from oncall.config.settings import Settings
 from oncall.runtime import Runtime
 from oncall.web import auth, email_inbound, feeds, health, metrics
 from oncall.web.api import routes as api_routes

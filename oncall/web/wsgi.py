@@ -11,8 +11,8 @@ import os
 
 from oncall.bootstrap.background import BackgroundServices
 from oncall.bootstrap.runtime import build_runtime
+from oncall.config.loading import load_settings
 from oncall.config.logs import configure_logging
-from oncall.config.settings import load_settings
 from oncall.web.app import create_app
 
 _settings = load_settings()

@@ -22,7 +22,7 @@ from oncall.cases.members import member_of
 from oncall.db.models import Deadline, MisuseFlag
 from oncall.db.session import make_engine, transaction
 from oncall.domain.enums import DeadlineKind
-from oncall.domain.rota import Member
+from oncall.domain.rota.model import Member
 from oncall.engine import crash_points
 from oncall.engine.escalation import run_escalation
 from oncall.engine.tick import tick

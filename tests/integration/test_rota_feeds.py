@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import types
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from icalendar import Calendar
 
 from oncall.clock import FakeClock
 from oncall.reports.calendars import check_feed_token, feed_token, team_calendar
-from oncall.sources.rotas import RotaRegistry, load_team
+from oncall.sources.rotas.reading import load_team
+from oncall.sources.rotas.registry import RotaRegistry
 from oncall.web.feeds import bp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,11 +82,34 @@ def test_feed_refusals(client, url, status):
 
 def test_tokens():
     token = feed_token(SECRET, "support", None)
-    assert len(token) == 32 and int(token, 16) >= 0
+    # 32 hex digits: 128 bits, as much as a case page's link carries.
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert feed_token(SECRET, "support", None) == token  # stable: feed URLs keep working
+    others = {
+        "another team": feed_token(SECRET, "ops", None),
+        "a member's feed": feed_token(SECRET, "support", "carol"),
+        "another member's feed": feed_token(SECRET, "support", "alice"),
+        "another secret": feed_token("other-secret", "support", None),
+    }
+    assert token not in others.values()
+    assert len(set(others.values())) == len(others)
     assert check_feed_token(SECRET, "support", None, token)
     assert not check_feed_token("other-secret", "support", None, token)
     assert not check_feed_token(SECRET, "support", None, None)
     assert feed_token(SECRET, "a", "b.c") != feed_token(SECRET, "a.b", "c")
+
+
+def test_tokens_look_random():
+    """Tokens of similar names share nothing visible: each hex digit is about equally likely
+    in every position, so a token can't be guessed from another team's or member's."""
+    tokens = [feed_token(SECRET, f"team{i}", None) for i in range(400)]
+    tokens += [feed_token(SECRET, "support", f"member{i}") for i in range(400)]
+    assert len(set(tokens)) == len(tokens)
+    for position in range(32):
+        digits = Counter(token[position] for token in tokens)
+        # 800 draws of 16 digits: 50 each on average; a digit never seen, or seen 3x as often,
+        # would mean the position is not random (the chance of a false alarm is below 1e-9).
+        assert len(digits) == 16 and max(digits.values()) < 150
 
 
 def test_calendar_uids_are_stable_and_unique():

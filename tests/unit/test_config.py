@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
-from oncall.config.settings import load_settings, normalise_phone
-from oncall.config.yamlsource import SourceErrors, parse_duration
+from oncall.config.loading import load_settings
+from oncall.config.yamlsource import SourceErrors
+from oncall.domain.eligibility import is_business_hours
+from oncall.domain.timetext import END_OF_DAY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,43 +132,94 @@ def test_settings_are_frozen():
         settings.transport = "twilio"  # type: ignore[misc]
 
 
+# -- phone numbers: one parser, one region (the same rules as in rota files and customers) -----
+
+
+@pytest.mark.parametrize("written", ["+1 416 555 0101", "(416) 555-0101", "4165550101"])
+def test_critical_line_in_any_form_is_the_same_number(tmp_path, written):
+    path = write(
+        tmp_path,
+        f"timezone: UTC\npublic_url: http://x.example\ntwilio: {{critical_line: '{written}'}}\n",
+    )
+    assert load_settings(path, environ={}).twilio.critical_line == "+14165550101"
+
+
+def test_unquoted_ten_digit_critical_line_is_the_same_number(tmp_path):
+    path = write(
+        tmp_path,
+        "timezone: UTC\npublic_url: http://x.example\ntwilio: {critical_line: 4165550101}\n",
+    )
+    assert load_settings(path, environ={}).twilio.critical_line == "+14165550101"
+
+
+def test_junk_critical_line_is_an_error_with_file_and_line(tmp_path):
+    path = write(
+        tmp_path,
+        "timezone: UTC\npublic_url: http://x.example\ntwilio:\n  critical_line: 'call us'\n",
+    )
+    (message,) = errors_of(path)
+    assert message.startswith(
+        f'{path}:4: twilio.critical_line: "call us" is not a phone number (letters are not digits)'
+    )
+
+
+def test_phone_region_defaults_to_us_and_reads_national_numbers(tmp_path):
+    assert load_settings(ROOT / "config.yaml", environ={}).phone_region == "US"
+    path = write(
+        tmp_path,
+        "timezone: Europe/London\npublic_url: http://x.example\nphone_region: gb\n"
+        "twilio: {critical_line: '020 7946 0018'}\n",
+    )
+    settings = load_settings(path, environ={})
+    assert settings.phone_region == "GB"
+    assert settings.twilio.critical_line == "+442079460018"
+
+
+def test_unknown_phone_region_is_an_error(tmp_path):
+    path = write(tmp_path, "timezone: UTC\npublic_url: http://x.example\nphone_region: Canada\n")
+    assert errors_of(path) == [
+        f"{path}:3: phone_region: 'Canada' is not a region code like US, CA or GB (ISO 3166-1)"
+    ]
+
+
+# -- "24:00" is the end of the day (as in rota windows) -----------------------------------------
+
+
+def test_business_hours_ending_at_24_00_run_until_midnight(tmp_path):
+    path = write(
+        tmp_path,
+        "timezone: UTC\npublic_url: http://x.example\n"
+        'business_hours: {days: [mon], start: "18:00", end: "24:00"}\n',
+    )
+    hours = load_settings(path, environ={}).business_hours
+    assert hours.end == END_OF_DAY
+    monday = datetime(2026, 11, 23, tzinfo=UTC)
+    assert is_business_hours(hours, monday.replace(hour=23, minute=59, second=59), UTC)
+    assert not is_business_hours(hours, monday + timedelta(days=1), UTC)  # Tuesday 00:00
+
+
+def test_business_hours_read_times_like_rota_windows(tmp_path):
+    path = write(
+        tmp_path,
+        "timezone: UTC\npublic_url: http://x.example\n"
+        'business_hours: {start: " 9:30", end: "17:00"}\n',
+    )
+    assert load_settings(path, environ={}).business_hours.start == time(9, 30)
+
+
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("start", "end", "expected"),
     [
-        ("30s", timedelta(seconds=30)),
-        ("15m", timedelta(minutes=15)),
-        ("1h", timedelta(hours=1)),
-        ("2d", timedelta(days=2)),
-        ("1w", timedelta(weeks=1)),
-        ("1h30m", timedelta(minutes=90)),
-        ("500ms", timedelta(milliseconds=500)),
-        (0, timedelta(0)),
+        ('"24:00"', '"24:00"', "end: business hours must end after they start"),
+        ('"09:00"', '"24:30"', 'end: "24:30" is not a time of day like "18:00"'),
+        # YAML reads an unquoted 10:00 as the number 600; both files say so the same way.
+        ("10:00", '"17:00"', 'start: write times in quotes, like "18:00" (YAML reads an unquoted'),
     ],
 )
-def test_durations(text, expected):
-    assert parse_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["15 minutes", "m15", "15", 15, "1.5h", "", True, None, "1h 2x"])
-def test_bad_durations(text):
-    with pytest.raises(ValueError, match="is not a duration"):
-        parse_duration(text)
-
-
-@pytest.mark.parametrize(
-    ("raw", "e164"),
-    [
-        ("+1 (555) 123-0001", "+15551230001"),
-        ("555.123.0001", "+15551230001"),
-        ("15551230001", "+15551230001"),
-        ("+447700900123", "+447700900123"),
-    ],
-)
-def test_phone_normalisation(raw, e164):
-    assert normalise_phone(raw) == e164
-
-
-@pytest.mark.parametrize("raw", ["12345", "+0123456789", "call me", "+1555123000199999"])
-def test_bad_phones(raw):
-    with pytest.raises(ValueError):
-        normalise_phone(raw)
+def test_bad_business_hours_times(tmp_path, start, end, expected):
+    path = write(
+        tmp_path,
+        "timezone: UTC\npublic_url: http://x.example\n"
+        f"business_hours: {{start: {start}, end: {end}}}\n",
+    )
+    assert any(f":3: business_hours.{expected}" in m for m in errors_of(path))

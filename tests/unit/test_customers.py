@@ -60,3 +60,61 @@ def test_validation_errors_name_file_line_and_key(tmp_path):
     assert any("contacts[1].email: email already belongs to acme/A" in m for m in messages)
     assert any("contacts[2]: a contact needs a phone or an email" in m for m in messages)
     assert f"{p}:17: customers.other.colour: unknown key" in messages
+
+
+CUSTOMER = """\
+plans:
+  premium: {critical_line: true, hours: always}
+customers:
+  acme:
+    name: Acme
+    plan: premium
+    team: support
+    contacts:
+      - {name: Wile, phone: PHONE}
+"""
+
+
+@pytest.mark.parametrize("written", ['"+1 416 555 0101"', '"(416) 555-0101"', "4165550101"])
+def test_a_contact_phone_in_any_form_is_the_same_number(tmp_path, written):
+    # The same forms mean the same number in config.yaml and the rota files.
+    path = tmp_path / "customers.yaml"
+    path.write_text(CUSTOMER.replace("PHONE", written))
+    directory = load_directory(path)
+    assert directory.customers["acme"].contacts[0].phone == "+14165550101"
+    for caller in ("+14165550101", "(416) 555-0101", "1-416-555-0101"):
+        assert directory.by_phone(caller)[1].name == "Wile"
+
+
+def test_one_number_written_two_ways_is_a_duplicate(tmp_path):
+    path = tmp_path / "customers.yaml"
+    path.write_text(
+        CUSTOMER.replace("PHONE", '"(416) 555-0101"')
+        + '      - {name: Coyote, phone: "4165550101"}\n'
+    )
+    with pytest.raises(SourceErrors) as info:
+        load_directory(path)
+    assert [str(e) for e in info.value.errors] == [
+        f"{path}:10: customers.acme.contacts[1].phone: phone already belongs to acme/Wile"
+    ]
+
+
+def test_national_phones_are_read_in_the_configured_region(tmp_path):
+    path = tmp_path / "customers.yaml"
+    path.write_text(CUSTOMER.replace("PHONE", '"07700 900123"'))
+    directory = load_directory(path, phone_region="GB")
+    assert directory.customers["acme"].contacts[0].phone == "+447700900123"
+    assert directory.by_phone("07700 900123")[1].name == "Wile"  # callers read alike
+    with pytest.raises(SourceErrors, match="too many digits"):
+        load_directory(path)  # in the default region, US
+
+
+def test_junk_phone_is_an_error_with_file_and_line(tmp_path):
+    path = tmp_path / "customers.yaml"
+    path.write_text(CUSTOMER.replace("PHONE", '"ask reception"'))
+    with pytest.raises(SourceErrors) as info:
+        load_directory(path)
+    assert str(info.value.errors[0]) == (
+        f'{path}:9: customers.acme.contacts[0].phone: "ask reception" is not a phone number'
+        ' (letters are not digits): write it like "+12015550123" (or, in US, "(201) 555-0123")'
+    )

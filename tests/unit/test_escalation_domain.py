@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oncall.domain import escalation as esc
-from oncall.domain.rota import EscalationPolicy, EscalationStep
+from oncall.domain.rota.model import EscalationPolicy, EscalationStep
 
 OPENED = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 M = timedelta(minutes=1)

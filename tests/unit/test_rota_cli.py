@@ -185,3 +185,20 @@ def test_feed_url(rotations):
     assert result.exit_code == 0, result.output
     token = feed_token("s3cret", "support", "carol")
     assert result.output == f"https://oncall.example.com/rota/support/carol.ics?token={token}\n"
+
+
+def test_national_phones_are_read_in_the_config_region(rotations, tmp_path):
+    from oncall.cli.main import main
+
+    path = rotations / "support.yaml"
+    path.write_text(path.read_text().replace('"+15550100102"', '"07700 900123"'))
+    config = tmp_path / "config.yaml"
+    config.write_text("timezone: UTC\npublic_url: http://x.example\nphone_region: GB\n")
+    args = ["rota", "who", "--rotations", str(rotations), "--at", "2026-11-24 20:00", "--json"]
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    assert result.exit_code == 0, result.output
+    levels = json.loads(result.output)["teams"][0]["levels"]
+    assert {level["level"]: level["phone"] for level in levels}["secondary"] == "+447700900123"
+    # Without a config the default region (US) applies, where that is not a number.
+    result = run("check", "--rotations", rotations, "--from", "2026-11-23T12:00")
+    assert result.exit_code == 1 and "too many digits" in result.output

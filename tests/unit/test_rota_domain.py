@@ -15,27 +15,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oncall.domain.rota import (
+from oncall.domain.rota.localtime import format_local, to_instant
+from oncall.domain.rota.model import (
     EscalationPolicy,
     EscalationStep,
     Member,
     Override,
     Rotation,
     Team,
-    daily_window,
-    format_local,
-    gaps,
-    make_window,
+)
+from oncall.domain.rota.resolve import gaps, resolve_targets, shifts, who_is_on_call
+from oncall.domain.rota.snapshots import (
     manager_from_snapshot,
     policy_snapshot,
-    resolve_targets,
-    shifts,
     targets_from_snapshot,
     team_from_snapshot,
-    to_instant,
-    weekly_window,
-    who_is_on_call,
 )
+from oncall.domain.rota.windows import daily_window, make_window, weekly_window
+from oncall.domain.timetext import END_OF_DAY
 
 TORONTO = ZoneInfo("America/Toronto")
 MEMBERS = {
@@ -429,6 +426,16 @@ def test_window_normalisation():
     )  # Sun 18:00-Mon 12:00
     assert wrap.spans == ((timedelta(days=6, hours=18), timedelta(hours=18)),)
     assert wrap.describe() == "sun 18:00 until mon 12:00"
+
+
+def test_end_of_day_in_windows_is_midnight_after_that_day():
+    # "24:00" (END_OF_DAY) ends the day it is written on; "00:00" starts it.
+    assert daily_window([0], time(18), END_OF_DAY) == daily_window([0], time(18), time(0))
+    assert daily_window([0], time(0), END_OF_DAY) == daily_window([0], time(0), time(0))
+    assert daily_window([0], END_OF_DAY, time(6)).describe() == "tue 00:00 until tue 06:00"
+    until_sunday_ends = weekly_window(4, time(18), 6, END_OF_DAY)
+    assert until_sunday_ends.describe() == "fri 18:00 until mon 00:00"
+    assert weekly_window(4, time(18), 6, time(0)).describe() == "fri 18:00 until sun 00:00"
 
 
 # -- escalation targets -----------------------------------------------------------------------

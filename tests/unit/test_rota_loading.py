@@ -12,16 +12,14 @@ import pytest
 
 from oncall.clock import FakeClock
 from oncall.config.yamlsource import SourceErrors
-from oncall.domain.rota import who_is_on_call
-from oncall.sources.rotas import (
-    RotaRegistry,
-    check_directory,
-    coverage_problems,
-    load_team,
-    read_team,
-)
+from oncall.domain.rota.resolve import who_is_on_call
+from oncall.sources.rotas.coverage import coverage_problems
+from oncall.sources.rotas.directory import check_directory
+from oncall.sources.rotas.reading import load_team, read_team
+from oncall.sources.rotas.registry import RotaRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # Mon 07:00 in Toronto
 
 GOOD = """\
@@ -191,18 +189,19 @@ BAD_CASES = [
         "rotations/support.yaml:1: team: 'ops' must match the file name: this file is support.yaml",
     ),
     (
-        "phone not E.164",
+        "phone without an area code",
         '"+15550100102"',
         '"555-0102"',
-        'rotations/support.yaml:5: members.bob.phone: "555-0102" is not an E.164 phone number like'
-        ' "+15550100101" (a +, then 8 to 15 digits)',
+        'rotations/support.yaml:5: members.bob.phone: "555-0102" is not a phone number (no area'
+        ' code): write it like "+12015550123" (or, in US, "(201) 555-0123")',
     ),
     (
-        "phone unquoted",
+        "phone unquoted, its + lost",
         '"+15550100102"',
-        "+15550100102",
-        "rotations/support.yaml:5: members.bob.phone: write phone numbers in quotes, like"
-        ' "+15550100102" (YAML reads them as numbers)',
+        "+447700900123",
+        'rotations/support.yaml:5: members.bob.phone: "447700900123" is not a phone number (too'
+        ' many digits): write it like "+12015550123" (or, in US, "(201) 555-0123"), and quote it:'
+        " YAML reads an unquoted number as digits and drops the +",
     ),
     (
         "misspelt key",
@@ -304,6 +303,53 @@ def test_dst_local_times_are_explained():
         " America/Toronto (the clocks skip it); it means Sun 2027-03-14 03:00 EDT, when the"
         " clocks jump"
     ]
+
+
+@pytest.mark.parametrize("written", ['"+1 416 555 0101"', '"(416) 555-0101"', "4165550101"])
+def test_a_phone_in_any_form_is_the_same_number(written):
+    # The same forms mean the same number in config.yaml and customers.yaml.
+    team, problems = read_team("support.yaml", edit('"+15550100102"', written))
+    assert problems == []
+    assert team.members["bob"].phone == "+14165550101"
+
+
+def test_national_phones_are_read_in_the_configured_region(tmp_path):
+    text = edit('"+15550100102"', '"07700 900123"')
+    team, problems = read_team("support.yaml", text, phone_region="GB")
+    assert problems == [] and team.members["bob"].phone == "+447700900123"
+    assert team.members["alice"].phone == "+15550100101"  # a + always wins
+    (tmp_path / "support.yaml").write_text(text)
+    teams, _problems = check_directory(tmp_path, NOW, phone_region="GB")
+    assert teams["support"].members["bob"].phone == "+447700900123"
+    registry = RotaRegistry(tmp_path, FakeClock(NOW), phone_region="GB")
+    registry.load()
+    assert registry.team("support").members["bob"].phone == "+447700900123"
+    _team, problems = read_team("support.yaml", text)  # in the default region, US
+    assert "too many digits" in str(problems[0])
+
+
+def window_spans(window: str) -> tuple:
+    text = edit(
+        "    start: 2026-11-02T09:00\n  secondary",
+        f"    start: 2026-11-02T09:00\n    window: {window}\n  secondary",
+    )
+    team, _problems = read_team("support.yaml", text)
+    return team.rotations[0].window.spans
+
+
+@pytest.mark.parametrize(
+    ("window", "spans"),
+    [
+        # "24:00" is the end of the day, as in config.yaml's business hours.
+        ('{days: [mon], from: "18:00", until: "24:00"}', [(18 * HOUR, 6 * HOUR)]),
+        ('{days: [mon], from: "18:00", until: "00:00"}', [(18 * HOUR, 6 * HOUR)]),
+        ('{days: [mon], from: "24:00", until: "06:00"}', [(DAY, 6 * HOUR)]),  # Tue 00:00
+        ("{from: fri 18:00, until: sun 24:00}", [(4 * DAY + 18 * HOUR, 2 * DAY + 6 * HOUR)]),
+        ("{from: fri 18:00, until: sun 00:00}", [(4 * DAY + 18 * HOUR, DAY + 6 * HOUR)]),
+    ],
+)
+def test_24_00_in_a_window_is_the_end_of_the_day(window, spans):
+    assert list(window_spans(window)) == spans
 
 
 def test_load_team_raises_every_error():

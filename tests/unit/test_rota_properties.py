@@ -15,19 +15,17 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncall.domain.rota import (
+from oncall.domain.rota.localtime import to_instant
+from oncall.domain.rota.model import (
     EscalationPolicy,
     EscalationStep,
     Member,
     Override,
     Rotation,
     Team,
-    daily_window,
-    shifts,
-    to_instant,
-    weekly_window,
-    who_is_on_call,
 )
+from oncall.domain.rota.resolve import shifts, who_is_on_call
+from oncall.domain.rota.windows import daily_window, weekly_window
 
 KEYS = ["alice", "bob", "carol", "dana"]
 MEMBERS = {k: Member(k, k.title(), f"+1555010010{i}", None) for i, k in enumerate(KEYS, 1)}

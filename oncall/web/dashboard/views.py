@@ -31,10 +31,12 @@ from flask import (
 from sqlalchemy import func, select
 
 from oncall.cases.errors import CaseError
-from oncall.config.yamlsource import format_duration
 from oncall.db.models import Attempt, Case, CaseEvent, Deadline, MisuseFlag, OutboundMessage
 from oncall.domain.enums import OPEN_STATES, DeadlineState
-from oncall.domain.rota import OnCall, Team, shifts, to_instant, who_is_on_call
+from oncall.domain.rota.localtime import to_instant
+from oncall.domain.rota.model import OnCall, Team
+from oncall.domain.rota.resolve import shifts, who_is_on_call
+from oncall.domain.timetext import format_duration
 from oncall.reports.clocks import case_clocks, format_seconds
 from oncall.reports.misuse import misuse_csv, misuse_report
 from oncall.reports.months import month_bounds, month_of, parse_month

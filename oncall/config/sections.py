@@ -1,0 +1,289 @@
+"""The readers of each section of ``config.yaml`` (business hours, SLA, penalties, paths, engine,
+Twilio, email, users, API tokens), and the email address check the other files share.
+
+Each reader takes the section's :class:`~oncall.config.yamlsource.Node`, reports every problem on
+it, and returns the section's settings with defaults for what is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from oncall.config.settings import (
+    ApiToken,
+    EmailSettings,
+    EngineSettings,
+    InboundAuth,
+    Paths,
+    PenaltySettings,
+    SmtpSettings,
+    TwilioSettings,
+    User,
+)
+from oncall.config.yamlsource import Node
+from oncall.domain.eligibility import BusinessHours
+from oncall.domain.phones import parse_phone
+from oncall.domain.sla import SlaSettings
+from oncall.domain.timetext import DAY_NAMES, parse_time_of_day
+
+EMAIL_PATTERN = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def normalise_email(value: Any) -> str:
+    text = str(value).strip().casefold()
+    if not EMAIL_PATTERN.match(text):
+        raise ValueError(f"{value!r} is not an email address")
+    return text
+
+
+def _parse_date(value: Any) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f'"{value}" is not a date like 2026-12-25') from None
+
+
+def read_business_hours(node: Node) -> BusinessHours:
+    default = BusinessHours((0, 1, 2, 3, 4), time(9), time(17), ())
+    if not node.present():
+        return default
+    if not node.is_mapping():
+        return default
+    node.check_keys({"days", "start", "end", "holidays"})
+    days = []
+    for element in node.child("days").elements():
+        name = (element.string("") or "").lower()[:3]
+        if name not in DAY_NAMES:
+            element.error(f"{element.value!r} is not a day (mon … sun)")
+        else:
+            days.append(DAY_NAMES.index(name))
+    start = node.child("start").validate(parse_time_of_day, default.start)
+    end = node.child("end").validate(parse_time_of_day, default.end)
+    if start >= end:
+        node.child("end").error("business hours must end after they start")
+    holidays = tuple(
+        h for h in (e.validate(_parse_date) for e in node.child("holidays").elements()) if h
+    )
+    return BusinessHours(
+        tuple(days) if node.child("days").present() else default.days, start, end, holidays
+    )
+
+
+def read_sla(node: Node) -> SlaSettings:
+    if node.present():
+        node.is_mapping()
+    node.check_keys(
+        {"triage", "first_status", "status_every", "warn_before", "after_hours_multiplier"}
+    )
+    triage = node.child("triage").duration(timedelta(minutes=15), positive=True)
+    first_status = node.child("first_status").duration(timedelta(hours=1), positive=True)
+    warn_before = node.child("warn_before").duration(timedelta(minutes=5))
+    every_node = node.child("status_every")
+    status_every = {1: timedelta(hours=4), 2: timedelta(hours=8)}
+    if every_node.present() and every_node.is_mapping():
+        every_node.check_keys({"S1", "S2"})
+        for key, sev in (("S1", 1), ("S2", 2)):
+            value = every_node.child(key).duration(status_every[sev], positive=True)
+            status_every[sev] = value or status_every[sev]
+    multiplier = node.child("after_hours_multiplier").number(1.0)
+    if multiplier < 1:
+        node.child("after_hours_multiplier").error("must be 1 or more (targets never shrink)")
+        multiplier = 1.0
+    assert triage and first_status and warn_before is not None
+    if warn_before >= triage:
+        node.child("warn_before").error(
+            f"must be shorter than sla.triage ({node.child('triage').value})"
+        )
+    return SlaSettings(triage, first_status, status_every, warn_before, multiplier)
+
+
+def read_penalties(node: Node) -> PenaltySettings:
+    node.check_keys({"misuse_fee", "currency", "per_plan", "refused_attempts_review"})
+    per_plan: dict[str, float] = {}
+    plans = node.child("per_plan")
+    if plans.present() and plans.is_mapping():
+        for key, child in plans.items():
+            per_plan[str(key)] = child.number(0.0, minimum=0)
+    currency = node.child("currency").string("USD") or "USD"
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        node.child("currency").error(f"{currency!r} is not an ISO 4217 code like USD")
+    return PenaltySettings(
+        misuse_fee=node.child("misuse_fee").number(250.0, minimum=0),
+        currency=currency,
+        per_plan=per_plan,
+        refused_attempts_review=node.child("refused_attempts_review").integer(3, minimum=1),
+    )
+
+
+def read_paths(node: Node, base: Path) -> Paths:
+    node.check_keys({"rotations", "customers", "voice_flows"})
+
+    def resolve(key: str, default: str) -> Path:
+        value = Path(node.child(key).string(default) or default)
+        return value if value.is_absolute() else base / value
+
+    return Paths(
+        rotations=resolve("rotations", "rotations"),
+        customers=resolve("customers", "customers.yaml"),
+        voice_flows=resolve("voice_flows", "voice_flows"),
+    )
+
+
+def read_engine(node: Node) -> EngineSettings:
+    node.check_keys(
+        {
+            "tick",
+            "reload_poll",
+            "batch_size",
+            "sms_rate_window",
+            "retry_base",
+            "retry_max",
+            "max_attempts",
+            "sending_timeout",
+            "send_concurrency",
+        }
+    )
+    return EngineSettings(
+        tick=node.child("tick").duration(timedelta(seconds=1), positive=True),
+        reload_poll=node.child("reload_poll").duration(timedelta(seconds=5), positive=True),
+        batch_size=node.child("batch_size").integer(100, minimum=1),
+        sms_rate_window=node.child("sms_rate_window").duration(timedelta(seconds=60)),
+        retry_base=node.child("retry_base").duration(timedelta(seconds=2), positive=True),
+        retry_max=node.child("retry_max").duration(timedelta(minutes=2), positive=True),
+        max_attempts=node.child("max_attempts").integer(12, minimum=1),
+        sending_timeout=node.child("sending_timeout").duration(
+            timedelta(seconds=60), positive=True
+        ),
+        send_concurrency=node.child("send_concurrency").integer(8, minimum=1),
+    )  # type: ignore[arg-type]
+
+
+def read_twilio(
+    node: Node, env: dict[str, str], transport: str, phone_region: str
+) -> TwilioSettings:
+    node.check_keys(
+        {
+            "account_sid",
+            "auth_token",
+            "api_base",
+            "critical_line",
+            "messaging_service_sid",
+            "timeout",
+        }
+    )
+    sid = env.get("TWILIO_ACCOUNT_SID") or node.child("account_sid").string("") or ""
+    token = env.get("TWILIO_AUTH_TOKEN") or node.child("auth_token").string("") or ""
+    api_base = (node.child("api_base").string("https://api.twilio.com") or "").rstrip("/")
+    if not re.match(r"^https?://", api_base):
+        node.child("api_base").error(f"{api_base!r} is not an http(s) URL")
+    line = node.child("critical_line").validate(lambda value: parse_phone(value, phone_region), "")
+    if transport == "twilio":
+        if not sid:
+            node.child("account_sid").error("is required when transport is twilio")
+        if not token:
+            node.child("auth_token").error("is required when transport is twilio")
+        if not line:
+            node.child("critical_line").error("is required when transport is twilio")
+    return TwilioSettings(
+        account_sid=sid,
+        auth_token=token,
+        api_base=api_base,
+        critical_line=line or "",
+        messaging_service_sid=node.child("messaging_service_sid").string("") or "",
+        timeout=node.child("timeout").duration(timedelta(seconds=10), positive=True),
+    )  # type: ignore[arg-type]
+
+
+def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
+    node.check_keys(
+        {
+            "transport",
+            "from",
+            "critical_address",
+            "forward_to",
+            "smtp",
+            "inbound",
+            "max_bytes",
+            "severity_phrases",
+        }
+    )
+    smtp_node = node.child("smtp")
+    smtp_node.check_keys({"host", "port", "starttls", "username", "password", "timeout"})
+    port = smtp_node.child("port").integer(25, minimum=1)
+    if port > 65535:
+        smtp_node.child("port").error(f"{port} is not a TCP port")
+    smtp = SmtpSettings(
+        host=smtp_node.child("host").string("localhost") or "localhost",
+        port=port,
+        starttls=smtp_node.child("starttls").boolean(False),
+        username=smtp_node.child("username").string("") or "",
+        password=env.get("SMTP_PASSWORD") or smtp_node.child("password").string("") or "",
+        timeout=smtp_node.child("timeout").duration(timedelta(seconds=10), positive=True),
+    )  # type: ignore[arg-type]
+    inbound_node = node.child("inbound")
+    inbound_node.check_keys({"username", "password"})
+    inbound = InboundAuth(
+        username=inbound_node.child("username").string("sendgrid") or "sendgrid",
+        password=env.get("ONCALL_INBOUND_PASSWORD")
+        or inbound_node.child("password").string("")
+        or "",
+    )
+    phrases: dict[int, tuple[str, ...]] = {}
+    phrase_node = node.child("severity_phrases")
+    if phrase_node.present() and phrase_node.is_mapping():
+        phrase_node.check_keys({"S1", "S2"})
+        for key, sev in (("S1", 1), ("S2", 2)):
+            if phrase_node.child(key).present():
+                phrases[sev] = tuple(p.lower() for p in phrase_node.child(key).string_list())
+
+    def address(key: str, default: str) -> str:
+        return node.child(key).validate(normalise_email, default) or default
+
+    return EmailSettings(
+        transport=node.child("transport").choice(["console", "smtp"], "console") or "console",
+        from_address=address("from", "support@vendor.example"),
+        critical_address=address("critical_address", "critical@vendor.example"),
+        forward_to=address("forward_to", "support-queue@vendor.example"),
+        smtp=smtp,
+        inbound=inbound,
+        max_bytes=node.child("max_bytes").integer(10_000_000, minimum=1024),
+        severity_phrases=phrases,
+    )
+
+
+def read_users(node: Node) -> dict[str, User]:
+    users: dict[str, User] = {}
+    if not node.present() or not node.is_mapping("a mapping of user names"):
+        return users
+    for name, child in node.items():
+        if not child.is_mapping():
+            continue
+        child.check_keys({"role", "password_hash"}, required={"password_hash"})
+        role = child.child("role").choice(["manager", "engineer"], "manager") or "manager"
+        password_hash = child.child("password_hash").string("") or ""
+        if password_hash and ":" not in password_hash:
+            child.child("password_hash").error(
+                "is not a werkzeug password hash (make one with `oncall user add NAME`)"
+            )
+        users[str(name)] = User(str(name), role, password_hash)
+    return users
+
+
+def read_api_tokens(node: Node) -> tuple[ApiToken, ...]:
+    if not node.present() or not node.is_mapping():
+        return ()
+    node.check_keys({"tokens"})
+    tokens = []
+    for element in node.child("tokens").elements():
+        if not element.is_mapping():
+            continue
+        element.check_keys({"name", "token"}, required={"name", "token"})
+        token = element.child("token").string("") or ""
+        if token and len(token) < 16:
+            element.child("token").error("API tokens must be at least 16 characters")
+        elif token:
+            tokens.append(ApiToken(element.child("name").string("") or "", token))
+    return tuple(tokens)
