@@ -18,6 +18,7 @@ from oncall.config.settings import Settings, load_settings
 from oncall.runtime import Runtime
 from oncall.web import auth, email_inbound, feeds, health, metrics
 from oncall.web.api import routes as api_routes
+from oncall.web.context import attach
 from oncall.web.dashboard import views as dashboard_views
 from oncall.web.twilio import sms as twilio_sms
 from oncall.web.twilio import status as twilio_status
@@ -48,7 +49,7 @@ def create_app(
     )
     if test_config:
         app.config.update(test_config)
-    app.extensions["oncall"] = runtime
+    attach(app, runtime)
 
     _install_request_logging(app)
     _register_blueprints(app)

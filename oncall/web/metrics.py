@@ -38,6 +38,7 @@ from sqlalchemy import func, or_, select
 from oncall.cases.store import outbox_backlog
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat, OutboundMessage
 from oncall.domain.enums import OutboxState
+from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.metrics")
 
@@ -174,7 +175,7 @@ def init_app(app: Flask) -> None:
     # One registry per app, not the process-global default: tests build many apps, and the
     # default registry's process metrics say nothing about the service.
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector(app.extensions["oncall"]))
+    registry.register(DatabaseCollector(runtime(app)))
     app.extensions["oncall.metrics_registry"] = registry
 
 

@@ -15,7 +15,7 @@ import logging
 from datetime import date, datetime, time
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from oncall import __version__
@@ -25,6 +25,7 @@ from oncall.reports.clocks import case_clocks
 from oncall.reports.misuse import misuse_report
 from oncall.reports.months import month_of, parse_month
 from oncall.reports.sla import sla_report
+from oncall.web.context import runtime
 from oncall.web.dashboard.views import level_now, live_teams
 
 log = logging.getLogger("oncall.web.api.routes")
@@ -38,10 +39,6 @@ STATES = [s.value for s in CaseState]
 
 class BadRequest(Exception):
     """A query parameter we can't use; the message goes back to the caller."""
-
-
-def _rt():
-    return current_app.extensions["oncall"]
 
 
 @bp.errorhandler(BadRequest)
@@ -74,7 +71,7 @@ def _require_token():
     match = None
     # Compare against every token, in constant time each, and don't stop at the first match:
     # the response time says nothing about how much of a token was right.
-    for token in _rt().settings.api_tokens:
+    for token in runtime().settings.api_tokens:
         if hmac.compare_digest(token.token.encode(), given_bytes) and match is None:
             match = token
     if match is None:
@@ -180,7 +177,7 @@ def _instant_arg(name: str) -> datetime | None:
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            return datetime.combine(day, time(), tzinfo=_rt().settings.zone)
+            return datetime.combine(day, time(), tzinfo=runtime().settings.zone)
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{name}: {raw!r} is not an ISO 8601 date or datetime") from None
@@ -190,7 +187,7 @@ def _instant_arg(name: str) -> datetime | None:
 
 
 def _month_arg() -> str:
-    rt = _rt()
+    rt = runtime()
     month = request.args.get("month") or month_of(rt.clock.now(), rt.settings.zone)
     try:
         parse_month(month)
@@ -202,7 +199,7 @@ def _month_arg() -> str:
 # -- routes ---------------------------------------------------------------------------------
 @bp.get("/cases")
 def list_cases():
-    rt = _rt()
+    rt = runtime()
     query = select(Case)
     states = _list_arg("state")
     unknown = [s for s in states if s not in STATES]
@@ -244,7 +241,7 @@ def list_cases():
 
 @bp.get("/cases/<int:number>")
 def get_case(number: int):
-    rt = _rt()
+    rt = runtime()
     now = rt.clock.now()
     with rt.sessions() as session:
         case = session.scalar(select(Case).where(Case.number == number))
@@ -284,7 +281,7 @@ def get_case(number: int):
 
 @bp.get("/oncall")
 def on_call():
-    rt = _rt()
+    rt = runtime()
     now = rt.clock.now()
     teams = []
     for team in live_teams(rt):
@@ -318,7 +315,7 @@ def _member(member) -> dict[str, Any]:
 
 @bp.get("/reports/sla")
 def report_sla():
-    rt = _rt()
+    rt = runtime()
     month = _month_arg()
     with rt.sessions() as session:
         report = sla_report(
@@ -329,7 +326,7 @@ def report_sla():
 
 @bp.get("/reports/misuse")
 def report_misuse():
-    rt = _rt()
+    rt = runtime()
     month = _month_arg()
     with rt.sessions() as session:
         rows = misuse_report(session, month, rt.settings.zone)
@@ -714,7 +711,7 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Cases, on-call and reports of the critical support line.",
         },
-        "servers": [{"url": _rt().settings.public_url}],
+        "servers": [{"url": runtime().settings.public_url}],
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -21,7 +21,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -41,6 +40,7 @@ from oncall.reports.months import month_bounds, month_of, parse_month
 from oncall.reports.sla import sla_report
 from oncall.services.misuse import waive_misuse
 from oncall.web.auth import current_user, login_required, manager_required, safe_next
+from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.dashboard.views")
 
@@ -52,10 +52,6 @@ RECENTLY_CLOSED = timedelta(days=7)
 MAX_REASON = 500
 
 
-def _rt():
-    return current_app.extensions["oncall"]
-
-
 # -- template helpers -----------------------------------------------------------------------
 def _local(
     value: datetime | None, zone: ZoneInfo | str | None = None, fmt: str = "%a %d %b %H:%M %Z"
@@ -63,7 +59,7 @@ def _local(
     if value is None:
         return "–"
     if zone is None:
-        zone = _rt().settings.zone
+        zone = runtime().settings.zone
     elif isinstance(zone, str):
         zone = ZoneInfo(zone)
     return value.astimezone(zone).strftime(fmt)
@@ -92,7 +88,7 @@ def iso_filter(value: datetime | None) -> str:
 
 @bp.app_context_processor
 def _dashboard_globals():
-    rt = current_app.extensions["oncall"]
+    rt = runtime()
     return {
         "company": rt.settings.company,
         "server_now": rt.clock.now(),
@@ -159,7 +155,7 @@ def rota_errors_for(rt, team_key: str, source: str = ""):
 @bp.get("/")
 @login_required
 def now_page():
-    rt = _rt()
+    rt = runtime()
     now = rt.clock.now()
     board = on_call_board(live_teams(rt), now)
     with rt.sessions() as session:
@@ -182,7 +178,7 @@ def now_page():
 @bp.get("/cases")
 @login_required
 def cases_page():
-    rt = _rt()
+    rt = runtime()
     now = rt.clock.now()
     with rt.sessions() as session:
         open_cases = list(
@@ -206,7 +202,7 @@ def cases_page():
 @bp.get("/cases/<int:number>")
 @login_required
 def case_page(number: int):
-    rt = _rt()
+    rt = runtime()
     now = rt.clock.now()
     with rt.sessions() as session:
         case = session.scalar(select(Case).where(Case.number == number))
@@ -312,7 +308,7 @@ def rota_days(team: Team, now: datetime, days: int = ROTA_DAYS) -> list[DayRow]:
 @bp.get("/rotas")
 @login_required
 def rotas_page():
-    rt = _rt()
+    rt = runtime()
     teams = live_teams(rt)
     if len(teams) == 1 and not rt.rotas.errors():
         return redirect(url_for("dashboard.rota_page", team=teams[0].key))
@@ -322,7 +318,7 @@ def rotas_page():
 @bp.get("/rotas/<team>")
 @login_required
 def rota_page(team: str):
-    rt = _rt()
+    rt = runtime()
     live = rt.rotas.team(team)
     if live is None:
         abort(404)
@@ -354,7 +350,7 @@ def _month_arg(rt) -> str:
 @bp.get("/misuse")
 @login_required
 def misuse_page():
-    rt = _rt()
+    rt = runtime()
     month = _month_arg(rt)
     start, end = month_bounds(month, rt.settings.zone)
     with rt.sessions() as session:
@@ -412,7 +408,7 @@ def misuse_page():
 @bp.post("/misuse/<int:number>/waive")
 @manager_required
 def waive(number: int):
-    rt = _rt()
+    rt = runtime()
     back = safe_next(request.form.get("next"), url_for("dashboard.misuse_page"))
     reason = " ".join(request.form.get("reason", "").split())
     if not reason:
@@ -437,7 +433,7 @@ def waive(number: int):
 @bp.get("/reports")
 @login_required
 def reports_page():
-    rt = _rt()
+    rt = runtime()
     month = _month_arg(rt)
     zone = rt.settings.zone
     with rt.sessions() as session:
@@ -452,7 +448,7 @@ def reports_page():
 @bp.get("/reports/misuse.csv")
 @login_required
 def misuse_csv_download():
-    rt = _rt()
+    rt = runtime()
     month = _month_arg(rt)
     with rt.sessions() as session:
         rows = misuse_report(session, month, rt.settings.zone)
