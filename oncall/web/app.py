@@ -19,7 +19,7 @@ from oncall.runtime import Runtime
 from oncall.web import auth, email_inbound, feeds, health, metrics
 from oncall.web.api import routes as api_routes
 from oncall.web.context import attach
-from oncall.web.dashboard import views as dashboard_views
+from oncall.web.dashboard import blueprint as dashboard
 from oncall.web.twilio import sms as twilio_sms
 from oncall.web.twilio import status as twilio_status
 from oncall.web.twilio import voice as twilio_voice
@@ -88,7 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (
         health,
         auth,  # before the others: its guard must run before any other module's hooks
-        dashboard_views,
+        dashboard,
         api_routes,
         metrics,
         feeds,

@@ -27,7 +27,7 @@ from oncall.reports.months import month_of, parse_month
 from oncall.reports.sla import sla_report
 from oncall.web.api.openapi import openapi_document
 from oncall.web.context import runtime
-from oncall.web.dashboard.views import level_now, live_teams
+from oncall.web.on_call import level_now, live_teams
 
 log = logging.getLogger("oncall.web.api.routes")
 
