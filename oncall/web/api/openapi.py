@@ -17,7 +17,7 @@ from oncall import __version__
 
 @functools.cache
 def _document() -> dict[str, Any]:
-    # Read on first use, not at import: the CLI imports the web app only to serve.
+    # Read on the first request, once per process: importing the app reads no files.
     text = files(__package__).joinpath("openapi.yaml").read_text(encoding="utf-8")
     document = yaml.safe_load(text)
     document["info"]["version"] = __version__
