@@ -78,9 +78,9 @@ from sqlalchemy.orm import Session
 from oncall.cases.store import add_event, enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.db.session import transaction
-from oncall.delivery.transports.base import LookupResult, Outgoing, SendResult, TransportError
 from oncall.domain.enums import CaseState, OutboxState, Purpose
 from oncall.domain.sms_text import bundle_text
+from oncall.domain.transport import LookupResult, Outgoing, SendResult, TransportError
 from oncall.engine.tick import (
     apply_due,
     escalate_now,

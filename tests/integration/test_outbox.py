@@ -18,8 +18,8 @@ from oncall.cases.store import case_by_number, enqueue
 from oncall.db.models import OutboundMessage
 from oncall.db.session import transaction
 from oncall.delivery.outbox import apply_status_callback, backoff, reconcile_stuck
-from oncall.delivery.transports.base import TransportError
 from oncall.domain.enums import Purpose
+from oncall.domain.transport import TransportError
 from oncall.web.app import create_app
 from tests.fakes.transports import ALICE, BOB, DANA, FakeTransport, PagingWorld
 
@@ -513,8 +513,8 @@ def test_smtp_sends_threaded_headers_and_refusals_are_permanent(make_settings):
 
     from aiosmtpd.controller import Controller
 
-    from oncall.delivery.transports.base import Outgoing, TransportError
     from oncall.delivery.transports.smtp import SmtpTransport
+    from oncall.domain.transport import Outgoing, TransportError
 
     received = []
 
