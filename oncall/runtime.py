@@ -22,6 +22,7 @@ from oncall.clock import Clock
 from oncall.config.reloading import ReloadingFile
 from oncall.config.settings import Settings
 from oncall.config.yamlsource import SourceError
+from oncall.domain.transport import Transport
 from oncall.sources.customers import Directory
 from oncall.sources.rotas.registry import RotaRegistry
 
@@ -36,7 +37,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     rotas: RotaRegistry
     customers: ReloadingFile[Directory]
-    transports: dict[str, Any]
+    transports: dict[str, Transport]  # by channel: sms, voice, email
     voice_flows: Any = None  # ReloadingFile of the IVR flow, set by the intake wiring
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     # Called after a transaction that enqueued messages commits, so pages leave at once.

@@ -161,10 +161,8 @@ def check(ctx: Context, days: int) -> None:
 
 
 def _voice_flow_errors(settings: Settings) -> list[SourceError]:
-    try:
-        from oncall.sources.voice_flows import load_flow_file
-    except ImportError:
-        return []
+    from oncall.sources.voice_flows import load_flow_file
+
     try:
         load_flow_file(settings.paths.voice_flows / "critical_line.yaml")
     except SourceErrors as exc:

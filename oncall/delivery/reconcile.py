@@ -26,8 +26,8 @@ from oncall.db.session import transaction
 from oncall.delivery.bundling import mirror, rows_of
 from oncall.delivery.outcomes import mark_sent
 from oncall.delivery.rows import describe, lock_row, outgoing_for, row_event
-from oncall.delivery.transports.base import LookupResult, Outgoing
 from oncall.domain.enums import OutboxState
+from oncall.domain.transport import LookupResult, Outgoing
 from oncall.runtime import Runtime
 
 log = logging.getLogger("oncall.sender")

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from oncall.cases.events import add_event
 from oncall.cases.members import member_of
 from oncall.db.models import Case, OutboundMessage
-from oncall.delivery.transports.base import Outgoing
 from oncall.domain.enums import Purpose
+from oncall.domain.transport import Outgoing
 from oncall.runtime import Runtime
 
 

@@ -48,8 +48,14 @@ from oncall.delivery.bundling import mirror, plan_bundles
 from oncall.delivery.outcomes import fail, mark_sent
 from oncall.delivery.reconcile import LOOKUP_SLACK
 from oncall.delivery.rows import lock_row, make_message_id, outgoing_for
-from oncall.delivery.transports.base import LookupResult, Outgoing, SendResult, TransportError
 from oncall.domain.enums import OutboxState, Purpose
+from oncall.domain.transport import (
+    LookupResult,
+    Outgoing,
+    SendResult,
+    Transport,
+    TransportError,
+)
 from oncall.engine.tick import apply_due
 from oncall.runtime import Runtime
 
@@ -263,7 +269,7 @@ class OutboxSender:
             return None
         return replace(claim, sending_since=started)
 
-    def _send(self, transport, claim: Claim) -> SendResult | TransportError:
+    def _send(self, transport: Transport, claim: Claim) -> SendResult | TransportError:
         """The provider's answer: a result, or the error (ambiguous ones looked up first)."""
         try:
             return transport.send(claim.outgoing)
@@ -277,7 +283,7 @@ class OutboxSender:
             log.exception("transport %s raised unexpectedly", type(transport).__name__)
             return TransportError(f"{type(exc).__name__}: {exc}", transient=True)
 
-    def _lookup(self, transport, claim: Claim) -> LookupResult | None:
+    def _lookup(self, transport: Transport, claim: Claim) -> LookupResult | None:
         try:
             return transport.lookup(claim.outgoing, claim.sending_since - LOOKUP_SLACK)
         except Exception:  # cannot tell: treat as not sent (a duplicate beats a lost page)

@@ -19,7 +19,8 @@ from oncall.config.settings import Settings
 from oncall.runtime import Runtime
 from oncall.web import auth, email_inbound, feeds, health, metrics
 from oncall.web.api import routes as api_routes
-from oncall.web.dashboard import views as dashboard_views
+from oncall.web.context import attach
+from oncall.web.dashboard import blueprint as dashboard
 from oncall.web.twilio import sms as twilio_sms
 from oncall.web.twilio import status as twilio_status
 from oncall.web.twilio import voice as twilio_voice
@@ -49,7 +50,7 @@ def create_app(
     )
     if test_config:
         app.config.update(test_config)
-    app.extensions["oncall"] = runtime
+    attach(app, runtime)
 
     _install_request_logging(app)
     _register_blueprints(app)
@@ -88,7 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (
         health,
         auth,  # before the others: its guard must run before any other module's hooks
-        dashboard_views,
+        dashboard,
         api_routes,
         metrics,
         feeds,

@@ -42,6 +42,7 @@ from flask import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from oncall.config.settings import User
+from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.auth")
 
@@ -140,10 +141,6 @@ def _limiter() -> SignInLimiter:
     return current_app.extensions["oncall.signin_limiter"]
 
 
-def _runtime():
-    return current_app.extensions["oncall"]
-
-
 # -- sessions and users ---------------------------------------------------------------------
 def _fingerprint(user: User) -> str:
     # Stored in the session: changing a user's password (or removing them) in config signs out
@@ -159,14 +156,14 @@ def _load_user() -> User | None:
     name = session.get("user")
     if not name:
         return None
-    user = _runtime().settings.users.get(name)
+    user = runtime().settings.users.get(name)
     if user is None or session.get("fp") != _fingerprint(user):
         return None
     try:
         signed_in = datetime.fromisoformat(session.get("at", ""))
     except (TypeError, ValueError):
         return None
-    if _runtime().clock.now() - signed_in > SESSION_MAX_AGE:
+    if runtime().clock.now() - signed_in > SESSION_MAX_AGE:
         return None
     return user
 
@@ -271,7 +268,7 @@ def login():
             return redirect(next_url)
         return render_template("login.html", next=next_url, error=None, username="")
 
-    rt = _runtime()
+    rt = runtime()
     now = rt.clock.now()
     username = request.form.get("username", "").strip()[:100]
     password = request.form.get("password", "")

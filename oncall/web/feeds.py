@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, current_app, request
 
 from oncall.reports.calendars import check_feed_token, team_calendar
+from oncall.web.context import runtime
 
 bp = Blueprint("feeds", __name__)
 
@@ -22,7 +23,7 @@ FEED_FUTURE = timedelta(days=90)
 
 
 def _feed(team_key: str, member: str | None) -> Response:
-    services = current_app.extensions["oncall"]
+    services = runtime()
     team = services.rotas.team(team_key)
     if team is None:
         abort(404)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import func, select
 
 from oncall import __version__
@@ -13,6 +13,7 @@ from oncall.clock import ensure_aware
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat
 from oncall.db.session import database_reachable, schema_revision
 from oncall.domain.enums import OPEN_STATES
+from oncall.web.context import runtime
 
 bp = Blueprint("health", __name__)
 
@@ -58,7 +59,7 @@ def livez():
 
 @bp.get("/healthz")
 def healthz():
-    rt = current_app.extensions["oncall"]
+    rt = runtime()
     reasons: list[str] = []
     db_ok, db_error = database_reachable(rt.db)
     if not db_ok:

@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from oncall.cases.outbox import outbox_backlog
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat, OutboundMessage
 from oncall.domain.enums import PAGE_PURPOSES, OutboxState
+from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.metrics")
 
@@ -81,98 +82,111 @@ class DatabaseCollector(Collector):
 
     def _from_database(self, now):
         with self.runtime.sessions() as session:
-            cases = GaugeMetricFamily(
-                "oncall_cases", "Cases by state and severity", labels=["state", "severity"]
-            )
-            for state, severity, count in session.execute(
-                select(Case.state, Case.severity, func.count()).group_by(Case.state, Case.severity)
-            ):
-                cases.add_metric([state, f"S{severity}"], count)
-            yield cases
+            yield _cases(session)
+            yield _pages(session)
+            yield _breaches(session)
+            yield from _outbox(session, now)
+            yield from _engines(session, now)
 
-            pages = GaugeMetricFamily(
-                "oncall_pages",
-                "Pages (engineer and manager pages in the outbox) by channel, purpose, outcome",
-                labels=["channel", "purpose", "state"],
-            )
-            for channel, purpose, state, count in session.execute(
-                select(
-                    OutboundMessage.channel,
-                    OutboundMessage.purpose,
-                    OutboundMessage.state,
-                    func.count(),
-                )
-                .where(OutboundMessage.purpose.in_(PAGE_PURPOSES))
-                .group_by(OutboundMessage.channel, OutboundMessage.purpose, OutboundMessage.state)
-            ):
-                pages.add_metric([channel, purpose, state], count)
-            yield pages
 
-            breaches = CounterMetricFamily(
-                "oncall_sla_breaches", "SLA breaches recorded on case timelines", labels=["target"]
-            )
-            # The target is inside the event's JSON; reading it in Python keeps the query the
-            # same on SQLite and PostgreSQL (breaches are rare, the rows are few).
-            targets = Counter(
-                str((data or {}).get("target") or "unknown")
-                for data in session.scalars(
-                    select(CaseEvent.data).where(CaseEvent.kind == "breach")
-                )
-            )
-            for target in sorted(set(targets) | {"triage", "status"}):
-                breaches.add_metric([target], targets.get(target, 0))
-            yield breaches
+def _cases(session) -> GaugeMetricFamily:
+    cases = GaugeMetricFamily(
+        "oncall_cases", "Cases by state and severity", labels=["state", "severity"]
+    )
+    for state, severity, count in session.execute(
+        select(Case.state, Case.severity, func.count()).group_by(Case.state, Case.severity)
+    ):
+        cases.add_metric([state, f"S{severity}"], count)
+    return cases
 
-            depth = GaugeMetricFamily(
-                "oncall_outbox_depth", "Outbox messages pending or sending", labels=["channel"]
-            )
-            for channel, count in session.execute(
-                select(OutboundMessage.channel, func.count())
-                .where(OutboundMessage.state.in_(QUEUED))
-                .group_by(OutboundMessage.channel)
-            ):
-                depth.add_metric([channel], count)
-            yield depth
 
-            _depth, oldest_age = outbox_backlog(session, now)
-            age = GaugeMetricFamily(
-                "oncall_outbox_oldest_pending_age_seconds",
-                "How long the oldest message waiting to go out has been queued",
-            )
-            age.add_metric([], oldest_age or 0.0)
-            yield age
+def _pages(session) -> GaugeMetricFamily:
+    pages = GaugeMetricFamily(
+        "oncall_pages",
+        "Pages (engineer and manager pages in the outbox) by channel, purpose, outcome",
+        labels=["channel", "purpose", "state"],
+    )
+    for channel, purpose, state, count in session.execute(
+        select(
+            OutboundMessage.channel,
+            OutboundMessage.purpose,
+            OutboundMessage.state,
+            func.count(),
+        )
+        .where(OutboundMessage.purpose.in_(PAGE_PURPOSES))
+        .group_by(OutboundMessage.channel, OutboundMessage.purpose, OutboundMessage.state)
+    ):
+        pages.add_metric([channel, purpose, state], count)
+    return pages
 
-            lag = GaugeMetricFamily(
-                "oncall_engine_tick_lag_seconds",
-                "How late the engine's last tick started",
-                labels=["instance"],
-            )
-            duration = GaugeMetricFamily(
-                "oncall_engine_tick_duration_seconds",
-                "How long the engine's last tick took",
-                labels=["instance"],
-            )
-            since = GaugeMetricFamily(
-                "oncall_engine_seconds_since_tick",
-                "Seconds since the engine's last tick",
-                labels=["instance"],
-            )
-            for beat in session.scalars(select(EngineHeartbeat).order_by(EngineHeartbeat.instance)):
-                lag.add_metric([beat.instance], beat.last_lag_ms / 1000.0)
-                duration.add_metric([beat.instance], beat.last_duration_ms / 1000.0)
-                since.add_metric(
-                    [beat.instance], max((now - beat.last_tick_at).total_seconds(), 0.0)
-                )
-            yield lag
-            yield duration
-            yield since
+
+def _breaches(session) -> CounterMetricFamily:
+    breaches = CounterMetricFamily(
+        "oncall_sla_breaches", "SLA breaches recorded on case timelines", labels=["target"]
+    )
+    # The target is inside the event's JSON; reading it in Python keeps the query the
+    # same on SQLite and PostgreSQL (breaches are rare, the rows are few).
+    targets = Counter(
+        str((data or {}).get("target") or "unknown")
+        for data in session.scalars(select(CaseEvent.data).where(CaseEvent.kind == "breach"))
+    )
+    for target in sorted(set(targets) | {"triage", "status"}):
+        breaches.add_metric([target], targets.get(target, 0))
+    return breaches
+
+
+def _outbox(session, now):
+    depth = GaugeMetricFamily(
+        "oncall_outbox_depth", "Outbox messages pending or sending", labels=["channel"]
+    )
+    for channel, count in session.execute(
+        select(OutboundMessage.channel, func.count())
+        .where(OutboundMessage.state.in_(QUEUED))
+        .group_by(OutboundMessage.channel)
+    ):
+        depth.add_metric([channel], count)
+    yield depth
+
+    _depth, oldest_age = outbox_backlog(session, now)
+    age = GaugeMetricFamily(
+        "oncall_outbox_oldest_pending_age_seconds",
+        "How long the oldest message waiting to go out has been queued",
+    )
+    age.add_metric([], oldest_age or 0.0)
+    yield age
+
+
+def _engines(session, now):
+    """Each engine's last tick, from its heartbeat row."""
+    lag = GaugeMetricFamily(
+        "oncall_engine_tick_lag_seconds",
+        "How late the engine's last tick started",
+        labels=["instance"],
+    )
+    duration = GaugeMetricFamily(
+        "oncall_engine_tick_duration_seconds",
+        "How long the engine's last tick took",
+        labels=["instance"],
+    )
+    since = GaugeMetricFamily(
+        "oncall_engine_seconds_since_tick",
+        "Seconds since the engine's last tick",
+        labels=["instance"],
+    )
+    for beat in session.scalars(select(EngineHeartbeat).order_by(EngineHeartbeat.instance)):
+        lag.add_metric([beat.instance], beat.last_lag_ms / 1000.0)
+        duration.add_metric([beat.instance], beat.last_duration_ms / 1000.0)
+        since.add_metric([beat.instance], max((now - beat.last_tick_at).total_seconds(), 0.0))
+    yield lag
+    yield duration
+    yield since
 
 
 def init_app(app: Flask) -> None:
     # One registry per app, not the process-global default: tests build many apps, and the
     # default registry's process metrics say nothing about the service.
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector(app.extensions["oncall"]))
+    registry.register(DatabaseCollector(runtime(app)))
     app.extensions["oncall.metrics_registry"] = registry
 
 

@@ -223,6 +223,8 @@ def test_sign_in_watch_a_case_and_waive_a_fee(sync_playwright, live_server):
 
             # Open cases: 1042 is 3 minutes from its triage target (amber), 1043 is late (red).
             page.click("nav >> text=Cases")
+            # A click doesn't wait for the next page, and is_visible() doesn't wait at all.
+            page.wait_for_url(live_server + "/cases")
             row = page.locator('tr[data-case="1042"]')
             triage = row.locator(".clock").first
             assert "warn" in triage.get_attribute("class")
@@ -249,6 +251,7 @@ def test_sign_in_watch_a_case_and_waive_a_fee(sync_playwright, live_server):
 
             # Waive the misuse fee on case 1041, with a reason.
             page.click("nav >> text=Misuse")
+            page.wait_for_url(live_server + "/misuse")
             flag = page.locator('tr[data-case="1041"]')
             assert flag.locator("text=250.00 USD").is_visible()
             flag.locator("input[name=reason]").fill("First time; customer apologised")

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from oncall.delivery.transports.base import LookupResult, Outgoing, SendResult, TransportError
+from oncall.domain.transport import LookupResult, Outgoing, SendResult, TransportError
 
 
 @dataclass

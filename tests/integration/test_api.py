@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
+from oncall import __version__
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
+from oncall.domain.enums import CaseState, OutboxState
+from oncall.web.api import routes as api_routes
 from tests.fakes import seed
 
 TOKEN = "test-api-token-0123456789"  # from tests/conftest.py BASE_CONFIG
@@ -252,39 +258,101 @@ def _openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
 
 
-def test_openapi_lists_exactly_the_api_routes(app, client):
-    document = get(client, "/api/openapi.json").get_json()
+@pytest.fixture
+def document(client) -> dict:
+    response = get(client, "/api/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_openapi_document_is_valid_openapi_3_1(runtime, document):
+    validate(document, cls=OpenAPIV31SpecValidator)
     assert document["openapi"].startswith("3.1")
+    assert document["info"]["version"] == __version__
+    assert document["servers"] == [{"url": runtime.settings.public_url}]
+
+
+def test_openapi_lists_exactly_the_api_routes(app, document):
     routes: dict[str, set[str]] = {}
+    converters: dict[str, dict[str, str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
             methods = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
             routes.setdefault(_openapi_path(rule.rule), set()).update(methods)
+            converters[_openapi_path(rule.rule)] = {
+                name: converter or "default"
+                for converter, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule.rule)
+            }
     documented = {path: set(ops) for path, ops in document["paths"].items()}
     assert documented == routes
+    operation_ids = []
     for path, operations in document["paths"].items():
         for operation in operations.values():
-            assert "401" in operation["responses"], path
+            assert {"200", "401"} <= set(operation["responses"]), path
             assert operation["operationId"] and operation["summary"]
-            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
-            assert declared == set(re.findall(r"{(\w+)}", path)), path
+            operation_ids.append(operation["operationId"])
+            declared = {
+                p["name"]: p["schema"]["type"]
+                for p in operation.get("parameters", [])
+                if p["in"] == "path"
+            }
+            expected = {
+                name: _CONVERTER_TYPES[converter] for name, converter in converters[path].items()
+            }
+            assert declared == expected, path
+    assert len(operation_ids) == len(set(operation_ids))
 
 
-def test_openapi_references_resolve(client):
-    document = get(client, "/api/openapi.json").get_json()
+_CONVERTER_TYPES = {"default": "string", "string": "string", "int": "integer", "path": "string"}
+
+
+def test_openapi_references_resolve(document):
     schemas = document["components"]["schemas"]
-    refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', _dump(document))
+    refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(document))
     assert refs and all(ref in schemas for ref in refs)
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
-def test_openapi_filters_match_the_code(client):
-    document = get(client, "/api/openapi.json").get_json()
-    names = {p["name"] for p in document["paths"]["/api/cases"]["get"]["parameters"]}
-    assert names == {"state", "severity", "team", "customer", "since", "until", "limit"}
+def test_openapi_filters_match_the_code(document):
+    parameters = {p["name"]: p for p in document["paths"]["/api/cases"]["get"]["parameters"]}
+    assert set(parameters) == {"state", "severity", "team", "customer", "since", "until", "limit"}
+    states = [state.value for state in CaseState]
+    assert parameters["state"]["schema"]["items"]["enum"] == states
+    limit = parameters["limit"]["schema"]
+    assert (limit["default"], limit["maximum"]) == (api_routes.DEFAULT_LIMIT, api_routes.MAX_LIMIT)
+    schemas = document["components"]["schemas"]
+    assert schemas["Case"]["properties"]["state"]["enum"] == states
+    outbox_states = [state.value for state in OutboxState]
+    assert schemas["Message"]["properties"]["state"]["enum"] == outbox_states
 
 
-def _dump(document) -> str:
-    import json
+@pytest.mark.parametrize(
+    ("path", "template", "status"),
+    [
+        ("/api/cases", "/api/cases", "200"),
+        ("/api/cases?limit=0", "/api/cases", "400"),
+        ("/api/cases/1003", "/api/cases/{number}", "200"),
+        ("/api/cases/1005", "/api/cases/{number}", "200"),
+        ("/api/cases/999", "/api/cases/{number}", "404"),
+        ("/api/oncall", "/api/oncall", "200"),
+        ("/api/reports/sla?month=2026-11", "/api/reports/sla", "200"),
+        ("/api/reports/sla?month=x", "/api/reports/sla", "400"),
+        ("/api/reports/misuse?month=2026-11", "/api/reports/misuse", "200"),
+        ("/api/openapi.json", "/api/openapi.json", "200"),
+    ],
+)
+def test_answers_match_the_documented_schemas(client, seeded, document, path, template, status):
+    response = get(client, path)
+    assert str(response.status_code) == status
+    documented = document["paths"][template]["get"]["responses"][status]
+    schema = documented["content"]["application/json"]["schema"]
+    # The schema's $refs point into the document's components: give it them to resolve against.
+    OAS31Validator({**schema, "components": document["components"]}).validate(response.get_json())
 
-    return json.dumps(document)
+
+def test_unauthorized_answers_match_the_documented_schema(client, document):
+    response = client.get("/api/cases")
+    documented = document["paths"]["/api/cases"]["get"]["responses"]["401"]
+    assert set(documented["headers"]) <= set(response.headers.keys())
+    schema = documented["content"]["application/json"]["schema"]
+    OAS31Validator({**schema, "components": document["components"]}).validate(response.get_json())

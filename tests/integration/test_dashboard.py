@@ -366,6 +366,11 @@ def test_unknown_case_is_404(client):
     assert client.get("/cases/999").status_code == 404
 
 
+def test_unknown_page_is_404_once_signed_in(client):
+    sign_in(client)
+    assert client.get("/no-such-page").status_code == 404
+
+
 def test_rota_page_shows_fourteen_days_with_overrides(client):
     sign_in(client)
     assert client.get("/rotas").headers["Location"] == "/rotas/support"  # the only team

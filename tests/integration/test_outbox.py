@@ -20,9 +20,9 @@ from oncall.db.models import OutboundMessage
 from oncall.db.session import transaction
 from oncall.delivery.reconcile import reconcile_stuck
 from oncall.delivery.status_callbacks import apply_status_callback
-from oncall.delivery.transports.base import TransportError
 from oncall.delivery.worker import backoff
 from oncall.domain.enums import Purpose
+from oncall.domain.transport import TransportError
 from oncall.web.app import create_app
 from tests.fakes.transports import ALICE, BOB, DANA, FakeTransport, PagingWorld
 
@@ -509,8 +509,8 @@ def test_smtp_sends_threaded_headers_and_refusals_are_permanent(make_settings):
 
     from aiosmtpd.controller import Controller
 
-    from oncall.delivery.transports.base import Outgoing, TransportError
     from oncall.delivery.transports.smtp import SmtpTransport
+    from oncall.domain.transport import Outgoing, TransportError
 
     received = []
 

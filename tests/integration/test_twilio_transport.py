@@ -14,8 +14,8 @@ import pytest
 import requests
 import responses
 
-from oncall.delivery.transports.base import Outgoing, TransportError
 from oncall.delivery.transports.twilio import TwilioTransport
+from oncall.domain.transport import Outgoing, TransportError
 
 BASE = "http://twilio.fake.example:8080"
 SID = "AC" + "0" * 32

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from oncall.config.settings import Settings
 from oncall.delivery.transports.base import ConsoleTransport
+from oncall.domain.transport import Transport
 
 
-def build_transports(settings: Settings) -> dict[str, Any]:
+def build_transports(settings: Settings) -> dict[str, Transport]:
     """One transport per channel (sms, voice, email), as chosen in config."""
     console = ConsoleTransport()
-    transports: dict[str, Any] = {"sms": console, "voice": console, "email": console}
+    transports: dict[str, Transport] = {"sms": console, "voice": console, "email": console}
     if settings.transport == "twilio":
         from oncall.delivery.transports.twilio import TwilioTransport
 

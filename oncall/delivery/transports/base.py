@@ -1,8 +1,7 @@
-"""The small protocol every outbound channel speaks, and the console transport.
+"""The console transport: the default, needing no accounts.
 
-The outbox sender turns a row into an :class:`Outgoing` and hands it to the transport for its
-channel. Transports never touch the database: they send, or raise :class:`TransportError`
-saying whether trying again could help.
+It speaks :class:`oncall.domain.transport.Transport` like the Twilio and SMTP transports: it
+prints what would be sent and keeps it, so ``make run`` shows every page, SMS and email.
 """
 
 from __future__ import annotations
@@ -10,59 +9,10 @@ from __future__ import annotations
 import sys
 import threading
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TextIO
+from typing import TextIO
 
-
-@dataclass(frozen=True)
-class Outgoing:
-    id: int
-    channel: str  # sms | voice | email
-    to: str
-    from_: str
-    body: str
-    subject: str | None = None
-    headers: dict = field(default_factory=dict)
-    status_callback: str | None = None  # where the provider should report delivery
-    voice_url: str | None = None  # TwiML URL for a voice page
-
-
-@dataclass(frozen=True)
-class SendResult:
-    provider_id: str | None
-    status: str = "sent"  # what the provider said: queued, sent, accepted ...
-
-
-@dataclass(frozen=True)
-class LookupResult:
-    """What the provider knows of a send whose outcome we lost (for reconciliation)."""
-
-    provider_id: str
-    status: str
-
-
-class TransportError(Exception):
-    def __init__(
-        self,
-        message: str,
-        *,
-        transient: bool,
-        code: int | None = None,
-        http_status: int | None = None,
-    ):
-        super().__init__(message)
-        self.transient = transient
-        self.code = code
-        self.http_status = http_status
-
-
-class Transport(Protocol):
-    def send(self, message: Outgoing) -> SendResult: ...
-
-    def lookup(self, message: Outgoing, since: datetime) -> LookupResult | None:
-        """Find a message we may already have sent (None: the provider never got it)."""
-        ...
+from oncall.domain.transport import LookupResult, Outgoing, SendResult
 
 
 class ConsoleTransport:

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from oncall.config.settings import Settings
-from oncall.delivery.transports.base import LookupResult, Outgoing, SendResult, TransportError
+from oncall.domain.transport import LookupResult, Outgoing, SendResult, TransportError
 
 log = logging.getLogger("oncall.smtp")
 

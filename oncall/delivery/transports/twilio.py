@@ -10,7 +10,7 @@ and then rewrites the host (``ClientBase.get_hostname``), so ``edge`` and ``regi
 cleared; and the SDK's HTTP client is built here with our timeout (``twilio.timeout``) and no
 automatic retries (the outbox does the retrying, with backoff and a record of each attempt).
 
-Errors become :class:`~oncall.delivery.transports.base.TransportError`:
+Errors become :class:`~oncall.domain.transport.TransportError`:
 
 * transient (retry with backoff): HTTP 5xx, HTTP 429 / Twilio 20429 (too many requests), and
   network errors (connection refused or reset, timeouts);
@@ -33,7 +33,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from oncall.config.settings import Settings
-from oncall.delivery.transports.base import LookupResult, Outgoing, SendResult, TransportError
+from oncall.domain.transport import LookupResult, Outgoing, SendResult, TransportError
 
 log = logging.getLogger("oncall.twilio")
 

@@ -2,7 +2,8 @@
 
 Every route needs ``Authorization: Bearer <token>`` with a token from ``api.tokens`` in config;
 anything else gets 401 with ``WWW-Authenticate: Bearer``. ``/api/openapi.json`` describes the
-routes; a test checks that it lists exactly the routes registered here.
+routes (``openapi.yaml`` beside this module); a test checks that it lists exactly the routes
+registered here and that the answers match its schemas.
 
 Times are ISO 8601 in UTC. ``since``/``until`` accept an ISO datetime with an offset, or a
 date (``2026-11-24``), read as local midnight in the service's time zone.
@@ -15,17 +16,18 @@ import logging
 from datetime import date, datetime, time
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
-from oncall import __version__
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.domain.enums import CaseState
 from oncall.reports.clocks import case_clocks
 from oncall.reports.misuse import misuse_report
 from oncall.reports.months import month_of, parse_month
 from oncall.reports.sla import sla_report
-from oncall.web.dashboard.views import level_now, live_teams
+from oncall.web.api.openapi import openapi_document
+from oncall.web.context import runtime
+from oncall.web.on_call import level_now, live_teams
 
 log = logging.getLogger("oncall.web.api.routes")
 
@@ -38,10 +40,6 @@ STATES = [s.value for s in CaseState]
 
 class BadRequest(Exception):
     """A query parameter we can't use; the message goes back to the caller."""
-
-
-def _rt():
-    return current_app.extensions["oncall"]
 
 
 @bp.errorhandler(BadRequest)
@@ -74,7 +72,7 @@ def _require_token():
     match = None
     # Compare against every token, in constant time each, and don't stop at the first match:
     # the response time says nothing about how much of a token was right.
-    for token in _rt().settings.api_tokens:
+    for token in runtime().settings.api_tokens:
         if hmac.compare_digest(token.token.encode(), given_bytes) and match is None:
             match = token
     if match is None:
@@ -180,7 +178,7 @@ def _instant_arg(name: str) -> datetime | None:
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            return datetime.combine(day, time(), tzinfo=_rt().settings.zone)
+            return datetime.combine(day, time(), tzinfo=runtime().settings.zone)
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{name}: {raw!r} is not an ISO 8601 date or datetime") from None
@@ -190,7 +188,7 @@ def _instant_arg(name: str) -> datetime | None:
 
 
 def _month_arg() -> str:
-    rt = _rt()
+    rt = runtime()
     month = request.args.get("month") or month_of(rt.clock.now(), rt.settings.zone)
     try:
         parse_month(month)
@@ -202,7 +200,7 @@ def _month_arg() -> str:
 # -- routes ---------------------------------------------------------------------------------
 @bp.get("/cases")
 def list_cases():
-    rt = _rt()
+    rt = runtime()
     query = select(Case)
     states = _list_arg("state")
     unknown = [s for s in states if s not in STATES]
@@ -244,7 +242,7 @@ def list_cases():
 
 @bp.get("/cases/<int:number>")
 def get_case(number: int):
-    rt = _rt()
+    rt = runtime()
     now = rt.clock.now()
     with rt.sessions() as session:
         case = session.scalar(select(Case).where(Case.number == number))
@@ -284,7 +282,7 @@ def get_case(number: int):
 
 @bp.get("/oncall")
 def on_call():
-    rt = _rt()
+    rt = runtime()
     now = rt.clock.now()
     teams = []
     for team in live_teams(rt):
@@ -318,7 +316,7 @@ def _member(member) -> dict[str, Any]:
 
 @bp.get("/reports/sla")
 def report_sla():
-    rt = _rt()
+    rt = runtime()
     month = _month_arg()
     with rt.sessions() as session:
         report = sla_report(
@@ -329,7 +327,7 @@ def report_sla():
 
 @bp.get("/reports/misuse")
 def report_misuse():
-    rt = _rt()
+    rt = runtime()
     month = _month_arg()
     with rt.sessions() as session:
         rows = misuse_report(session, month, rt.settings.zone)
@@ -341,384 +339,4 @@ def report_misuse():
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(openapi_document())
-
-
-# -- OpenAPI --------------------------------------------------------------------------------
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ERRORS = {
-    "400": _json(_ref("Error"), "A query parameter is invalid"),
-    "401": {
-        "description": "Missing or wrong bearer token",
-        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-        "content": {"application/json": {"schema": _ref("Error")}},
-    },
-}
-_MONTH = {
-    "name": "month",
-    "in": "query",
-    "description": "Calendar month in the service's time zone (default: the current month)",
-    "schema": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "examples": ["2026-11"]},
-}
-
-
-def _list_param(name: str, description: str, items: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "description": description + " (comma-separated or repeated)",
-        "schema": {"type": "array", "items": items},
-        "style": "form",
-        "explode": True,
-    }
-
-
-_NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of this blueprint's routes."""
-    clock = {
-        "type": "object",
-        "properties": {
-            "due": _NULL_TIME,
-            "seconds_left": {"type": ["number", "null"]},
-            "level": {"enum": ["ok", "warn", "breached", "met", "none"]},
-        },
-    }
-    case = {
-        "type": "object",
-        "required": ["number", "state", "severity", "customer", "opened_at", "sla"],
-        "properties": {
-            "number": {"type": "integer", "examples": [1042]},
-            "state": {"enum": STATES},
-            "severity": {"type": "integer", "minimum": 1, "maximum": 4},
-            "severity_claimed": {"type": "integer", "minimum": 1, "maximum": 4},
-            "team": {"type": "string"},
-            "customer": {
-                "type": "object",
-                "properties": {
-                    "key": {"type": "string"},
-                    "name": {"type": "string"},
-                    "plan": {"type": "string"},
-                },
-            },
-            "channel": {"enum": ["voice", "email"]},
-            "summary": {"type": "string"},
-            "after_hours": {"type": "boolean"},
-            "opened_at": {"type": "string", "format": "date-time"},
-            "acknowledged_at": _NULL_TIME,
-            "acknowledged_by": {"type": ["string", "null"]},
-            "acknowledged_by_name": {"type": ["string", "null"]},
-            "triage_due_at": _NULL_TIME,
-            "first_status_at": _NULL_TIME,
-            "last_status_at": _NULL_TIME,
-            "status_due_at": _NULL_TIME,
-            "eta_at": _NULL_TIME,
-            "eta_text": {"type": ["string", "null"]},
-            "resolved_at": _NULL_TIME,
-            "sla": {
-                "type": "object",
-                "properties": {"triage": _ref("SlaClock"), "status": _ref("SlaClock")},
-            },
-        },
-    }
-    detail = {
-        "allOf": [
-            _ref("Case"),
-            {
-                "type": "object",
-                "properties": {
-                    "contact": {"type": "object"},
-                    "recording": {"type": ["object", "null"]},
-                    "resolution_note": {"type": ["string", "null"]},
-                    "timeline": {"type": "array", "items": _ref("Event")},
-                    "messages": {"type": "array", "items": _ref("Message")},
-                    "misuse": {"oneOf": [_ref("MisuseFlag"), {"type": "null"}]},
-                },
-            },
-        ]
-    }
-    count = {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {
-                "key": {"type": "string"},
-                "label": {"type": "string"},
-                "count": {"type": "integer"},
-            },
-        },
-    }
-    member = {
-        "type": "object",
-        "properties": {"key": {"type": "string"}, "name": {"type": "string"}},
-    }
-    schemas = {
-        "Error": {"type": "object", "properties": {"error": {"type": "string"}}},
-        "SlaClock": clock,
-        "Case": case,
-        "CaseDetail": detail,
-        "Event": {
-            "type": "object",
-            "properties": {
-                "at": {"type": "string", "format": "date-time"},
-                "kind": {"type": "string", "examples": ["opened", "page", "ack", "breach"]},
-                "actor": {"type": "string"},
-                "text": {"type": "string"},
-                "data": {"type": "object"},
-            },
-        },
-        "Message": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "channel": {"enum": ["sms", "voice", "email"]},
-                "purpose": {"type": "string"},
-                "recipient": {"type": "string"},
-                "to": {"type": "string"},
-                "subject": {"type": ["string", "null"]},
-                "body": {"type": "string"},
-                "state": {
-                    "enum": ["pending", "sending", "sent", "delivered", "failed", "cancelled"]
-                },
-                "attempts": {"type": "integer"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "sent_at": _NULL_TIME,
-                "delivered_at": _NULL_TIME,
-                "provider_status": {"type": ["string", "null"]},
-                "error_code": {"type": ["integer", "null"]},
-                "last_error": {"type": ["string", "null"]},
-            },
-        },
-        "MisuseFlag": {
-            "type": "object",
-            "properties": {
-                "kind": {"enum": ["fee", "review"]},
-                "flagged_at": {"type": "string", "format": "date-time"},
-                "flagged_by": {"type": "string"},
-                "severity_claimed": {"type": ["integer", "null"]},
-                "severity_set": {"type": ["integer", "null"]},
-                "fee": {"type": "number"},
-                "currency": {"type": "string"},
-                "reason": {"type": "string"},
-                "waived": {"type": "boolean"},
-                "waived_at": _NULL_TIME,
-                "waived_by": {"type": ["string", "null"]},
-                "waive_reason": {"type": ["string", "null"]},
-            },
-        },
-        "OnCall": {
-            "type": "object",
-            "properties": {
-                "at": {"type": "string", "format": "date-time"},
-                "teams": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "team": {"type": "string"},
-                            "timezone": {"type": "string"},
-                            "levels": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "properties": {
-                                        "level": {"type": "string"},
-                                        "member": {"oneOf": [member, {"type": "null"}]},
-                                        "rotation": {"type": ["string", "null"]},
-                                        "override": {"type": "boolean"},
-                                        "since": _NULL_TIME,
-                                        "until": _NULL_TIME,
-                                        "next": {"type": ["object", "null"]},
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "SlaReport": {
-            "type": "object",
-            "properties": {
-                "month": {"type": "string"},
-                "timezone": {"type": "string"},
-                "start": {"type": "string", "format": "date-time"},
-                "end": {"type": "string", "format": "date-time"},
-                "cases": {"type": "integer"},
-                "acknowledged": {"type": "integer"},
-                "median_triage_seconds": {"type": ["number", "null"]},
-                "p90_triage_seconds": {"type": ["number", "null"]},
-                "triage_measured": {"type": "integer"},
-                "triaged_within_target": {"type": "integer"},
-                "triage_pct": {"type": ["number", "null"]},
-                "first_status_measured": {"type": "integer"},
-                "first_status_within_target": {"type": "integer"},
-                "first_status_pct": {"type": ["number", "null"]},
-                "breaches": {"type": "integer"},
-                "breaches_by_target": {
-                    "type": "object",
-                    "additionalProperties": {"type": "integer"},
-                },
-                "breaches_by_team": count,
-                "breaches_by_engineer": count,
-                "breaches_by_customer": count,
-            },
-        },
-        "MisuseRow": {
-            "type": "object",
-            "properties": {
-                "customer": {"type": "string"},
-                "customer_name": {"type": "string"},
-                "case": {"type": ["integer", "null"]},
-                "date": {"type": "string", "format": "date"},
-                "severity_claimed": {"type": ["integer", "null"]},
-                "severity_set": {"type": ["integer", "null"]},
-                "fee": {"type": "number"},
-                "currency": {"type": "string"},
-                "waived": {"type": "boolean"},
-                "due": {"type": "number"},
-                "reason": {"type": "string"},
-                "waived_by": {"type": "string"},
-                "waive_reason": {"type": "string"},
-            },
-        },
-    }
-    cases_params = [
-        _list_param("state", "Case states", {"enum": STATES}),
-        _list_param("severity", "Severities, 1-4", {"type": "integer", "minimum": 1, "maximum": 4}),
-        _list_param("team", "Team keys", {"type": "string"}),
-        _list_param("customer", "Customer keys", {"type": "string"}),
-        {
-            "name": "since",
-            "in": "query",
-            "description": "Opened at or after (ISO datetime with offset, or a local date)",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "until",
-            "in": "query",
-            "description": "Opened before (ISO datetime with offset, or a local date)",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "limit",
-            "in": "query",
-            "description": "Most cases to return, newest first",
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
-    ]
-    paths = {
-        "/api/cases": {
-            "get": {
-                "operationId": "listCases",
-                "summary": "Cases, newest first, with their SLA clocks",
-                "parameters": cases_params,
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "cases": {"type": "array", "items": _ref("Case")},
-                                "count": {"type": "integer"},
-                            },
-                        }
-                    ),
-                    **_ERRORS,
-                },
-            }
-        },
-        "/api/cases/{number}": {
-            "get": {
-                "operationId": "getCase",
-                "summary": "One case with its whole timeline, messages and misuse flag",
-                "parameters": [
-                    {
-                        "name": "number",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    }
-                ],
-                "responses": {
-                    "200": _json(_ref("CaseDetail")),
-                    "401": _ERRORS["401"],
-                    "404": _json(_ref("Error"), "No such case"),
-                },
-            }
-        },
-        "/api/oncall": {
-            "get": {
-                "operationId": "onCallNow",
-                "summary": "Who is on call now per team and level, until when, and who is next",
-                "responses": {"200": _json(_ref("OnCall")), "401": _ERRORS["401"]},
-            }
-        },
-        "/api/reports/sla": {
-            "get": {
-                "operationId": "slaReport",
-                "summary": "SLA compliance for the cases opened in a month",
-                "parameters": [_MONTH],
-                "responses": {"200": _json(_ref("SlaReport")), **_ERRORS},
-            }
-        },
-        "/api/reports/misuse": {
-            "get": {
-                "operationId": "misuseReport",
-                "summary": "The month's misuse fees (the billing export)",
-                "parameters": [_MONTH],
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "month": {"type": "string"},
-                                "rows": {"type": "array", "items": _ref("MisuseRow")},
-                                "due": {
-                                    "type": "object",
-                                    "description": "Total due per currency",
-                                    "additionalProperties": {"type": "number"},
-                                },
-                            },
-                        }
-                    ),
-                    **_ERRORS,
-                },
-            }
-        },
-        "/api/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "responses": {"200": _json({"type": "object"}), "401": _ERRORS["401"]},
-            }
-        },
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "oncall API",
-            "version": __version__,
-            "description": "Cases, on-call and reports of the critical support line.",
-        },
-        "servers": [{"url": _rt().settings.public_url}],
-        "security": [{"bearer": []}],
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": schemas,
-        },
-        "paths": paths,
-    }
+    return jsonify(openapi_document(runtime().settings.public_url))

@@ -12,15 +12,17 @@ import functools
 import logging
 from collections.abc import Callable
 
-from flask import abort, current_app, request
+from flask import abort, request
 from twilio.request_validator import RequestValidator
+
+from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.twilio")
 
 
 def public_request_url() -> str:
     """The URL Twilio used: configured public base + the path and query we received."""
-    settings = current_app.extensions["oncall"].settings
+    settings = runtime().settings
     query = request.query_string.decode("latin-1")
     path = (request.script_root or "") + request.path
     return settings.public_url + path + (f"?{query}" if query else "")
@@ -28,12 +30,12 @@ def public_request_url() -> str:
 
 def public_url_for(path: str) -> str:
     """An absolute URL for Twilio to call back (``action=``, ``StatusCallback``)."""
-    settings = current_app.extensions["oncall"].settings
+    settings = runtime().settings
     return settings.public_url + path
 
 
 def signature_is_valid() -> bool:
-    settings = current_app.extensions["oncall"].settings
+    settings = runtime().settings
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not settings.twilio.auth_token:
         return False

@@ -1,0 +1,80 @@
+"""The dashboard's blueprint: its URL map in one table, and the template filters and globals
+its pages share.
+
+The pages are plain view functions in :mod:`~oncall.web.dashboard.cases`,
+:mod:`~oncall.web.dashboard.rotas` and :mod:`~oncall.web.dashboard.reports`; this module wires
+them to their URLs, so they never import it and every endpoint keeps its view's name
+(``dashboard.case_page``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint
+
+from oncall.domain.timetext import format_duration
+from oncall.reports.clocks import format_seconds
+from oncall.web.context import runtime
+from oncall.web.dashboard import cases, reports, rotas
+
+bp = Blueprint("dashboard", __name__)
+
+_PAGES = (
+    ("/", cases.now_page, ["GET"]),
+    ("/cases", cases.cases_page, ["GET"]),
+    ("/cases/<int:number>", cases.case_page, ["GET"]),
+    ("/rotas", rotas.rotas_page, ["GET"]),
+    ("/rotas/<team>", rotas.rota_page, ["GET"]),
+    ("/misuse", reports.misuse_page, ["GET"]),
+    ("/misuse/<int:number>/waive", reports.waive, ["POST"]),
+    ("/reports", reports.reports_page, ["GET"]),
+    ("/reports/misuse.csv", reports.misuse_csv_download, ["GET"]),
+)
+for rule, view, methods in _PAGES:
+    bp.add_url_rule(rule, view_func=view, methods=methods)
+
+
+# -- template helpers -----------------------------------------------------------------------
+def _local(
+    value: datetime | None, zone: ZoneInfo | str | None = None, fmt: str = "%a %d %b %H:%M %Z"
+):
+    if value is None:
+        return "–"
+    if zone is None:
+        zone = runtime().settings.zone
+    elif isinstance(zone, str):
+        zone = ZoneInfo(zone)
+    return value.astimezone(zone).strftime(fmt)
+
+
+@bp.app_template_filter("local")
+def local_filter(value, zone=None, fmt="%a %d %b %H:%M %Z"):
+    return _local(value, zone, fmt)
+
+
+@bp.app_template_filter("duration")
+def duration_filter(seconds):
+    return format_seconds(seconds)
+
+
+@bp.app_template_filter("span")
+def span_filter(delta: timedelta) -> str:
+    """A configured duration as the YAML writes it (``5m``, ``1h30m``)."""
+    return format_duration(delta)
+
+
+@bp.app_template_filter("iso")
+def iso_filter(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+@bp.app_context_processor
+def _dashboard_globals():
+    rt = runtime()
+    return {
+        "company": rt.settings.company,
+        "server_now": rt.clock.now(),
+        "warn_seconds": int(rt.settings.sla.warn_before.total_seconds()),
+    }

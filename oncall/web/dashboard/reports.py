@@ -1,0 +1,157 @@
+"""The dashboard's pages about a month: misuse flags and refused attempts (``/misuse``, where a
+manager waives a fee), SLA compliance and the fees due (``/reports``), and the misuse billing
+export (``/reports/misuse.csv``). Months are calendar months in the service's time zone.
+
+The one view that changes something, waiving a fee, calls
+:func:`oncall.services.misuse.waive_misuse`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from oncall.cases.errors import CaseError
+from oncall.db.models import Attempt, Case, MisuseFlag
+from oncall.reports.misuse import misuse_csv, misuse_report
+from oncall.reports.months import month_bounds, month_of, parse_month
+from oncall.reports.sla import sla_report
+from oncall.runtime import Runtime
+from oncall.services.misuse import waive_misuse
+from oncall.web.auth import current_user, login_required, manager_required, safe_next
+from oncall.web.context import runtime
+
+# The name from before the dashboard was split into modules: log filters may match it.
+log = logging.getLogger("oncall.web.dashboard.views")
+
+MAX_REASON = 500
+
+
+def _month_arg(rt: Runtime) -> str:
+    month = request.args.get("month") or month_of(rt.clock.now(), rt.settings.zone)
+    try:
+        parse_month(month)
+    except ValueError as exc:
+        abort(400, str(exc))
+    return month
+
+
+@login_required
+def misuse_page():
+    rt = runtime()
+    month = _month_arg(rt)
+    start, end = month_bounds(month, rt.settings.zone)
+    with rt.sessions() as session:
+        flags = list(
+            session.execute(
+                select(MisuseFlag, Case.number, Case.customer_name)
+                .outerjoin(Case, Case.id == MisuseFlag.case_id)
+                .where(MisuseFlag.month == month)
+                .order_by(MisuseFlag.flagged_at.desc(), MisuseFlag.id.desc())
+            )
+        )
+        per_customer = _refusals_per_customer(session, start, end)
+        attempts = list(
+            session.scalars(
+                select(Attempt)
+                .where(Attempt.at >= start, Attempt.at < end)
+                .order_by(Attempt.at.desc())
+                .limit(100)
+            )
+        )
+    directory = rt.directory()
+    names = {key: customer.name for key, customer in directory.customers.items()}
+    return render_template(
+        "misuse.html",
+        month=month,
+        flags=flags,
+        refused=_refused_rows(per_customer, names),
+        attempts=attempts,
+        names=names,
+        can_waive=(current_user().role == "manager"),
+    )
+
+
+def _refusals_per_customer(session: Session, start: datetime, end: datetime) -> list:
+    """(customer, reason, count, last attempt) of the refused attempts in [start, end)."""
+    return list(
+        session.execute(
+            select(
+                Attempt.customer_key,
+                Attempt.reason,
+                func.count(),
+                func.max(Attempt.at),
+            )
+            .where(Attempt.at >= start, Attempt.at < end)
+            .group_by(Attempt.customer_key, Attempt.reason)
+            .order_by(func.count().desc(), Attempt.customer_key)
+        )
+    )
+
+
+def _refused_rows(per_customer: list, names: dict[str, str]) -> list[tuple[str, dict]]:
+    """One row per customer (most refusals first): total, count per reason, the last one."""
+    refused: dict[str, dict] = {}
+    for key, reason, count, last in per_customer:
+        entry = refused.setdefault(
+            key or "", {"total": 0, "reasons": {}, "last": last, "name": names.get(key or "", "")}
+        )
+        entry["total"] += count
+        entry["reasons"][reason] = count
+        entry["last"] = max(entry["last"], last)
+    return sorted(refused.items(), key=lambda item: (-item[1]["total"], item[0]))
+
+
+@manager_required
+def waive(number: int):
+    rt = runtime()
+    back = safe_next(request.form.get("next"), url_for("dashboard.misuse_page"))
+    reason = " ".join(request.form.get("reason", "").split())
+    if not reason:
+        flash("Give a reason to waive the fee.", "error")
+        return redirect(back)
+    if len(reason) > MAX_REASON:
+        flash(f"Keep the reason under {MAX_REASON} characters.", "error")
+        return redirect(back)
+    user = current_user()
+    try:
+        with rt.sessions() as session, session.begin():
+            waive_misuse(session, rt, number, user.username, reason, rt.clock.now())
+    except CaseError as exc:  # refusals worded for the person who asked
+        flash(f"Case {number}: {exc}", "error")
+        return redirect(back)
+    rt.wake_sender()
+    log.info("misuse fee waived by %s: %s", user.username, reason, extra={"case": number})
+    flash(f"Case {number}: fee waived.", "ok")
+    return redirect(back)
+
+
+@login_required
+def reports_page():
+    rt = runtime()
+    month = _month_arg(rt)
+    zone = rt.settings.zone
+    with rt.sessions() as session:
+        report = sla_report(session, month, zone, sla=rt.settings.sla, now=rt.clock.now())
+        misuse = misuse_report(session, month, zone)
+    totals: dict[str, float] = {}
+    for row in misuse:
+        totals[row.currency] = totals.get(row.currency, 0.0) + row.due
+    return render_template("reports.html", month=month, report=report, misuse=misuse, totals=totals)
+
+
+@login_required
+def misuse_csv_download():
+    rt = runtime()
+    month = _month_arg(rt)
+    with rt.sessions() as session:
+        rows = misuse_report(session, month, rt.settings.zone)
+    return Response(
+        misuse_csv(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="misuse-{month}.csv"'},
+    )
