@@ -46,21 +46,21 @@ from oncall.cases.store import (
     record_attempt,
 )
 from oncall.db.models import Case, Deadline, OutboundMessage, VoiceCall, WebhookReceipt
-from oncall.domain.eligibility import entitlement, is_critical
+from oncall.domain.eligibility import entitlement
 from oncall.domain.enums import DeadlineState
-from oncall.domain.mail import (
-    DEFAULT_SEVERITY_RULES,
-    InboundEmail,
-    SeverityRules,
-    case_number_from_subject,
-    classify_severity,
-    is_auto_generated,
-    message_ids,
-    strip_quoted_reply,
-)
+from oncall.domain.mail.inbound import InboundEmail
+from oncall.domain.mail.loops import is_auto_generated
+from oncall.domain.mail.text import strip_quoted_reply
+from oncall.domain.mail.threads import case_number_from_subject, message_ids
 from oncall.domain.phones import parse_phone
 from oncall.domain.rota.model import Member
 from oncall.domain.rota.snapshots import targets_from_snapshot
+from oncall.domain.severity import (
+    DEFAULT_SEVERITY_RULES,
+    SeverityRules,
+    classify_severity,
+    is_critical,
+)
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services import ivr
