@@ -461,9 +461,9 @@ def test_a_concurrent_duplicate_changes_nothing_twice(client, runtime, db_url, m
 
     from sqlalchemy import insert
 
-    from oncall.services import intake
+    from oncall.services import email_intake
 
-    real = intake._email
+    real = email_intake._email
 
     def racing(session, rt, mail, key, now):
         outcome = real(session, rt, mail, key, now)
@@ -474,12 +474,12 @@ def test_a_concurrent_duplicate_changes_nothing_twice(client, runtime, db_url, m
                     key=key,
                     received_at=datetime.now(UTC),
                     status_code=200,
-                    response=json.dumps(intake.IntakeOutcome("case", 1001).to_json()),
+                    response=json.dumps(email_intake.IntakeOutcome("case", 1001).to_json()),
                 )
             )
         return outcome
 
-    monkeypatch.setattr(intake, "_email", racing)
+    monkeypatch.setattr(email_intake, "_email", racing)
     response = post_fixture(client, "s1_known_contact.json")
     assert response.status_code == 200
     assert response.get_json()["duplicate"] is True

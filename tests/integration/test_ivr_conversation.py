@@ -531,9 +531,9 @@ def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_
         pytest.skip("needs a second writer while the first is in flight (PostgreSQL)")
     from sqlalchemy import insert
 
-    from oncall.services import intake
+    from oncall.services import phone_intake
 
-    real = intake.HANDLERS["entry"]
+    real = phone_intake.HANDLERS["entry"]
 
     def racing(ctx, step):
         reply = real(ctx, step)
@@ -541,7 +541,7 @@ def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_
         with runtime.db.begin() as connection:
             connection.execute(
                 insert(WebhookReceipt).values(
-                    key=intake.receipt_key(ctx.call_sid, step, ctx.params),
+                    key=phone_intake.receipt_key(ctx.call_sid, step, ctx.params),
                     received_at=ctx.now,
                     response="<Response><Say>first</Say></Response>",
                     status_code=200,
@@ -549,7 +549,7 @@ def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_
             )
         return reply
 
-    monkeypatch.setitem(intake.HANDLERS, "entry", racing)
+    monkeypatch.setitem(phone_intake.HANDLERS, "entry", racing)
     t = Caller(client, WILE).dial_in()
     assert t.says == ["first"]
     assert count(runtime, VoiceCall) == 0  # our half was rolled back
