@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,23 @@ def test_a_reply_found_by_in_reply_to_goes_to_the_engineer_who_acknowledged(clie
     (relay,) = rows(runtime, OutboundMessage, OutboundMessage.purpose == "customer_reply")
     assert relay.to_address == BOB
     assert "Database restarted on our side." in relay.body and "quoted" not in relay.body
+
+
+def test_only_the_case_email_gets_its_message_id_at_intake(client, runtime):
+    post_fixture(client, "s1_known_contact.json")
+    post(client, simple(from_="someone@unknown.example"))
+    # The case's first email has its Message-ID at once (a reply may race the send), in the
+    # one form every email we send has (oncall.domain.mail.threads.make_message_id)...
+    (opened,) = emails(runtime, "opened")
+    form = rf"<oncall\.{opened.id}\.[0-9a-f]{{16}}@vendor\.example>"
+    assert re.fullmatch(form, opened.message_id)
+    # ...while a refusal and a forward, which no reply threads to a case, get theirs from the
+    # sender when they go out, like every other email (test_outbox pins that).
+    (refusal,) = emails(runtime, "refusal")
+    (forward,) = emails(runtime, "forward")
+    assert refusal.message_id is None and forward.message_id is None
+    # A forward names no recipient: the queue is neither a paged member nor the customer.
+    assert forward.recipient == "" and forward.case_id is None
 
 
 def test_a_case_number_in_a_strangers_subject_does_not_reach_the_engineer(client, runtime):

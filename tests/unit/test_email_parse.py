@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,11 @@ from oncall.domain.mail.loops import is_auto_generated
 from oncall.domain.mail.mime import parse_mime
 from oncall.domain.mail.sendgrid import parse_sendgrid, raw_form_fields
 from oncall.domain.mail.text import html_to_text, strip_quoted_reply
-from oncall.domain.mail.threads import case_number_from_subject, message_ids
+from oncall.domain.mail.threads import (
+    case_number_from_subject,
+    make_message_id,
+    message_ids,
+)
 from oncall.domain.severity import SeverityVerdict, classify_severity
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -756,6 +761,17 @@ def test_message_ids_for_threading():
     assert bare.message_id == "<bare-id@acme.example>"
     assert message_ids(bare) == {"<x@vendor.example>"}
     assert message_ids(parse_mime(mime())) == set()
+
+
+def test_the_message_ids_we_make():
+    # The one form of every Message-ID we send (outbox row id, random part, our domain), so a
+    # reply naming it threads back; intake and sender used to make them two ways.
+    first = make_message_id(42, "support@vendor.example")
+    assert re.fullmatch(r"<oncall\.42\.[0-9a-f]{16}@vendor\.example>", first)
+    assert make_message_id(42, "support@vendor.example") != first
+    assert make_message_id(7, "").endswith("@oncall.invalid>")
+    mail = parse_mime(mime(f"In-Reply-To: {first}"))
+    assert message_ids(mail) == {first}
 
 
 def test_headers_lookup():
