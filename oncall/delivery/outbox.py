@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import logging
 import random
-import secrets
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -75,10 +74,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.store import add_event, enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.db.session import transaction
 from oncall.domain.enums import CaseState, OutboxState, Purpose
+from oncall.domain.mail.threads import make_message_id
 from oncall.domain.sms_text import bundle_text
 from oncall.domain.transport import LookupResult, Outgoing, SendResult, TransportError
 from oncall.engine.tick import (
@@ -443,13 +444,10 @@ def fallback(
     if row.purpose == Purpose.FORWARD:
         return  # the support queue itself: logged above, nothing further to fall back to
     if row.recipient == "customer":
-        forwarded = enqueue(
+        forwarded = forward_to_support_queue(
             session,
+            runtime,
             now,
-            channel="email",
-            purpose=Purpose.FORWARD,
-            to=settings.email.forward_to,
-            from_address=settings.email.from_address,
             subject=(
                 f"[Case {case.number}] Could not reach the customer"
                 if case
@@ -914,11 +912,6 @@ def outgoing_for(row: OutboundMessage, runtime: Runtime) -> Outgoing:
         status_callback=f"{base}/twilio/status" if row.channel in ("sms", "voice") else None,
         voice_url=f"{base}/twilio/page/{row.id}" if row.channel == "voice" else None,
     )
-
-
-def make_message_id(row_id: int, from_address: str) -> str:
-    domain = from_address.rpartition("@")[2] or "oncall.invalid"
-    return f"<oncall.{row_id}.{secrets.token_hex(8)}@{domain}>"
 
 
 _LABELS = {

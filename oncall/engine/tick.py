@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.store import (
     WORK_DUE,
     add_event,
@@ -486,13 +487,10 @@ def reach_fallback_humans(
         )
         if message is not None:
             reached.append(manager.name)
-    forward = enqueue(
+    forward = forward_to_support_queue(
         session,
+        runtime,
         now,
-        channel="email",
-        purpose=Purpose.FORWARD,
-        to=runtime.settings.email.forward_to,
-        from_address=runtime.settings.email.from_address,
         subject=f"[Case {case.number}] UNROUTABLE: {case.customer_name} S{case.severity}",
         body=(
             f"Case {case.number} from {case.customer_name} ({case.contact_name or 'unknown'}, "
