@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from oncall.cases.events import add_event
+from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.delivery.rows import who
@@ -69,13 +70,10 @@ def _forward_to_support_queue(
     failure: str,
 ) -> None:
     settings = runtime.settings
-    forwarded = enqueue(
+    forwarded = forward_to_support_queue(
         session,
+        runtime,
         now,
-        channel="email",
-        purpose=Purpose.FORWARD,
-        to=settings.email.forward_to,
-        from_address=settings.email.from_address,
         subject=(
             f"[Case {case.number}] Could not reach the customer"
             if case

@@ -1,9 +1,8 @@
 """An outbox row as delivery handles it: the lock order for changing one, the transport's view
-of it, its Message-ID, and how it is named on its case's timeline."""
+of it, and how it is named on its case's timeline."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy import select
@@ -54,11 +53,6 @@ def outgoing_for(row: OutboundMessage, runtime: Runtime) -> Outgoing:
         status_callback=f"{base}/twilio/status" if row.channel in ("sms", "voice") else None,
         voice_url=f"{base}/twilio/page/{row.id}" if row.channel == "voice" else None,
     )
-
-
-def make_message_id(row_id: int, from_address: str) -> str:
-    domain = from_address.rpartition("@")[2] or "oncall.invalid"
-    return f"<oncall.{row_id}.{secrets.token_hex(8)}@{domain}>"
 
 
 # -- naming a row on the timeline -----------------------------------------------------------

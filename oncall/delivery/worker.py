@@ -47,8 +47,9 @@ from oncall.db.session import transaction
 from oncall.delivery.bundling import mirror, plan_bundles
 from oncall.delivery.outcomes import fail, mark_sent
 from oncall.delivery.reconcile import LOOKUP_SLACK
-from oncall.delivery.rows import lock_row, make_message_id, outgoing_for
+from oncall.delivery.rows import lock_row, outgoing_for
 from oncall.domain.enums import OutboxState, Purpose
+from oncall.domain.mail.threads import make_message_id
 from oncall.domain.transport import (
     LookupResult,
     Outgoing,

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from oncall.cases.events import add_event
+from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.enums import Purpose
@@ -90,13 +91,10 @@ def _page_every_manager(
 def _email_support_queue(
     session: Session, runtime: Runtime, case: Case, now: datetime, *, reason: str, key: str
 ) -> OutboundMessage | None:
-    return enqueue(
+    return forward_to_support_queue(
         session,
+        runtime,
         now,
-        channel="email",
-        purpose=Purpose.FORWARD,
-        to=runtime.settings.email.forward_to,
-        from_address=runtime.settings.email.from_address,
         subject=f"[Case {case.number}] UNROUTABLE: {case.customer_name} S{case.severity}",
         body=(
             f"Case {case.number} from {case.customer_name} ({case.contact_name or 'unknown'}, "

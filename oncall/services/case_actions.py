@@ -33,6 +33,7 @@ from oncall.cases.members import member_of
 from oncall.db.models import Case
 from oncall.domain.enums import STATUS_KINDS, CaseState, Purpose
 from oncall.domain.eta import find_eta_phrase, parse_eta
+from oncall.domain.severity import is_critical
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.engine.escalation import stop_escalation
 from oncall.engine.paging import notify_people
@@ -319,7 +320,7 @@ def set_severity(
         return _closed_reply(case)
     name = _name(runtime, case, member_key)
     old = case.severity
-    if severity in (1, 2):
+    if is_critical(severity):
         if severity == old:
             return f"{case.number} is already S{severity}."
         case.severity = severity

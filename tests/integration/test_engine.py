@@ -443,7 +443,7 @@ def test_a_member_is_who_they_were_when_the_case_opened_for_every_part(
     """The snapshot rule (rotations/README.md): the people on a case keep the contact details
     they had when it opened; the live rotas only add people the snapshot does not know. The
     engine, the sender and the phone line all ask :func:`member_of`."""
-    from oncall.services.intake import case_people
+    from oncall.services.case_people import case_people
 
     rotations = tmp_path / "rotations"
     rotations.mkdir()
