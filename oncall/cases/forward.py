@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import enqueue
+from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.enums import Purpose
 from oncall.runtime import Runtime

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from oncall.cases.members import member_of
 from oncall.db.models import Case, Deadline
-from oncall.domain.enums import DeadlineState
+from oncall.domain.enums import DeadlineKind, DeadlineState
 from oncall.domain.rota.model import Member
 from oncall.domain.rota.snapshots import targets_from_snapshot
 from oncall.runtime import Runtime
@@ -25,19 +26,10 @@ def case_people(session: Session, runtime: Runtime, case: Case, now: datetime) -
     paged last is paging now (live overrides honoured)."""
     live = runtime.rotas.team(case.team)
     if case.acknowledged_by:
-        member = _member(case, case.acknowledged_by, live)
+        member = member_of(runtime, case, case.acknowledged_by)
         return [member] if member is not None else []
     step = _current_step(session, case)
     return step_targets(case, step, now, live) or []
-
-
-def _member(case: Case, key: str, live: Any) -> Member | None:
-    if live is not None and key in live.members:
-        return live.members[key]
-    data = (case.escalation or {}).get("members", {}).get(key)
-    if not data:
-        return None
-    return Member(key, data.get("name", key), data.get("phone"), data.get("email"))
 
 
 def _current_step(session: Session, case: Case) -> int:
@@ -47,7 +39,7 @@ def _current_step(session: Session, case: Case) -> int:
     fired = session.scalar(
         select(func.max(Deadline.seq)).where(
             Deadline.case_id == case.id,
-            Deadline.kind == "escalate",
+            Deadline.kind == DeadlineKind.ESCALATE,
             Deadline.state == DeadlineState.DONE.value,
         )
     )

@@ -23,9 +23,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import NewCase, add_event, notify_customer, open_case
+from oncall.cases.customer import notify_customer
+from oncall.cases.events import add_event
+from oncall.cases.opening import NewCase, open_case
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.eligibility import entitlement
+from oncall.domain.enums import Purpose
 from oncall.domain.mail.inbound import InboundEmail
 from oncall.domain.mail.loops import is_auto_generated
 from oncall.domain.mail.text import strip_quoted_reply
@@ -211,7 +214,7 @@ def _open_email_case(
         runtime,
         case,
         now,
-        purpose="opened",
+        purpose=Purpose.OPENED,
         text=_opened_text(runtime, case),
         subject=strip_reply_prefix(mail.subject) or "Critical case opened",
         dedupe_key=f"opened:{case.number}",

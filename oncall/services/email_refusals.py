@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from oncall.cases.attempts import record_attempt
 from oncall.cases.forward import forward_to_support_queue
-from oncall.cases.store import enqueue, record_attempt
+from oncall.cases.outbox import enqueue
+from oncall.domain.enums import Purpose
 from oncall.domain.mail.inbound import InboundEmail
 from oncall.runtime import Runtime
 from oncall.services import ivr
@@ -85,7 +87,7 @@ def _auto_reply(
         session,
         now,
         channel="email",
-        purpose="refusal",
+        purpose=Purpose.REFUSAL,
         recipient="sender",
         to=mail.reply_to or mail.from_address,
         from_address=runtime.settings.email.from_address,

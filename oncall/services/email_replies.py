@@ -11,8 +11,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import add_event, case_by_number, enqueue
+from oncall.cases.events import add_event
+from oncall.cases.lookup import case_by_number
+from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
+from oncall.domain.enums import Purpose
 from oncall.domain.mail.inbound import InboundEmail
 from oncall.domain.mail.text import strip_quoted_reply
 from oncall.domain.mail.threads import case_number_from_subject, message_ids
@@ -111,7 +114,7 @@ def _relay(
             session,
             now,
             channel="sms",
-            purpose="customer_reply",
+            purpose=Purpose.CUSTOMER_REPLY,
             recipient=member.key,
             to=member.phone,
             from_address=runtime.settings.twilio.critical_line,

@@ -9,17 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from oncall.cases.store import (
-    CaseError,
-    NewCase,
-    add_event,
-    case_by_number,
-    find_case_by_intake_key,
-    notify_customer,
-    open_case,
-    record_attempt,
-)
+from oncall.cases.attempts import record_attempt
+from oncall.cases.customer import notify_customer
+from oncall.cases.errors import CaseError
+from oncall.cases.events import add_event
+from oncall.cases.lookup import case_by_number, find_case_by_intake_key
+from oncall.cases.opening import NewCase, open_case
 from oncall.db.models import Case, VoiceCall
+from oncall.domain.enums import Purpose
 from oncall.domain.mail.threads import make_message_id
 from oncall.services import ivr
 from oncall.services.case_actions import acknowledge
@@ -129,7 +126,7 @@ def _tell_caller_in_writing(ctx: CallContext, case: Case) -> None:
         ctx.runtime,
         case,
         ctx.now,
-        purpose="opened",
+        purpose=Purpose.OPENED,
         text=ctx.flow.message("case_opened_email", values),
         subject="Critical case opened by phone",
         sms_text=ctx.flow.message("case_opened_sms", values),

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from oncall.cases.attempts import record_attempt
+from oncall.cases.events import add_event
 from oncall.cases.forward import forward_to_support_queue
-from oncall.cases.store import add_event, open_case_for_customer, record_attempt
+from oncall.cases.lookup import open_case_for_customer
 from oncall.db.models import Case, VoiceCall
 from oncall.domain.eligibility import entitlement
 from oncall.services import ivr

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import case_by_number, has_work_due
+from oncall.cases.lookup import case_by_number
+from oncall.cases.outbox import has_work_due
 from oncall.db.models import Case, OutboundMessage, WebhookReceipt
 from oncall.domain.commands import HELP_TEXT, Command, CommandError, Verb, parse_command
 from oncall.domain.enums import OPEN_STATES, PAGING_PURPOSES

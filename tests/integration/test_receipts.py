@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from oncall.cases.store import record_attempt
+from oncall.cases.attempts import record_attempt
 from oncall.db.models import Attempt, WebhookReceipt
 from oncall.services.receipts import MAX_KEY, Repeat, act_once, bounded_key
 
