@@ -21,21 +21,16 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import create_engine, text
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from benchmarks.pg import scratch_database  # noqa: E402
-from tests.fakes.fake_twilio import FakeTwilio, sign  # noqa: E402
-from tests.fakes.service import (  # noqa: E402
+from oncall.fakes.scratch_db import scratch_database
+from oncall.fakes.service import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     CRITICAL_LINE,
@@ -43,6 +38,7 @@ from tests.fakes.service import (  # noqa: E402
     ServiceUnderTest,
     many_customers,
 )
+from oncall.fakes.twilio.server import FakeTwilio, sign
 
 # One page per case during the burst: primary at once, nobody else for a long while.
 BURST_ROTA = FAST_ROTA | {

@@ -2,7 +2,7 @@
 
 The service runs in this process as it does under ``oncall serve``: the Flask app behind a
 threaded WSGI server on loopback, with the engine tick and the outbox sender in the
-background, and ``transport: twilio`` pointed at the fake Twilio of ``tests/fakes/fake_twilio``
+background, and ``transport: twilio`` pointed at the fake Twilio of ``oncall.fakes.twilio``
 (a real HTTP server on loopback, reached through the official SDK). A customer's email is
 POSTed to ``/email/inbound`` (SendGrid's format); the clock stops when the fake records the
 ``Messages.json`` request carrying the page to the on-call engineer. Both ends read the same
@@ -27,7 +27,6 @@ import json
 import logging
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -38,18 +37,17 @@ import requests
 import yaml
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from oncall.bootstrap.background import BackgroundServices
+from oncall.bootstrap.runtime import build_runtime
+from oncall.config.settings import load_settings
+from oncall.db.session import upgrade
+from oncall.delivery.transports import build_transports
+from oncall.delivery.transports.base import ConsoleTransport
+from oncall.domain.rota import who_is_on_call
+from oncall.fakes.twilio.server import FakeTwilio
+from oncall.web.app import create_app
 
-from oncall.bootstrap.background import BackgroundServices  # noqa: E402
-from oncall.bootstrap.runtime import build_runtime  # noqa: E402
-from oncall.config.settings import load_settings  # noqa: E402
-from oncall.db.session import upgrade  # noqa: E402
-from oncall.delivery.transports import build_transports  # noqa: E402
-from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402
-from oncall.domain.rota import who_is_on_call  # noqa: E402
-from oncall.web.app import create_app  # noqa: E402
-from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ALICE = ""  # whoever is primary on rotations/support.yaml when the benchmark runs
 INBOUND = ("sendgrid", "bench-inbound")

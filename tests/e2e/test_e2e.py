@@ -1,6 +1,6 @@
 """Proof under fire: the real service as processes, against a fake Twilio on loopback.
 
-These run in real time with every target shrunk to seconds (see tests/fakes/service.py), on
+These run in real time with every target shrunk to seconds (see oncall/fakes/service.py), on
 PostgreSQL (the multi-process backend). They count what actually reached the fake Twilio:
 a page that should go out goes out, once, to the right person.
 """
@@ -17,8 +17,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.fakes.fake_twilio import FakeTwilio, VoiceCall
-from tests.fakes.service import (
+from oncall.fakes.service import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     CRITICAL_LINE,
@@ -27,6 +26,7 @@ from tests.fakes.service import (
     ServiceUnderTest,
     many_customers,
 )
+from oncall.fakes.twilio.server import FakeTwilio, VoiceCall
 
 pytestmark = pytest.mark.e2e
 

@@ -28,7 +28,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.serving import make_server
 
-from tests.fakes.fake_twilio import (
+from oncall.fakes.twilio.server import (
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
     MAGIC_TO,
