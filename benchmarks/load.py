@@ -38,7 +38,8 @@ from oncall.fakes.service import (
     ServiceUnderTest,
     many_customers,
 )
-from oncall.fakes.twilio.server import FakeTwilio, sign
+from oncall.fakes.twilio.server import FakeTwilio
+from oncall.fakes.twilio.signing import sign
 
 # One page per case during the burst: primary at once, nobody else for a long while.
 BURST_ROTA = FAST_ROTA | {

@@ -26,7 +26,8 @@ from oncall.fakes.service import (
     ServiceUnderTest,
     many_customers,
 )
-from oncall.fakes.twilio.server import FakeTwilio, VoiceCall
+from oncall.fakes.twilio.server import FakeTwilio
+from oncall.fakes.twilio.voice import VoiceCall
 
 pytestmark = pytest.mark.e2e
 

@@ -28,18 +28,16 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.serving import make_server
 
-from oncall.fakes.twilio.server import (
+from oncall.fakes.twilio.protocol import (
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
     MAGIC_TO,
-    FakeTwilio,
-    VoiceCall,
-    VoiceError,
     num_segments,
-    post_signed,
-    sign,
-    start_fake_twilio,
 )
+from oncall.fakes.twilio.server import FakeTwilio, start_fake_twilio
+from oncall.fakes.twilio.signing import post_signed, sign
+from oncall.fakes.twilio.twiml import VoiceError
+from oncall.fakes.twilio.voice import VoiceCall
 
 ENGINEER = "+15555550123"
 OTHER_ENGINEER = "+15555550124"
