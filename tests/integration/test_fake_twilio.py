@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.serving import make_server
 
+from oncall.fakes.twilio.expectations import UnexpectedMessages
 from oncall.fakes.twilio.protocol import (
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
@@ -681,6 +683,89 @@ def test_stop_is_idempotent_and_closes_open_keep_alive_connections():
         fake.stop()
         fake.stop()
         session.close()
+
+
+# -- expectations: a conversation with nothing unexpected ------------------------------------
+def test_expected_messages_are_claimed_in_order_and_nothing_else_is_left(fake, client):
+    client.messages.create(to=ENGINEER, from_=SENDER, body="[S1] Case 1042. Reply ACK 1042")
+    client.messages.create(to=ENGINEER, from_=SENDER, body="Reminder: Reply STATUS 1042")
+    client.messages.create(to=OTHER_ENGINEER, from_=SENDER, body="[S1] Case 1042. Reply ACK 1042")
+    first = fake.expect_message(to=ENGINEER, body="Reply ACK 1042")
+    assert first.body == "[S1] Case 1042. Reply ACK 1042"
+    assert fake.expect_message(body=re.compile(r"STATUS \d+")).to == ENGINEER
+    assert fake.expect_message(body="Reply ACK").to == OTHER_ENGINEER  # the first is claimed
+    fake.expect_no_other_messages()
+
+
+def test_an_expected_message_may_arrive_later(fake, client):
+    def send_soon() -> None:
+        time.sleep(0.2)
+        client.messages.create(to=ENGINEER, from_=SENDER, body="late page")
+
+    sender = threading.Thread(target=send_soon)
+    sender.start()
+    try:
+        assert fake.expect_message(to=ENGINEER, body="late", timeout=5).body == "late page"
+    finally:
+        sender.join()
+
+
+def test_a_message_claimed_once_cannot_be_claimed_again(fake, client):
+    client.messages.create(to=ENGINEER, from_=SENDER, body="Reply ACK 1042")
+    fake.expect_message(to=ENGINEER, body="Reply ACK 1042")
+    with pytest.raises(AssertionError, match=r"no message to \+15555550123 with 'Reply ACK"):
+        fake.expect_message(to=ENGINEER, body="Reply ACK 1042", timeout=0.2)
+
+
+def test_an_unexpected_message_fails_the_test_with_the_message_listed(fake, client):
+    client.messages.create(to=ENGINEER, from_=SENDER, body="Reply ACK 1042")
+    client.messages.create(to=CUSTOMER, from_=SENDER, body="Your case 1042 is resolved")
+    fake.expect_message(to=ENGINEER, body="ACK")
+    with pytest.raises(UnexpectedMessages) as raised:
+        fake.expect_no_other_messages()
+    message = str(raised.value)
+    assert "1 unexpected message" in message
+    assert CUSTOMER in message and "Your case 1042 is resolved" in message
+    assert ENGINEER not in message
+    assert isinstance(raised.value, AssertionError)  # pytest reports it as a failed assertion
+
+
+def test_allowed_messages_may_come_any_number_of_times_or_not_at_all(fake, client):
+    fake.allow_messages(to=ENGINEER, body=re.compile(r"^Reminder"))
+    fake.allow_messages(to=OTHER_ENGINEER, body="never sent")
+    for _ in range(3):
+        client.messages.create(to=ENGINEER, from_=SENDER, body="Reminder: status due")
+    fake.expect_no_other_messages()
+    client.messages.create(to=OTHER_ENGINEER, from_=SENDER, body="Reminder: status due")
+    with pytest.raises(UnexpectedMessages, match=OTHER_ENGINEER.replace("+", r"\+")):
+        fake.expect_no_other_messages()  # allowed for ENGINEER, not for OTHER_ENGINEER
+
+
+def test_refused_messages_are_not_messages_and_settle_waits_for_late_ones(fake, client):
+    fake.fail_next(code=21610)
+    with pytest.raises(TwilioRestException):
+        client.messages.create(to=ENGINEER, from_=SENDER, body="refused")
+    fake.expect_no_other_messages()  # a refused create reached nobody
+
+    def send_soon() -> None:
+        time.sleep(0.1)
+        client.messages.create(to=ENGINEER, from_=SENDER, body="one more thing")
+
+    sender = threading.Thread(target=send_soon)
+    sender.start()
+    try:
+        with pytest.raises(UnexpectedMessages, match="one more thing"):
+            fake.expect_no_other_messages(settle=1.0)
+    finally:
+        sender.join()
+
+
+def test_reset_forgets_claims_and_allowances(fake, client):
+    fake.allow_messages(body="anything")
+    client.messages.create(to=ENGINEER, from_=SENDER, body="anything at all")
+    fake.reset()
+    client.messages.create(to=ENGINEER, from_=SENDER, body="anything again")
+    assert [m.body for m in fake.unexpected_messages()] == ["anything again"]
 
 
 # -- calling the service back ----------------------------------------------------------------
