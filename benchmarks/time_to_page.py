@@ -146,6 +146,46 @@ def report(label: str, latencies: list[float]) -> None:
     )
 
 
+def measure_one_at_a_time(base_url: str, fake: FakeTwilio, count: int) -> None:
+    """``count`` lone cases, each waited for before the next: the latency of a lone page."""
+    http = requests.Session()
+    lone: list[float] = []
+    answered: list[float] = []
+    for index in range(count):
+        started = time.monotonic()
+        email(base_url, index, http)
+        answered.append(time.monotonic() - started)
+        arrived = fake.wait_for(lambda i=index: page_arrival(fake, i), timeout=30)
+        lone.append(arrived - started)
+    report("one case at a time", lone)
+    report("  (the intake answer itself)", answered)
+
+
+def measure_burst(base_url: str, fake: FakeTwilio, first: int, count: int) -> None:
+    """``count`` customers email at once (16 at a time); every case's page timed from its own
+    request."""
+    started_at: dict[int, float] = {}
+
+    def one(index: int) -> None:
+        with requests.Session() as session:
+            started_at[index] = time.monotonic()
+            email(base_url, index, session)
+
+    burst = range(first, first + count)
+    burst_start = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, burst))
+    intake_done = time.monotonic() - burst_start
+    fake.wait_for(lambda: all(page_arrival(fake, i) is not None for i in burst), timeout=120)
+    latencies = [page_arrival(fake, i) - started_at[i] for i in burst]
+    report(f"burst of {count}", latencies)
+    last = max(started_at[i] + latency for i, latency in zip(burst, latencies, strict=True))
+    print(
+        f"  the {count} intake requests took {intake_done * 1000:.0f} ms; the last "
+        f"page arrived {last - burst_start:.2f} s after the first request"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
@@ -177,41 +217,8 @@ def main() -> None:
         base_url = f"http://127.0.0.1:{server.server_port}"
         print(f"database: {url.split('://')[0]}, fake Twilio at {fake.base_url}")
         try:
-            http = requests.Session()
-            lone: list[float] = []
-            answered: list[float] = []
-            for index in range(args.single):
-                started = time.monotonic()
-                email(base_url, index, http)
-                answered.append(time.monotonic() - started)
-                arrived = fake.wait_for(lambda i=index: page_arrival(fake, i), timeout=30)
-                lone.append(arrived - started)
-            report("one case at a time", lone)
-            report("  (the intake answer itself)", answered)
-
-            first = args.single
-            started_at: dict[int, float] = {}
-
-            def one(index: int) -> None:
-                with requests.Session() as session:
-                    started_at[index] = time.monotonic()
-                    email(base_url, index, session)
-
-            burst = range(first, first + args.burst)
-            burst_start = time.monotonic()
-            with ThreadPoolExecutor(16) as pool:
-                list(pool.map(one, burst))
-            intake_done = time.monotonic() - burst_start
-            fake.wait_for(
-                lambda: all(page_arrival(fake, i) is not None for i in burst), timeout=120
-            )
-            latencies = [page_arrival(fake, i) - started_at[i] for i in burst]
-            report(f"burst of {args.burst}", latencies)
-            last = max(started_at[i] + latency for i, latency in zip(burst, latencies, strict=True))
-            print(
-                f"  the {args.burst} intake requests took {intake_done * 1000:.0f} ms; the last "
-                f"page arrived {last - burst_start:.2f} s after the first request"
-            )
+            measure_one_at_a_time(base_url, fake, args.single)
+            measure_burst(base_url, fake, args.single, args.burst)
         finally:
             server.shutdown()
             services.stop()
