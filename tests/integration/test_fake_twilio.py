@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from flask import Flask, Response, abort, request
+from flask import Blueprint, Flask, Response, abort, request
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -100,6 +100,121 @@ def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
+# The routes of the stand-in app: what the oncall service would answer, built with the SDK.
+stand_in = Blueprint("stand_in", __name__)
+
+
+@stand_in.post("/twilio/voice")
+def _voice() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="/twilio/voice/menu?step=1", num_digits=1, timeout=3)
+    gather.say("Welcome to the critical line.")
+    gather.say("Press 1 to leave a message, 2 to reach the engineer.")
+    r.append(gather)
+    r.say("We did not receive your choice.")
+    r.redirect("/twilio/voice/retry")
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/retry")
+def _retry() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="menu?step=2", method="GET", num_digits=1, action_on_empty_result=True)
+    gather.say("Once more: press 1 or 2.")
+    r.append(gather)
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.route("/twilio/voice/menu", methods=["GET", "POST"])
+def _menu() -> Response:
+    digits = request.values.get("Digits", "")
+    r = VoiceResponse()
+    if digits == "1":
+        r.say("Describe the problem after the tone.")
+        r.record(
+            action="/twilio/voice/recorded",
+            recording_status_callback="/twilio/voice/recording",
+            max_length=60,
+            finish_on_key="#",
+        )
+    elif digits == "2":
+        r.say("Connecting you to the on-call engineer.")
+        dial = Dial(action="/twilio/voice/dialed", timeout=20, caller_id=LINE)
+        dial.number(ENGINEER, url="/twilio/voice/whisper")
+        r.append(dial)
+        r.say("Never reached: TwiML after a Dial with an action.")
+    else:
+        r.say("Goodbye.")
+        r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/recorded")
+def _recorded() -> Response:
+    r = VoiceResponse()
+    r.say("Thank you. Your case number is 1042.")
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/whisper")
+def _whisper() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="/twilio/voice/accept", num_digits=1, timeout=5)
+    gather.say("Critical case 1042 from Acme. Press 1 to accept.")
+    r.append(gather)
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/accept")
+def _accept() -> Response:
+    r = VoiceResponse()
+    if request.form.get("Digits") == "1":
+        r.say("Connecting.")
+    else:
+        r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/dialed")
+def _dialed() -> Response:
+    r = VoiceResponse()
+    r.say(f"Dial status {request.form['DialCallStatus']}.")
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/page")
+def _page() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="/twilio/page/ack", num_digits=1)
+    gather.say("Critical case 1042. Press 1 to acknowledge.")
+    r.append(gather)
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/page/ack")
+def _page_ack() -> Response:
+    r = VoiceResponse()
+    r.say("Acknowledged.")
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/sms")
+def _sms() -> Response:
+    r = MessagingResponse()
+    r.message(f"Got it: {request.form['Body']}")
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/status")
+@stand_in.post("/twilio/voice/recording")
+def _status() -> tuple[str, int]:
+    return "", 204
+
+
 def make_app(svc: Service) -> Flask:
     app = Flask(__name__)
 
@@ -117,108 +232,7 @@ def make_app(svc: Service) -> Flask:
         values = request.form if request.method == "POST" else request.args
         svc.received.append((request.path, request.method, values.to_dict(flat=False)))
 
-    @app.post("/twilio/voice")
-    def voice() -> Response:
-        r = VoiceResponse()
-        gather = Gather(action="/twilio/voice/menu?step=1", num_digits=1, timeout=3)
-        gather.say("Welcome to the critical line.")
-        gather.say("Press 1 to leave a message, 2 to reach the engineer.")
-        r.append(gather)
-        r.say("We did not receive your choice.")
-        r.redirect("/twilio/voice/retry")
-        return _twiml(r)
-
-    @app.post("/twilio/voice/retry")
-    def retry() -> Response:
-        r = VoiceResponse()
-        gather = Gather(
-            action="menu?step=2", method="GET", num_digits=1, action_on_empty_result=True
-        )
-        gather.say("Once more: press 1 or 2.")
-        r.append(gather)
-        r.hangup()
-        return _twiml(r)
-
-    @app.route("/twilio/voice/menu", methods=["GET", "POST"])
-    def menu() -> Response:
-        digits = request.values.get("Digits", "")
-        r = VoiceResponse()
-        if digits == "1":
-            r.say("Describe the problem after the tone.")
-            r.record(
-                action="/twilio/voice/recorded",
-                recording_status_callback="/twilio/voice/recording",
-                max_length=60,
-                finish_on_key="#",
-            )
-        elif digits == "2":
-            r.say("Connecting you to the on-call engineer.")
-            dial = Dial(action="/twilio/voice/dialed", timeout=20, caller_id=LINE)
-            dial.number(ENGINEER, url="/twilio/voice/whisper")
-            r.append(dial)
-            r.say("Never reached: TwiML after a Dial with an action.")
-        else:
-            r.say("Goodbye.")
-            r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/recorded")
-    def recorded() -> Response:
-        r = VoiceResponse()
-        r.say("Thank you. Your case number is 1042.")
-        r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/whisper")
-    def whisper() -> Response:
-        r = VoiceResponse()
-        gather = Gather(action="/twilio/voice/accept", num_digits=1, timeout=5)
-        gather.say("Critical case 1042 from Acme. Press 1 to accept.")
-        r.append(gather)
-        r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/accept")
-    def accept() -> Response:
-        r = VoiceResponse()
-        if request.form.get("Digits") == "1":
-            r.say("Connecting.")
-        else:
-            r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/dialed")
-    def dialed() -> Response:
-        r = VoiceResponse()
-        r.say(f"Dial status {request.form['DialCallStatus']}.")
-        r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/page")
-    def page() -> Response:
-        r = VoiceResponse()
-        gather = Gather(action="/twilio/page/ack", num_digits=1)
-        gather.say("Critical case 1042. Press 1 to acknowledge.")
-        r.append(gather)
-        return _twiml(r)
-
-    @app.post("/twilio/page/ack")
-    def page_ack() -> Response:
-        r = VoiceResponse()
-        r.say("Acknowledged.")
-        return _twiml(r)
-
-    @app.post("/twilio/sms")
-    def sms() -> Response:
-        r = MessagingResponse()
-        r.message(f"Got it: {request.form['Body']}")
-        return _twiml(r)
-
-    @app.post("/twilio/status")
-    @app.post("/twilio/voice/recording")
-    def status() -> tuple[str, int]:
-        return "", 204
-
+    app.register_blueprint(stand_in)
     return app
 
 
