@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import grimp
 import pytest
 import requests
 from flask import Blueprint, Flask, Response, abort, request
@@ -249,6 +250,22 @@ def service() -> Iterator[Service]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# -- the package ------------------------------------------------------------------------------
+TEST_ONLY = {"pytest", "responses", "hypothesis", "aiosmtpd", "playwright", "importlinter", "grimp"}
+
+
+def test_the_fakes_run_without_any_test_dependency():
+    """``benchmarks/`` run them with the service's own dependencies: nothing from ``[test]``."""
+    graph = grimp.build_graph("oncall", include_external_packages=True, cache_dir=None)
+    imports = {
+        (module, imported.split(".")[0])
+        for module in graph.find_descendants("oncall.fakes")
+        for imported in graph.find_modules_directly_imported_by(module)
+    }
+    assert {(module, top) for module, top in imports if top in TEST_ONLY} == set()
+    assert ("oncall.fakes.twilio.signing", "twilio") in imports  # external imports are seen
 
 
 # -- signatures ------------------------------------------------------------------------------
