@@ -189,7 +189,7 @@ class InboundTraffic(FailureInjection, StatusCallbacks):
             segments=params["NumSegments"],
             now=now,
         )
-        self._store(Resource("messages", sid, data, multi(params), now, self._next_seq(), now))
+        self._store(Resource("messages", sid, data, multi(params), now, self._next_seq(), sent=now))
 
     def answer_call(
         self, call_sid: str, *, answered_by: str | None = None, timeout: float = 10.0

@@ -185,8 +185,16 @@ class RestApi(FailureInjection, StatusCallbacks):
         # What a later fetch shows: Twilio picked a sender and handed the message on.
         data["from"] = from_ or self.messaging_service_number
         data["date_sent"] = rfc2822(now)
-        callback = rec.get("StatusCallback") or None
-        res = Resource("messages", sid, data, rec.params, now, self._next_seq(), now, callback)
+        res = Resource(
+            "messages",
+            sid,
+            data,
+            rec.params,
+            now,
+            self._next_seq(),
+            sent=now,
+            status_callback=rec.get("StatusCallback") or None,
+        )
         self._store(res)
         with self._lock:
             rec.sid = sid
