@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.deadlines import schedule
 from oncall.cases.events import add_event
+from oncall.cases.live_rota import live_team
 from oncall.cases.lookup import find_case_by_intake_key
 from oncall.db.models import Case, Counter
 from oncall.domain import sla
@@ -109,7 +110,7 @@ def _new_case(
     targets: sla.Targets,
 ) -> Case:
     """The case row, numbered, with its policy snapshot and its SLA targets."""
-    team = runtime.rotas.team(new.team)
+    team = live_team(session, runtime, new.team, now)
     if team is None:
         # No live rota for the customer's team is a configuration error that must still
         # reach a human: open the case anyway; the engine pages the fallback (see engine).

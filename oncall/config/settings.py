@@ -42,6 +42,13 @@ class EngineSettings:
     max_attempts: int
     sending_timeout: timedelta  # a row stuck in "sending" longer than this is reconciled
     send_concurrency: int  # provider calls a sender makes side by side
+    bundle_max_cases: int = 10  # case numbers listed in one bundled page; beyond: count and link
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    shift_start: bool = True  # SMS each member when their shift on a level starts
+    shift_reminder: timedelta | None = None  # and this long before it starts (None: no)
 
 
 @dataclass(frozen=True)
@@ -87,12 +94,15 @@ class User:
     username: str
     role: str  # "manager" | "engineer"
     password_hash: str
+    member: str | None = None  # the rota member this user is (acts on their team's cases)
 
 
 @dataclass(frozen=True)
 class ApiToken:
     name: str
     token: str
+    scope: str = "read"  # "read" | "act": act may acknowledge, post statuses, escalate, resolve
+    member: str | None = None  # the rota member its actions are made as (else the token name)
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,7 @@ class Settings:
     log_format: str
     log_level: str
     max_request_bytes: int
+    notify: NotifySettings = field(default_factory=NotifySettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

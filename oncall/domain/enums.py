@@ -51,6 +51,9 @@ class Purpose(StrEnum):
     STATUS = "status"  # the engineer's status, with its ETA
     RESOLVED = "resolved"
     DOWNGRADED = "downgraded"  # not critical after all: the regular queue takes it
+    # What engineers are told about the rota (no case):
+    SHIFT_NOTICE = "shift_notice"  # your shift starts (or starts soon)
+    ROTA_CHANGE = "rota_change"  # somebody TAKEs your shift; your TAKE was removed
 
 
 #: Messages that make their recipient someone "paged for the case" (may act on it by SMS).
@@ -72,6 +75,9 @@ class DeadlineKind(StrEnum):
     STATUS_WARN = "status_warn"
     STATUS_DUE = "status_due"
     ROUTE_CHECK = "route_check"  # an unroutable case looks for its team's rota again
+    # Timers of a team rather than a case (no case_id; a unique key):
+    SHIFT_START = "shift_start"  # tell a member their shift on a level has started
+    SHIFT_REMINDER = "shift_reminder"  # remind a member their shift starts soon
 
 
 #: Stopped by an acknowledgement.
@@ -82,3 +88,5 @@ ESCALATION_KINDS = (
     DeadlineKind.ROUTE_CHECK,
 )
 STATUS_KINDS = (DeadlineKind.STATUS_WARN, DeadlineKind.STATUS_DUE)
+#: Timers of a team: applied by oncall.engine.shift_notices, not the case handlers.
+TEAM_KINDS = (DeadlineKind.SHIFT_START, DeadlineKind.SHIFT_REMINDER)

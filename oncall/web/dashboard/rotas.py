@@ -19,7 +19,7 @@ from oncall.domain.rota.resolve import shifts
 from oncall.runtime import Runtime
 from oncall.web.auth import login_required
 from oncall.web.context import runtime
-from oncall.web.on_call import live_teams, on_call_board
+from oncall.web.on_call import live_team_now, live_teams, on_call_board
 
 ROTA_DAYS = 14
 
@@ -36,16 +36,16 @@ def rotas_page():
 @login_required
 def rota_page(team: str):
     rt = runtime()
-    live = rt.rotas.team(team)
+    now = rt.clock.now()
+    live = live_team_now(rt, team, now)
     if live is None:
         abort(404)
-    now = rt.clock.now()
     horizon = now + timedelta(days=ROTA_DAYS + 1)
     overrides = [o for o in live.overrides if o.end > now and o.start < horizon]
     return render_template(
         "rota.html",
         team=live,
-        teams=live_teams(rt),
+        teams=live_teams(rt, now),
         days=rota_days(live, now),
         levels=live.levels(),
         board=on_call_board([live], now)[0],
