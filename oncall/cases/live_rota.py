@@ -40,27 +40,28 @@ def as_override(row: LiveOverride) -> Override:
 
 
 def live_override_rows(
-    session: Session, now: datetime, team: str | None = None, *, include_past: bool = False
+    session: Session, since: datetime | None, team: str | None = None
 ) -> list[LiveOverride]:
-    """The live overrides in force or to come (or, with ``include_past``, within
-    :data:`HISTORY`), oldest first: later ones win where they overlap."""
-    since = now - HISTORY if include_past else now
+    """The live overrides not removed that end after ``since`` (None: all of them), oldest
+    first: later ones win where they overlap."""
     query = (
         select(LiveOverride)
-        .where(LiveOverride.removed_at.is_(None), LiveOverride.ends_at > since)
+        .where(LiveOverride.removed_at.is_(None))
         .order_by(LiveOverride.created_at, LiveOverride.id)
     )
+    if since is not None:
+        query = query.where(LiveOverride.ends_at > since)
     if team is not None:
         query = query.where(LiveOverride.team == team)
     return list(session.scalars(query))
 
 
 def live_overrides(
-    session: Session, now: datetime, team: str | None = None
+    session: Session, since: datetime | None, team: str | None = None
 ) -> dict[str, list[Override]]:
-    """The live overrides per team that matter at ``now`` (the recent past included)."""
+    """The live overrides per team that end after ``since`` (None: all), as domain overrides."""
     out: dict[str, list[Override]] = defaultdict(list)
-    for row in live_override_rows(session, now, team, include_past=True):
+    for row in live_override_rows(session, since, team):
         out[row.team].append(as_override(row))
     return out
 
@@ -70,12 +71,13 @@ def live_team(session: Session, runtime: Runtime, key: str, now: datetime) -> Te
     team = runtime.rotas.team(key)
     if team is None:
         return None
-    return with_live_overrides(team, live_overrides(session, now, key).get(key, ()))
+    overrides = live_overrides(session, now - HISTORY, key)
+    return with_live_overrides(team, overrides.get(key, ()))
 
 
 def live_teams(session: Session, runtime: Runtime, now: datetime) -> dict[str, Team]:
     """Every loaded team with its live overrides, by key."""
-    overrides = live_overrides(session, now)
+    overrides = live_overrides(session, now - HISTORY)
     return {
         key: with_live_overrides(team, overrides.get(key, ()))
         for key, team in runtime.rotas.teams().items()

@@ -1,4 +1,5 @@
-"""``oncall rota ...``: check rota files, see who is on call, list shifts, export calendars.
+"""``oncall rota ...``: check rota files, see who is on call, list shifts, export calendars; the
+live overrides (TAKEs) are in :mod:`oncall.cli.rota_overrides`.
 
 Every command reads ``--rotations DIR`` (default ``$ONCALL_ROTATIONS`` or ``rotations/``), so it
 works without a config file; when run as ``oncall rota`` with a readable config, phone numbers
@@ -16,9 +17,11 @@ from typing import Any
 
 import click
 
+from oncall.cli.rota_overrides import live_overrides_from_config, override
 from oncall.config.loading import load_settings
 from oncall.config.yamlsource import SourceErrors
 from oncall.domain.phones import DEFAULT_REGION
+from oncall.domain.rota.live import with_live_overrides
 from oncall.domain.rota.localtime import format_local, to_instant
 from oncall.domain.rota.model import OnCall, Team
 from oncall.domain.rota.resolve import shifts, who_is_on_call
@@ -73,8 +76,10 @@ def _instant(text: str | None, team: Team) -> datetime:
         raise click.BadParameter(str(exc)) from None
 
 
-def _load(rotations: Path, only: str | None = None) -> dict[str, Team]:
-    """The teams whose files are valid; files with errors are named on stderr and skipped."""
+def _load(rotations: Path, only: str | None = None, live: bool = True) -> dict[str, Team]:
+    """The teams whose files are valid; files with errors are named on stderr and skipped.
+    With ``live``, the TAKEs in the service's database are layered on top (when ``oncall``
+    runs with a config whose database exists), as the service resolves the rota."""
     if not rotations.is_dir():
         raise click.ClickException(f"{rotations}: rotations directory not found")
     teams: dict[str, Team] = {}
@@ -91,6 +96,9 @@ def _load(rotations: Path, only: str | None = None) -> dict[str, Team]:
     if only is not None and only not in teams:
         known = ", ".join(sorted(p.stem for p in _rota_files(rotations))) or "none"
         raise click.ClickException(f"no valid rota for team {only!r} (files: {known})")
+    if live and teams:
+        overrides = live_overrides_from_config()
+        teams = {key: with_live_overrides(t, overrides.get(key, ())) for key, t in teams.items()}
     return teams
 
 
@@ -348,7 +356,7 @@ def feed_url(
     rotations: Path, team: str, member: str | None, secret_key: str | None, base_url: str | None
 ) -> None:
     """The calendar subscription URL for a team's (or a member's) rota feed."""
-    current_team = _load(rotations, team)[team]
+    current_team = _load(rotations, team, live=False)[team]
     if member is not None and member not in current_team.members:
         raise click.ClickException(f"{member!r} is not a member of team {team!r}")
     if secret_key is None or base_url is None:
@@ -363,3 +371,6 @@ def feed_url(
     path = f"/rota/{team}/{member}.ics" if member else f"/rota/{team}.ics"
     token = feed_token(secret_key, team, member)
     click.echo(f"{base_url.rstrip('/')}{path}?token={token}")
+
+
+rota.add_command(override)

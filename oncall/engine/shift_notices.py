@@ -4,10 +4,11 @@
 Durable like every timer: each notice is a ``deadlines`` row of the team (no case), due at the
 handoff (or the reminder's time), claimed and applied by the tick like a case's deadline.
 
-* **Arming** (:func:`arm_shift_notices`, every tick): for each team and level, the handoffs in
-  the coming :data:`ARM_AHEAD` (plus the reminder's lead) are read from the live rota (files and
-  TAKEs) and a row is inserted for each notice not armed yet. The row's unique ``key`` (kind,
-  team, level, member, start) makes this idempotent however many engines arm at once.
+* **Arming** (:func:`arm_shift_notices`, every tick): for each team and level, the next time
+  somebody comes on call (within :data:`ARM_HORIZON`) is read from the live rota (files and
+  TAKEs), and its notice (and reminder) is inserted unless it is armed already. The row's unique
+  ``key`` (kind, team, level, member, start) makes this idempotent however many engines arm at
+  once. Only the next handoff is armed, so there is always a row to wake the engine for it.
 * **Applying** (:func:`apply_due_team_deadlines`): a due notice is re-checked against the live
   rota at that moment, so a TAKE or an override made after it was armed changes who is told: a
   member who is no longer the one coming on gets nothing, and the newly armed notice for the
@@ -29,7 +30,7 @@ from oncall.cases.outbox import mark_work_due, tell_member
 from oncall.db.models import Deadline
 from oncall.db.session import transaction
 from oncall.domain.enums import DeadlineKind, DeadlineState, Purpose
-from oncall.domain.rota.live import shift_starts, stretch
+from oncall.domain.rota.live import stretch
 from oncall.domain.rota.model import Team
 from oncall.domain.rota.resolve import who_is_on_call
 from oncall.domain.shift_text import shift_reminder_text, shift_start_text
@@ -37,9 +38,8 @@ from oncall.runtime import Runtime
 
 log = logging.getLogger("oncall.engine.shifts")
 
-#: How far ahead of its due time a notice is armed. Short, so that an armed notice rarely goes
-#: stale; the tick arms every second.
-ARM_AHEAD = timedelta(hours=1)
+#: How far ahead the next handoff of a level is looked for (weekly rotas hand off within a week).
+ARM_HORIZON = timedelta(days=8)
 _KEY_MAX = 200
 
 
@@ -51,7 +51,7 @@ def _key(kind: DeadlineKind, team: str, level: str, member: str, start: datetime
 
 
 def arm_shift_notices(runtime: Runtime, now: datetime) -> int:
-    """Insert the notices due within :data:`ARM_AHEAD` that are not armed yet; how many."""
+    """Insert the next handoff's notices of every level that are not armed yet; how many."""
     notify = runtime.settings.notify
     if not notify.shift_start and notify.shift_reminder is None:
         return 0
@@ -78,33 +78,29 @@ def arm_shift_notices(runtime: Runtime, now: datetime) -> int:
 def _notices(team: Team, now: datetime, lead: timedelta, starts: bool) -> list[dict]:
     out = []
     for level in team.levels():
-        for period, until in shift_starts(team, level, now, now + ARM_AHEAD + lead):
-            data = {
-                "level": level,
-                "member": period.member.key,
-                "start": period.start.isoformat(),
-                "until": until.isoformat() if until else None,
-            }
-            kinds = []
-            if starts and period.start <= now + ARM_AHEAD:
-                kinds.append((DeadlineKind.SHIFT_START, period.start))
-            if lead and period.start - lead <= now + ARM_AHEAD:
-                kinds.append((DeadlineKind.SHIFT_REMINDER, max(period.start - lead, now)))
-            for kind, due in kinds:
-                key = _key(kind, team.key, level, period.member.key, period.start)
-                out.append(
-                    {
-                        "case_id": None,
-                        "team": team.key,
-                        "key": key,
-                        "kind": kind.value,
-                        "seq": 0,
-                        "due_at": due,
-                        "state": DeadlineState.PENDING.value,
-                        "data": data,
-                        "created_at": now,
-                    }
-                )
+        coming = stretch(team, level, now, ARM_HORIZON).next
+        if coming is None:
+            continue
+        data = {"level": level, "member": coming.member.key, "start": coming.start.isoformat()}
+        kinds = []
+        if starts:
+            kinds.append((DeadlineKind.SHIFT_START, coming.start))
+        if lead:
+            kinds.append((DeadlineKind.SHIFT_REMINDER, max(coming.start - lead, now)))
+        for kind, due in kinds:
+            out.append(
+                {
+                    "case_id": None,
+                    "team": team.key,
+                    "key": _key(kind, team.key, level, coming.member.key, coming.start),
+                    "kind": kind.value,
+                    "seq": 0,
+                    "due_at": due,
+                    "state": DeadlineState.PENDING.value,
+                    "data": data,
+                    "created_at": now,
+                }
+            )
     return out
 
 

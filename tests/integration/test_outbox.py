@@ -383,7 +383,8 @@ def test_pages_due_together_for_different_cases_go_out_as_one_sms(world):
         world.open_case(customer)
     world.settle()
     assert world.texts(ALICE) == [
-        "3 new critical cases: 1001 Acme Corp S1, 1002 Globex S1, 1003 Initech S1. Reply ACK ALL or ACK <case>"
+        "3 new critical cases: 1001 Acme Corp S1, 1002 Globex S1, 1003 Initech S1. "
+        "Reply ACK ALL or ACK <case>"
     ]
     rows = [r for r in world.outbox(to_address=ALICE)]
     bundle = next(r for r in rows if r.purpose == "page_bundle")

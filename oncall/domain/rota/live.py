@@ -72,27 +72,3 @@ def stretch(team: Team, level: str, at: datetime, lookahead: timedelta = LOOKAHE
         following = period
         break
     return Stretch(level, current, until, following)
-
-
-def shift_starts(
-    team: Team, level: str, start: datetime, end: datetime
-) -> list[tuple[OnCall, datetime | None]]:
-    """Each time somebody comes on call for ``level`` in ``(start, end]``: the period that
-    begins then and when their stretch ends (back-to-back periods of one person are one)."""
-    periods = shifts(team, level, start, end + LOOKAHEAD)
-    out: list[tuple[OnCall, datetime | None]] = []
-    previous: OnCall | None = None
-    for period in periods:
-        continues = (
-            previous is not None
-            and previous.member.key == period.member.key
-            and previous.end == period.start
-        )
-        if continues and out and out[-1][0].member.key == period.member.key:
-            out[-1] = (out[-1][0], period.end)
-        elif not continues and start < period.start <= end:
-            out.append((period, period.end))
-        elif not continues and period.start > end:
-            break
-        previous = period
-    return out
