@@ -354,19 +354,21 @@ _TEAM_RE = re.compile(r"[a-z0-9][\w.-]*", re.IGNORECASE)
 
 def _after_all(rest: str) -> str | None:
     """What follows ``ALL`` when ``rest`` starts with it (``ACK ALL``), else None."""
+    rest = unicodedata.normalize("NFKC", rest)
     match = _ALL_RE.match(rest)
     return rest[match.end() :] if match else None
 
 
 def _parse_take(rest: str) -> Command | CommandError:
-    request = parse_take(_unwrap_quotes(rest.strip(" \t:;,-=>")))
+    request = parse_take(_unwrap_quotes(unicodedata.normalize("NFKC", rest).strip(" \t:;,-=>")))
     if isinstance(request, str):
         return CommandError(request, Verb.TAKE)
     return Command(Verb.TAKE, take=request)
 
 
 def _parse_who(rest: str) -> Command | CommandError:
-    words = [w for w in re.split(r"[\s?!.,:;'’]+", rest.lower()) if w and w not in _WHO_FILLER]
+    rest = unicodedata.normalize("NFKC", rest).lower()
+    words = [w for w in re.split(r"[\s?!.,:;'’]+", rest) if w and w not in _WHO_FILLER]
     if not words:
         return Command(Verb.WHO)
     if len(words) > 1 or not _TEAM_RE.fullmatch(words[0]):

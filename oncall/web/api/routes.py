@@ -1,7 +1,9 @@
-"""The JSON API under ``/api/``: cases, who is on call, and the monthly reports.
+"""The JSON API under ``/api/``: cases, who is on call, and the monthly reports; and acting on a
+case (``POST /api/cases/<n>/ack|status|escalate|resolve``: :mod:`oncall.web.api.actions`).
 
 Every route needs ``Authorization: Bearer <token>`` with a token from ``api.tokens`` in config;
-anything else gets 401 with ``WWW-Authenticate: Bearer``. ``/api/openapi.json`` describes the
+anything else gets 401 with ``WWW-Authenticate: Bearer``. Acting needs a token whose ``scope``
+is ``act``. ``/api/openapi.json`` describes the
 routes (``openapi.yaml`` beside this module); a test checks that it lists exactly the routes
 registered here and that the answers match its schemas.
 
@@ -79,6 +81,7 @@ def _require_token():
         log.warning("API request with a wrong token from %s", request.remote_addr or "-")
         return _unauthorized("invalid_token")
     g.api_client = match.name
+    g.api_token = match
     return None
 
 

@@ -16,17 +16,21 @@ from flask import Blueprint
 
 from oncall.domain.timetext import format_duration
 from oncall.reports.clocks import format_seconds
+from oncall.services.web_actions import Action
 from oncall.web.context import runtime
-from oncall.web.dashboard import cases, reports, rotas
+from oncall.web.dashboard import case_actions, cases, reports, rotas
 
 bp = Blueprint("dashboard", __name__)
+_ACTIONS = ", ".join(action.value for action in Action)
 
 _PAGES = (
     ("/", cases.now_page, ["GET"]),
     ("/cases", cases.cases_page, ["GET"]),
     ("/cases/<int:number>", cases.case_page, ["GET"]),
+    (f"/cases/<int:number>/<any({_ACTIONS}):action>", case_actions.act, ["POST"]),
     ("/rotas", rotas.rotas_page, ["GET"]),
     ("/rotas/<team>", rotas.rota_page, ["GET"]),
+    ("/rotas/<team>/overrides/<int:override_id>/remove", rotas.remove_override, ["POST"]),
     ("/misuse", reports.misuse_page, ["GET"]),
     ("/misuse/<int:number>/waive", reports.waive, ["POST"]),
     ("/reports", reports.reports_page, ["GET"]),
@@ -68,6 +72,12 @@ def span_filter(delta: timedelta) -> str:
 @bp.app_template_filter("iso")
 def iso_filter(value: datetime | None) -> str:
     return value.isoformat() if value else ""
+
+
+@bp.app_template_global("may_act_on")
+def may_act_on(case) -> bool:
+    """Whether the signed-in user may act on ``case`` (the case page's forms)."""
+    return case_actions.user_may_act(case)
 
 
 @bp.app_context_processor
