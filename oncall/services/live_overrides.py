@@ -87,8 +87,9 @@ def _local(at: datetime, zone: ZoneInfo) -> str:
 
 
 def overrides_yaml(rows: list[LiveOverride], zones: dict[str, ZoneInfo]) -> str:
-    """The overrides as entries for each team file's ``overrides:`` (local times, as the file
-    wants them), one block per team."""
+    """The overrides (those not removed) as entries for each team file's ``overrides:``
+    (local times, as the file wants them), one block per team."""
+    rows = [row for row in rows if row.removed_at is None]
     blocks = []
     for team in sorted({row.team for row in rows}):
         zone = zones.get(team)
