@@ -360,7 +360,7 @@ def _after_all(rest: str) -> str | None:
 
 
 def _parse_take(rest: str) -> Command | CommandError:
-    request = parse_take(_unwrap_quotes(unicodedata.normalize("NFKC", rest).strip(" \t:;,-=>")))
+    request = parse_take(_unwrap_quotes(unicodedata.normalize("NFKC", rest).lstrip(" \t:;,-=>")))
     if isinstance(request, str):
         return CommandError(request, Verb.TAKE)
     return Command(Verb.TAKE, take=request)

@@ -268,3 +268,38 @@ def test_sign_in_watch_a_case_and_waive_a_fee(sync_playwright, live_server):
     if not DOCS_SCREENSHOT.exists() or os.environ.get("ONCALL_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copy(SCREENSHOTS / "now.png", DOCS_SCREENSHOT)
+
+
+def test_acknowledge_and_resolve_a_case_from_its_page(sync_playwright, live_server):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.set_default_timeout(15_000)
+            page.goto(live_server + "/cases/1042")
+            page.fill("#username", "maria")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(live_server + "/cases/1042")
+
+            # Acknowledge: the same use case as ACK by SMS, named on the timeline.
+            page.click("#act-ack")
+            page.wait_for_selector("text=Case 1042: Acknowledged 1042 (Acme Corp, S1).")
+            assert page.locator("h1 .badge", has_text="acknowledged").is_visible()
+            assert page.locator("li.event", has_text="Acknowledged by maria via dashboard").count()
+            assert not page.locator("#act-ack").count()  # nothing left to acknowledge
+            page.screenshot(path=str(SCREENSHOTS / "case-actions.png"), full_page=True)
+
+            # Resolve with a note: the customer is told, and the forms go away.
+            page.fill("#resolve-note", "Rolled back the payment release")
+            page.click("#act-resolve")
+            page.wait_for_selector("text=Case 1042: Resolved 1042 (Acme Corp, S1).")
+            assert page.locator("h1 .badge", has_text="resolved").is_visible()
+            resolved = page.locator("li.event", has_text="Resolved by maria")
+            assert "Rolled back the payment release" in resolved.inner_text()
+            assert not page.locator("#act-resolve").count()
+            told = page.locator("text=Your case 1042 has been resolved.").first
+            assert told.is_visible()
+        finally:
+            browser.close()
