@@ -406,6 +406,9 @@ def test_rota_page_shows_errors_while_the_last_good_version_is_live(
     html = client.get("/rotas/support").text
     assert "the rota below is the last good version" in html
     assert "support.yaml" in html and "Alice Ng" in html
+    # When the live version was loaded, in the team's zone like every other time.
+    assert "paging uses the version loaded at Tue 2026-11-24 03:00 EST" in html
+    assert "UTC" not in html
     assert "last good version is live" in client.get("/").text
 
 

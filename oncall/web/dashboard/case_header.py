@@ -57,6 +57,7 @@ class CaseHeader:
     triage: Triage | None  # finished
     status_title: str  # "First status" or "Next status"
     status_clock: SlaClock | None  # running: the case is open
+    status_met: bool | None  # closed: every status target met (None: none was due)
     last_status_at: datetime | None
     eta_at: datetime | None  # only while the case is open
     eta_text: str
@@ -85,6 +86,7 @@ def case_header(
         triage=None if triaging else _triage(case, "triage" in missed),
         status_title="First status" if case.first_status_at is None else "Next status",
         status_clock=sla_clock(case.status_due_at, now, warn_before) if is_open else None,
+        status_met=None if is_open else _status_met(case, "status" in missed),
         last_status_at=case.last_status_at,
         eta_at=case.eta_at if is_open else None,
         eta_text=(case.eta_text or "") if is_open else "",
@@ -101,6 +103,12 @@ _MISSED = {"triage": "triage", "status": "status to the customer"}
 def _missed_targets(events: Iterable[CaseEvent]) -> list[str]:
     targets = [str((e.data or {}).get("target") or "") for e in events if e.kind == "breach"]
     return list(dict.fromkeys(t for t in targets if t))
+
+
+def _status_met(case: Case, breached: bool) -> bool | None:
+    if breached:
+        return False
+    return True if case.first_status_at is not None else None
 
 
 def _triage(case: Case, breached: bool) -> Triage:

@@ -23,9 +23,10 @@ from oncall.web.dashboard.labels import label
 DELIVERY_KINDS = frozenset({"sent", "delivered", "failed", "reconciled", "bundled"})
 #: Event data keys that name the message an event is about.
 MESSAGE_KEYS = ("outbox_id", "voice_id")
-#: Kinds whose one line only says what the folded messages already show in full.
-SUMMARISED_KINDS = frozenset({"customer_notified"})
+#: What the customer is told in the same instant as these is shown inside their entry.
+TOLD_WITH = frozenset({"opened", "acknowledged", "status", "resolved", "severity_changed"})
 CUSTOMER = "customer"
+PREVIEW = 160  # characters of what the customer was told, on its one line
 _HOW = {"sms": "SMS", "voice": "phone", "email": "email"}
 
 
@@ -69,6 +70,7 @@ class Entry:
     text: str
     actor: str = ""
     messages: list[MessageView] = field(default_factory=list)
+    told: str = ""  # "Customer told by email and SMS", when folded into another entry
 
 
 def build_timeline(
@@ -105,7 +107,24 @@ def build_timeline(
             entry = Entry(row.created_at, "message", view.purpose, view.summary, messages=[view])
             entries.append((row.created_at, 1, message_id, entry))
     entries.sort(key=lambda item: item[:3])
-    return [entry for *_key, entry in entries]
+    return _merge_what_the_customer_was_told([entry for *_key, entry in entries])
+
+
+def _merge_what_the_customer_was_told(entries: list[Entry]) -> list[Entry]:
+    """An acknowledgement and the customer's "an engineer is working on it" are one moment."""
+    out: list[Entry] = []
+    for entry in entries:
+        if entry.kind == "customer_notified" and entry.messages:
+            host = next(
+                (e for e in entries if e.at == entry.at and e.kind in TOLD_WITH),
+                None,
+            )
+            if host is not None:
+                host.messages.extend(entry.messages)
+                host.told = f"{entry.label} {entry.told}"
+                continue
+        out.append(entry)
+    return out
 
 
 def _message_ids(event: CaseEvent) -> list[int]:
@@ -122,7 +141,7 @@ def _actor(event: CaseEvent) -> str:
 
 
 def _fold_customer_messages(entry: Entry, views: dict[int, MessageView], placed: set[int]) -> None:
-    """ "Customer told" is written with the messages it queued, in the same instant."""
+    """The "Customer told" event is written with the messages it queued, in one instant."""
     for message_id, view in views.items():
         row = view.row
         if message_id in placed or row.recipient != CUSTOMER or row.created_at != entry.at:
@@ -132,7 +151,9 @@ def _fold_customer_messages(entry: Entry, views: dict[int, MessageView], placed:
     if entry.messages:
         # The event repeats what was said; the folded messages show it in full.
         channels = dict.fromkeys(_HOW.get(m.row.channel, m.row.channel) for m in entry.messages)
-        entry.text = "By " + " and ".join(channels)
+        entry.told = "by " + " and ".join(channels)
+        said = entry.text.split(": ", 1)[-1].strip().splitlines()[0]
+        entry.text = said if len(said) <= PREVIEW else said[: PREVIEW - 1].rstrip() + "…"
 
 
 def _recipient(message: OutboundMessage, name_of: Callable[[str], str]) -> str:
