@@ -12,7 +12,8 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from oncall.delivery.outbox import OutboxSender, reconcile_stuck
+from oncall.delivery.reconcile import reconcile_stuck
+from oncall.delivery.worker import OutboxSender
 from oncall.engine.tick import TickResult, tick
 from oncall.runtime import Runtime
 
