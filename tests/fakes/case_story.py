@@ -8,7 +8,8 @@ so the dashboard is tested against real rows, not rows a test imagined.
 
 from __future__ import annotations
 
-from oncall.services.intake import VoiceStep, handle_voice_step
+from oncall.services.phone_call import VoiceStep
+from oncall.services.phone_intake import handle_voice_step
 from tests.fakes.transports import ALICE, WILE, PagingWorld
 
 RECORDING_SID = "RE" + "0ddba11c" * 4

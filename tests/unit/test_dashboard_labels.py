@@ -117,6 +117,20 @@ def _default(function: Function, parameter: str) -> ast.expr | None:
     return args.kw_defaults[keyword_only.index(parameter)] if parameter in keyword_only else None
 
 
+def _assigned_to(name: str, target: ast.expr, value: ast.expr) -> list[ast.expr]:
+    """What ``target = value`` gives ``name``: ``name = …`` or ``a, name = …, …``."""
+    if isinstance(target, ast.Name):
+        return [value] if target.id == name else []
+    if isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List):
+        if len(target.elts) == len(value.elts):
+            return [
+                found
+                for part, part_value in zip(target.elts, value.elts, strict=True)
+                for found in _assigned_to(name, part, part_value)
+            ]
+    return []
+
+
 class Reader:
     """Reduces an expression to the strings it may hold; records parameters it flows from."""
 
@@ -156,10 +170,11 @@ class Reader:
             default = _default(function, name)
             return set() if default is None else self.values(default, function, table)
         assigned = [
-            node.value
+            value
             for node in ast.walk(function)
             if isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+            for target in node.targets
+            for value in _assigned_to(name, target, node.value)
         ]
         if not assigned:
             raise Unfollowable(name)

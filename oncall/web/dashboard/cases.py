@@ -16,9 +16,10 @@ from flask import abort, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oncall.cases.members import member_of
 from oncall.db.models import Case, CaseEvent, Deadline, MisuseFlag, OutboundMessage
 from oncall.domain.enums import OPEN_STATES, DeadlineState
-from oncall.engine.tick import case_zone, member_of
+from oncall.engine.wording import case_zone
 from oncall.reports.clocks import SlaClock, case_clocks
 from oncall.runtime import Runtime
 from oncall.web.auth import login_required
