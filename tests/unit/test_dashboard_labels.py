@@ -121,14 +121,18 @@ def _assigned_to(name: str, target: ast.expr, value: ast.expr) -> list[ast.expr]
     """What ``target = value`` gives ``name``: ``name = …`` or ``a, name = …, …``."""
     if isinstance(target, ast.Name):
         return [value] if target.id == name else []
-    if isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List):
-        if len(target.elts) == len(value.elts):
-            return [
-                found
-                for part, part_value in zip(target.elts, value.elts, strict=True)
-                for found in _assigned_to(name, part, part_value)
-            ]
-    return []
+    pairs = (
+        isinstance(target, ast.Tuple | ast.List)
+        and isinstance(value, ast.Tuple | ast.List)
+        and len(target.elts) == len(value.elts)
+    )
+    if not pairs:
+        return []
+    return [
+        found
+        for part, part_value in zip(target.elts, value.elts, strict=True)
+        for found in _assigned_to(name, part, part_value)
+    ]
 
 
 class Reader:
