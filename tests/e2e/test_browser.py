@@ -35,7 +35,7 @@ from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.db.session import make_engine
 from tests.fakes.case_story import phone_case_story, refused_call_story
 from tests.fakes.seed import case_row
-from tests.fakes.transports import FakeTransport, PagingWorld
+from tests.fakes.transports import ALICE, FakeTransport, PagingWorld
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,7 @@ CHROMIUM_ARGS = [
 ]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery"
-RESOLVED, ONGOING = 1001, 1002  # the cases the service wrote (see _seed)
+RESOLVED, LATE, ONGOING = 1001, 1002, 1003  # the cases the service wrote (_tell_stories)
 
 #: Every page of the dashboard: name (for screenshots) and path.
 PAGES = [
@@ -176,7 +176,8 @@ def live_server(make_settings, clock, transports, _sqlite_template, tmp_path):
 
 
 def _tell_stories(build_runtime, settings, db, now) -> None:
-    """Cases written by the service itself: one resolved in the small hours, one ongoing."""
+    """Cases written by the service itself: one resolved in the small hours, one triaged
+    late (a breach for the reports), one ongoing."""
     fake = FakeTransport()
     story_clock = FakeClock(now - timedelta(hours=3))
     runtime = build_runtime(
@@ -185,6 +186,10 @@ def _tell_stories(build_runtime, settings, db, now) -> None:
     world = PagingWorld(runtime, story_clock, fake)
     assert phone_case_story(world) == RESOLVED
     refused_call_story(world)
+    assert world.open_case(summary="Reports time out") == LATE
+    world.advance(minutes=16)  # nobody acknowledged within 15 minutes
+    world.sms(ALICE, f"ACK {LATE}")
+    world.sms(ALICE, f"RESOLVE {LATE} cleared the report cache")
     story_clock.set(now - timedelta(minutes=25))
     assert phone_case_story(world, resolve=False) == ONGOING
 

@@ -205,8 +205,13 @@ def test_the_rota_page_names_people_and_says_at_once(client):
 def test_every_table_stacks_on_a_phone_with_every_cell_labelled(world, client, path):
     phone_case_story(world)
     refused_call_story(world)
+    late = world.open_case()
+    world.advance(minutes=16)  # a triage breach: the reports list it by team, engineer, customer
+    assert "breach" in world.kinds(late)
     page = client.get(path).text
     assert "hide-narrow" not in page  # no column is hidden on a phone
+    if path == "/reports":
+        assert "Breaches by team" in page and "None." not in page
     for table in re.findall(r"<table\b.*?</table>", page, re.S):
         assert re.match(r'<table class="[^"]*\bstack\b', table), table[:80]
         for cell in re.findall(r"<td\b[^>]*>", table):

@@ -85,7 +85,11 @@ def case_header(
         triage_clock=sla_clock(case.triage_due_at, now, warn_before) if triaging else None,
         triage=None if triaging else _triage(case, "triage" in missed),
         status_title="First status" if case.first_status_at is None else "Next status",
-        status_clock=sla_clock(case.status_due_at, now, warn_before) if is_open else None,
+        status_clock=(
+            sla_clock(case.status_due_at, now, warn_before)
+            if is_open and case.status_due_at
+            else None
+        ),
         status_met=None if is_open else _status_met(case, "status" in missed),
         last_status_at=case.last_status_at,
         eta_at=case.eta_at if is_open else None,
