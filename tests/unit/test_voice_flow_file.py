@@ -47,6 +47,7 @@ def test_the_shipped_flow_loads():
         "reason": "no",
         "fee": "250 US dollars",
         "accept_digit": "1",
+        "email": "critical at vendor dot example",
     }
     for name in PROMPTS:  # every prompt renders with the values the service supplies
         assert "{" not in flow.prompt(name, values)
