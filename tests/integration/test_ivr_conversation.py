@@ -347,7 +347,7 @@ def test_unknown_caller_with_the_right_pin(client, runtime):
     gather = t.gather
     assert gather.get("action") == BASE + "/twilio/voice/pin/1"
     assert gather.get("finishOnKey") == "#" and gather.get("numDigits") is None
-    t = call.press("4821")
+    t = call.press("482193")
     assert "Your account, Acme Corp, is verified" in t.text
     assert t.gather.get("action") == BASE + "/twilio/voice/menu/1"
     call.press("1")

@@ -63,12 +63,12 @@ def test_simulate_call_with_pin_and_nobody_answering(runner, settings, server, r
         "--from",
         "+15550009999",
         "--pin",
-        "4821",
+        "482193",
         "--digits",
         "2",
         "--no-answer",
     )
-    assert "caller presses 4821" in output
+    assert "caller presses 482193" in output
     assert output.count("no answer") == 2
     assert "The on-call engineer has been paged" in output
     (case,) = cases(runtime)
