@@ -73,7 +73,7 @@ def record_wrong_pin(
         session,
         now,
         channel="voice",
-        reason=WRONG_PIN,
+        reason="wrong_pin",  # WRONG_PIN written out: every stored reason reads as a literal
         contact=caller,
         told=told,
         detail={"call_sid": call_sid, "try": attempt},
