@@ -16,7 +16,15 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from oncall.db.models import Attempt, Case, CaseEvent, Counter, Deadline, OutboundMessage
+from oncall.db.models import (
+    INTEGER_MAX,
+    Attempt,
+    Case,
+    CaseEvent,
+    Counter,
+    Deadline,
+    OutboundMessage,
+)
 from oncall.domain import sla
 from oncall.domain.eligibility import is_business_hours
 from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
@@ -230,6 +238,10 @@ def open_case_for_customer(session: Session, customer_key: str) -> Case | None:
 
 
 def case_by_number(session: Session, number: int, for_update: bool = False) -> Case | None:
+    """The case numbered ``number``; None for a number no case can have (out of the column's
+    range: a subject naming ``[Case 3000000000]`` is a new contact, not a database error)."""
+    if not 0 < number <= INTEGER_MAX:
+        return None
     query = select(Case).where(Case.number == number)
     if for_update:
         query = query.with_for_update()

@@ -287,3 +287,14 @@ def read_api_tokens(node: Node) -> tuple[ApiToken, ...]:
         elif token:
             tokens.append(ApiToken(element.child("name").string("") or "", token))
     return tuple(tokens)
+
+
+def read_metrics_token(node: Node) -> str:
+    """``metrics.token``: the bearer token ``/metrics`` requires (empty: /metrics is open)."""
+    if not node.present() or not node.is_mapping():
+        return ""
+    node.check_keys({"token"})
+    token = node.child("token").string("") or ""
+    if token and len(token) < 16:
+        node.child("token").error("the metrics token must be at least 16 characters")
+    return token

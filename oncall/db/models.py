@@ -29,6 +29,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
 
+# The largest value an Integer column holds on PostgreSQL (a signed 32-bit integer); larger
+# numbers arriving from outside (a case number in a subject, an id in a URL) name nothing and
+# are answered as such before they reach a query, where they would overflow.
+INTEGER_MAX = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware datetimes on every backend.

@@ -1,9 +1,9 @@
 """The JSON API under ``/api/``: cases, who is on call, and the monthly reports.
 
-Every route needs ``Authorization: Bearer <token>`` with a token from ``api.tokens`` in config;
-anything else gets 401 with ``WWW-Authenticate: Bearer``. ``/api/openapi.json`` describes the
-routes (``openapi.yaml`` beside this module); a test checks that it lists exactly the routes
-registered here and that the answers match its schemas.
+Every route but ``/api/openapi.json`` needs ``Authorization: Bearer <token>`` with a token from
+``api.tokens`` in config; anything else gets 401 with ``WWW-Authenticate: Bearer``. The public
+``/api/openapi.json`` describes the routes (``openapi.yaml`` beside this module); a test checks
+that it lists exactly the routes registered here and that the answers match its schemas.
 
 Times are ISO 8601 in UTC. ``since``/``until`` accept an ISO datetime with an offset, or a
 date (``2026-11-24``), read as local midnight in the service's time zone.
@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.domain.enums import CaseState
+from oncall.domain.timetext import check_year
 from oncall.reports.clocks import case_clocks
 from oncall.reports.misuse import misuse_report
 from oncall.reports.months import month_of, parse_month
@@ -64,6 +65,8 @@ def _unauthorized(error: str | None):
 
 @bp.before_request
 def _require_token():
+    if request.endpoint == "api.openapi":
+        return None  # the description is public, like every public API's; the data is not
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
@@ -184,6 +187,10 @@ def _instant_arg(name: str) -> datetime | None:
         raise BadRequest(f"{name}: {raw!r} is not an ISO 8601 date or datetime") from None
     if value.tzinfo is None:
         raise BadRequest(f"{name}: {raw!r} needs a UTC offset (e.g. 2026-11-24T08:00:00Z)")
+    try:
+        check_year(value.year, raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
     return value
 
 

@@ -40,7 +40,7 @@ def now_page():
         board=board,
         now=now,
         open_cases=clocks,
-        rota_errors=rt.rotas.errors(),
+        file_errors=rt.file_errors(),  # rotas, customers and voice flows, in full
     )
 
 
