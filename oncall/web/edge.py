@@ -10,8 +10,9 @@
   2^31-1, PostgreSQL's limit), so ``/api/cases/99999999999`` is "no such case" (404) instead of an
   overflow deep in a query.
 * **Proxies.** With ``web.trusted_proxies`` set, werkzeug's ``ProxyFix`` takes the client's
-  address and scheme from that many ``X-Forwarded-For``/``X-Forwarded-Proto`` hops; without it
-  those headers are ignored, because anyone can send them.
+  address, scheme and host from that many ``X-Forwarded-For``/``-Proto``/``-Host`` hops (the
+  sign-in limiter keys on that address; the CSRF check compares the ``Referer`` with that
+  host); without it those headers are ignored, because anyone can send them.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def install(app: Flask, trusted_proxies: int) -> None:
     app.url_map.converters["int"] = DatabaseInteger
     app.before_request(_refuse_control_characters_in_path)
     if trusted_proxies > 0:
+        hops = trusted_proxies
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
