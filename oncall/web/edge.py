@@ -42,16 +42,18 @@ class CleanParameters(ImmutableMultiDict):
     """Query or form parameters with control characters stripped from names and values.
 
     ``unsanitised`` keeps what arrived, for the one reader that needs it: the Twilio signature
-    covers the exact values Twilio sent.
+    covers the exact values Twilio sent. ``stripped`` says whether anything was removed.
     """
 
     def __init__(self, mapping: Any = None) -> None:
         received = ImmutableMultiDict(mapping)
-        super().__init__(
+        cleaned = [
             (strip_controls(key), strip_controls(value))
             for key, value in received.items(multi=True)
-        )
+        ]
+        super().__init__(cleaned)
         self.unsanitised = received
+        self.stripped = cleaned != list(received.items(multi=True))
 
 
 class EdgeRequest(Request):
