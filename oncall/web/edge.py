@@ -29,6 +29,8 @@ from oncall.db.models import INTEGER_MAX
 
 # C0 controls except \t \n \r, then DEL and the C1 controls.
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# In a path nothing of the kind is allowed, tabs and line breaks included.
+PATH_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def strip_controls(value: Any) -> Any:
@@ -81,7 +83,7 @@ class DatabaseInteger(IntegerConverter):
 
 
 def _refuse_control_characters_in_path() -> None:
-    if CONTROL_CHARACTERS.search(request.path):
+    if PATH_CONTROL_CHARACTERS.search(request.path):
         abort(400, "control characters in the URL")
 
 

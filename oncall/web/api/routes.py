@@ -207,9 +207,10 @@ def _instant_arg(name: str) -> datetime | None:
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            return datetime.combine(day, time(), tzinfo=runtime().settings.zone)
-        # RFC 3339 allows a lower-case "t" and "z".
-        value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+            value = datetime.combine(day, time(), tzinfo=runtime().settings.zone)
+        else:
+            # RFC 3339 allows a lower-case "t" and "z".
+            value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{name}: {raw!r} is not an ISO 8601 date or datetime") from None
     if value.tzinfo is None:
