@@ -88,11 +88,11 @@ class PublicPath:
 PUBLIC: tuple[PublicPath, ...] = (
     PublicPath("/healthz", "", "nothing: load balancers and uptime checks"),
     PublicPath("/livez", "", "nothing: process liveness, touches no database"),
-    PublicPath("/metrics", "", "nothing: Prometheus scrapes it; counts only, no case details"),
+    PublicPath("/metrics", "", "metrics.token when set (bearer); counts only, no case details"),
     PublicPath("/twilio/", "", "X-Twilio-Signature (oncall.web.twilio.signature.twilio_signed)"),
     PublicPath("/email/inbound", "", "HTTP Basic credentials from email.inbound"),
     PublicPath("/rota/", ".ics", "the feed token in the URL (oncall.web.feeds)"),
-    PublicPath("/api/", "", "a bearer token from api.tokens (oncall.web.api.routes)"),
+    PublicPath("/api/", "", "a bearer token from api.tokens; /api/openapi.json is public"),
     PublicPath("/login", "", "nothing: the sign-in form (CSRF-checked, rate-limited)"),
     PublicPath("/static/", "", "nothing: CSS and the countdown script"),
 )
