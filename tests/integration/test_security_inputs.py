@@ -444,3 +444,22 @@ def test_every_route_answers_hostile_values_without_a_server_error(
     csrf = sign_in(client) if data.draw(st.booleans(), label="signed in") else ""
     response = _send(client, method, path, query, form, csrf)
     assert response.status_code < 500, (method, rule, values, query, form)
+
+
+HOSTILE_HEADERS = [
+    {"Authorization": "Bearer é"},
+    {"Authorization": "Basic !!!not-base64"},
+    {"Authorization": "Basic " + base64.b64encode("é:\x00".encode()).decode()},
+    {"X-Twilio-Signature": "é" * 28},
+    {"X-Request-Id": "\x00" * 10},
+    {"Cookie": "session=é.garbage; oncall_device=\x01"},
+    {"X-Forwarded-For": "not-an-address, \x00"},
+    {"Referer": "javascript:alert(1)"},
+]
+
+
+@pytest.mark.parametrize("headers", HOSTILE_HEADERS)
+def test_hostile_headers_get_no_server_error(app, client, headers):
+    for path in ("/api/cases", "/twilio/sms", "/email/inbound", "/metrics", "/login", "/cases"):
+        assert client.get(path, headers=headers).status_code < 500, path
+        assert client.post(path, data={"Body": "x"}, headers=headers).status_code < 500, path
