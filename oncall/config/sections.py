@@ -1,5 +1,6 @@
 """The readers of each section of ``config.yaml`` (business hours, SLA, penalties, paths, engine,
-Twilio, email, users, API tokens), and the email address check the other files share.
+Twilio, email, users, API tokens, the metrics token), and the email address check the other
+files share.
 
 Each reader takes the section's :class:`~oncall.config.yamlsource.Node`, reports every problem on
 it, and returns the section's settings with defaults for what is missing.
