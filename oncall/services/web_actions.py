@@ -10,8 +10,10 @@ Rules decided here:
   else is refused, and nothing changes.
 * **Who is named**: the rota member the user (or token) is, by their name; else the user's or
   token's own name. The timeline says it came from the dashboard or the API.
-* **Input**: a status needs a text (the ETA field, when given, is added as ``ETA <eta>`` and must
-  be one the SMS grammar reads); a downgrade needs a reason, which goes on the timeline and the
+* **Input**: a status needs a text; the ETA field, when it is one the SMS grammar reads, is
+  added as ``ETA <eta>`` (one it can't read is left out, and the answer says the status target
+  is still open, as a STATUS without an ETA would; the dashboard refuses it before it gets
+  here: :func:`readable_eta`). A downgrade needs a reason, which goes on the timeline and the
   misuse flag.
 """
 
@@ -37,6 +39,7 @@ from oncall.services.escalate_case import escalate_case
 
 MAX_TEXT = 1600  # what one (multi-part) SMS to the customer can carry
 MAX_NOTE = 500
+MAX_ETA = 40
 
 
 class Action(StrEnum):
@@ -87,8 +90,8 @@ def check_request(request: Request) -> str | None:
             return "A status needs a text for the customer."
         if len(text) > MAX_TEXT:
             return f"Keep the status under {MAX_TEXT} characters."
-        if request.eta.strip() and find_eta_phrase(f"ETA {request.eta.strip()}") is None:
-            return f"ETA {request.eta.strip()!r} is not a time like 2h, 45m, 04:30 or tomorrow 9am."
+        if len(request.eta) > MAX_ETA:
+            return f"Keep the ETA under {MAX_ETA} characters (2h, 04:30, tomorrow 9am)."
     elif len(text) > MAX_NOTE:
         return f"Keep it under {MAX_NOTE} characters."
     if request.action is Action.DOWNGRADE:
@@ -96,6 +99,14 @@ def check_request(request: Request) -> str | None:
             return "Downgrade to S3 or S4."
         if not text:
             return "Give the reason for the downgrade."
+    return None
+
+
+def readable_eta(eta: str) -> str | None:
+    """Why the ETA field can't be read as an ETA (None: it can, or it is empty)."""
+    eta = eta.strip()
+    if eta and find_eta_phrase(f"ETA {eta}") is None:
+        return f"ETA {eta!r} is not a time like 2h, 45m, 04:30 or tomorrow 9am."
     return None
 
 
@@ -145,7 +156,7 @@ def _dispatch(
         )
     if request.action is Action.STATUS:
         eta = request.eta.strip()
-        if eta and find_eta_phrase(text) is None:
+        if eta and readable_eta(eta) is None and find_eta_phrase(text) is None:
             text = f"{text} ETA {eta}"
         return post_status(session, runtime, case, key, text, now, name=name)
     if request.action is Action.ESCALATE:

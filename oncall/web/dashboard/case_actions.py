@@ -14,7 +14,15 @@ import logging
 from flask import abort, flash, redirect, request, url_for
 
 from oncall.db.models import Case
-from oncall.services.web_actions import Action, Actor, Request, Result, act_on_case, may_act
+from oncall.services.web_actions import (
+    Action,
+    Actor,
+    Request,
+    Result,
+    act_on_case,
+    may_act,
+    readable_eta,
+)
 from oncall.web.auth import current_user, login_required
 from oncall.web.context import runtime
 
@@ -48,6 +56,10 @@ def act(number: int, action: str):
         eta=request.form.get("eta", ""),
         severity=int(severity) if severity else None,
     )
+    problem = readable_eta(wanted.eta) if wanted.action is Action.STATUS else None
+    if problem is not None:  # refused here: the customer would read the unreadable ETA
+        flash(f"Case {number}: {problem}", "error")
+        return redirect(url_for("dashboard.case_page", number=number))
     outcome = act_on_case(rt, number, wanted, _actor(), rt.clock.now())
     if outcome.result is Result.NOT_FOUND:
         abort(404)

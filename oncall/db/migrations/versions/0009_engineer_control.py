@@ -1,7 +1,7 @@
 """engineer control: live overrides (TAKE), and deadlines of a team (shift notices)
 
 Revision ID: 0009_engineer_control
-Revises: 0003_intake
+Revises: 0006_sender_trust
 Create Date: 2026-12-03
 """
 
@@ -9,8 +9,9 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0009_engineer_control'
-# Chained after the latest revision present when this was written; the lead re-chains it.
-down_revision = '0003_intake'
+# Written after 0003_intake; re-chained after 0006_sender_trust when main was merged into this
+# branch (the lead re-chains it again if other migrations land first).
+down_revision = '0006_sender_trust'
 branch_labels = None
 depends_on = None
 
