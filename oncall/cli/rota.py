@@ -104,7 +104,7 @@ def _load(rotations: Path, only: str | None = None, live: bool = True) -> dict[s
 
 @click.group()
 def rota() -> None:
-    """Rotas: who is on call, shifts, calendars, and checking rotations/*.yaml."""
+    """Rotas: who is on call, shifts, calendars, live overrides (TAKEs), checking the files."""
 
 
 @rota.command()

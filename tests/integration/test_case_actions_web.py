@@ -218,6 +218,18 @@ def test_api_acknowledge_status_escalate_resolve(world, client):
         "200",
     )
     assert body["case"]["eta_at"] == "2026-11-24T10:00:00+00:00"
+    # An ETA the service cannot read is left out, as from a STATUS by SMS, and the answer says so.
+    body = check(
+        api(client, "/api/cases/1001/status", text="Still restoring", eta="when it's done"),
+        "/api/cases/{number}/status",
+        "200",
+    )
+    assert body["message"].startswith("Status sent to Acme Corp for 1001. ETA 05:00.")
+    world.settle()
+    assert world.last_text(WILE).startswith(
+        "Update on case 1001 from runbook-bot:\nStill restoring"
+    )
+    assert "when it's done" not in world.last_text(WILE)
     body = check(
         api(client, "/api/cases/1001/escalate", note="need the DBA"),
         "/api/cases/{number}/escalate",

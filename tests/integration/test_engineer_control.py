@@ -21,7 +21,9 @@ from oncall.bootstrap.runtime import build_runtime
 from oncall.cli.main import main
 from oncall.db.models import Counter
 from oncall.db.session import transaction
+from oncall.web.app import create_app
 from tests.conftest import ROOT
+from tests.fakes.callers import twilio_post
 from tests.fakes.transports import ALICE, BOB, CAROL, DANA, FakeTransport, PagingWorld
 
 STRANGER = "+15550199999"
@@ -121,6 +123,11 @@ def test_a_night_on_call_from_the_phone(world, runner, settings):
     )
     sent_before = len(world.fake.sent)
     assert world.sms(STRANGER, "WHO") is None
+    # ... as Twilio sees it: an empty answer, no <Message>.
+    client = create_app(runtime=world.runtime, test_config={"TESTING": True}).test_client()
+    form = {"MessageSid": "SM" + "5" * 32, "From": STRANGER, "To": "+15555550501", "Body": "WHO"}
+    answer = twilio_post(client, "/twilio/sms", form)
+    assert answer.status_code == 200 and "<Message>" not in answer.text
     assert len(world.fake.sent) == sent_before
 
     # 05:20: Bob's TAKE ends and Alice is primary again: she is told. 18:00: Carol's shift

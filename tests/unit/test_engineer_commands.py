@@ -225,6 +225,26 @@ def test_round_trip_of_rendered_takes(rendered):
     assert (command.verb, command.take) == (TAKE, expected)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["ACK", "A", "ACKNOWLEDGE", "ACKED"]),
+    st.sampled_from([" ", "  ", "-", " - ", "\n", ": "]),
+    st.lists(st.booleans(), min_size=10, max_size=10),
+    st.sampled_from([("", ""), ('"', '"'), ("\u201c", "\u201d"), ("*", "*")]),
+    st.sampled_from(["", ".", "!", "\n--\nAlice", " Sent from my iPhone"]),
+)
+def test_round_trip_of_ack_all(verb, glue, flips, wrap, tail):
+    body = recase_with(verb + glue + "all", flips)
+    command = parsed(wrap[0] + body + wrap[1] + tail)
+    assert (command.verb, command.all_cases, command.case_number) == (ACK, True, None)
+
+
+def recase_with(word: str, flips: list[bool]) -> str:
+    return "".join(
+        c.swapcase() if f else c for c, f in zip(word, flips + [False] * len(word), strict=False)
+    )
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(["WHO", "who", "Who", "ONCALL"]),
