@@ -418,7 +418,7 @@ def recase(word: str, flips: list[bool]) -> str:
 
 @st.composite
 def rendered_commands(draw):
-    # The verbs that act on one case; TAKE and WHO have their own properties (test_take.py).
+    # The verbs that act on one case; TAKE and WHO: test_engineer_commands.py.
     verb = draw(st.sampled_from(list(SPELLINGS)))
     case = None if verb is HELP else draw(st.none() | st.integers(1000, 999_999_999))
     words = []
@@ -426,7 +426,7 @@ def rendered_commands(draw):
         words = [draw(first_word), *draw(st.lists(later_word, max_size=6))]
     elif verb in (RESOLVE, ACK, SEV, ESC) and draw(st.booleans()):
         words = [draw(first_word), *draw(st.lists(later_word, max_size=4))]
-    # A bare "ACK all ..." is ACK ALL, a command of its own (tested in test_take.py).
+    # A bare "ACK all ..." is ACK ALL, a command of its own: test_engineer_commands.py.
     assume(not (verb is ACK and case is None and words and words[0].lower() == "all"))
     level = draw(st.integers(1, 4)) if verb is SEV else None
 
