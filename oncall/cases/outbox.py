@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from oncall.clock import ensure_aware
 from oncall.db.models import Case, OutboundMessage
-from oncall.domain.enums import OutboxState, Purpose
+from oncall.domain.enums import ENGINEER_PAGE_PURPOSES, OutboxState, Purpose
 from oncall.runtime import Runtime
 
 # ``session.info`` flag set by :func:`enqueue`, and by whoever makes a timer due at once
@@ -89,6 +89,28 @@ def enqueue(
     session.flush()
     mark_work_due(session)
     return message
+
+
+def engineer_paged(session: Session, case: Case) -> bool:
+    """Whether a page about ``case`` was queued for a person on its escalation (SMS, voice,
+    or riding in a bundle), or somebody already acknowledged it.
+
+    What the caller hears and the customer reads depends on it: "the on-call engineer has been
+    paged" is only said when this is true. An alert to a manager about a case nobody could be
+    paged for does not count.
+    """
+    if case.acknowledged_at is not None:
+        return True
+    found = session.scalar(
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.case_id == case.id,
+            OutboundMessage.purpose.in_(ENGINEER_PAGE_PURPOSES),
+            OutboundMessage.recipient != "",
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def outbox_backlog(session: Session, now: datetime) -> tuple[int, float | None]:

@@ -117,6 +117,9 @@ class Settings:
     log_format: str
     log_level: str
     max_request_bytes: int
+    # Who is alerted when a case has nobody to page (phones and email addresses); empty means
+    # every loaded team's manager (see oncall.engine.unroutable).
+    escalation_contacts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

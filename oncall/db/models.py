@@ -302,3 +302,19 @@ class EngineHeartbeat(Base):
     last_tick_at: Mapped[datetime]
     last_lag_ms: Mapped[float] = mapped_column(Float, default=0.0)
     last_duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class RetiredRota(Base):
+    """A team a manager retired (``oncall rota retire TEAM``) after its rota file went away.
+
+    A rota file that disappears keeps its team paging with the last good version (a rename is
+    an accident far more often than a wish to stop paging); this row is how every process
+    learns, at its next file poll, to let the team go. It is deleted when a rota file for the
+    team is back, so a later disappearance is kept live again.
+    """
+
+    __tablename__ = "retired_rotas"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime]
+    retired_by: Mapped[str] = mapped_column(String(200), default="")

@@ -1,11 +1,14 @@
-"""The last resort for a case nobody can be paged for (no rota for its team, no manager):
-every loaded team's manager by SMS and the regular support queue by email, each once per case.
+"""The last resort for a case nobody can be paged for (no rota for its team, or nobody on call
+for its first step): the managers by SMS (or email) and the regular support queue by email,
+each once per case and reason.
 
-Such a case must still reach a human. The engine takes the team's policy as soon as a rota
-for the team is loaded (:mod:`oncall.engine.escalation` checks every 5 minutes, for a day),
-and until then the people reached here hold it, with an ``unroutable`` event on the timeline
-and an error in the log. If no team at all is loaded the email to the support queue is what
-is left.
+Such a case must still reach a human, at once. The managers are the case's own team manager
+(when its rota names one) and, when ``escalation_contacts`` is set in config.yaml, those
+phones and addresses; without it, every loaded team's manager. The engine takes the team's
+policy as soon as a rota for the team is loaded (:mod:`oncall.engine.escalation` checks at
+every tick), and until then the people reached here hold it, with an ``unroutable`` event on
+the timeline and an error in the log. If nobody at all can be reached the email to the support
+queue is what is left.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.enums import Purpose
+from oncall.domain.rota.model import Member
+from oncall.domain.rota.snapshots import manager_from_snapshot
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 
@@ -30,13 +35,15 @@ log = logging.getLogger("oncall.engine.tick")
 def reach_fallback_humans(
     session: Session, runtime: Runtime, case: Case, now: datetime, *, reason: str, key: str
 ) -> list[str]:
-    """Last resort when the case has nobody to page: every loaded team's manager, and the
-    regular support queue by email. Each only once per case and ``key``."""
+    """Last resort when the case has nobody to page: the managers, and the regular support
+    queue by email. Each only once per case and ``key``; returns who was alerted now."""
     log.error("case %s is unroutable: %s", case.number, reason, extra={"case": case.number})
-    reached = _page_every_manager(session, runtime, case, now, reason=reason, key=key)
+    text = _alert_text(case, reason)
+    reached = _page_managers(session, runtime, case, now, text=text, key=key)
+    reached += _alert_contacts(session, runtime, case, now, text=text, key=key)
     forward = _email_support_queue(session, runtime, case, now, reason=reason, key=key)
     if reached or forward is not None:
-        who = ", ".join(reached) or "no manager (no team loaded)"
+        who = ", ".join(reached) or "no manager (no team or contact to alert)"
         add_event(
             session,
             case,
@@ -50,11 +57,8 @@ def reach_fallback_humans(
     return reached
 
 
-def _page_every_manager(
-    session: Session, runtime: Runtime, case: Case, now: datetime, *, reason: str, key: str
-) -> list[str]:
-    """SMS every loaded team's manager (one SMS per phone); the names of those paged now."""
-    text = (
+def _alert_text(case: Case, reason: str) -> str:
+    return (
         truncate_words(
             to_gsm7(
                 f"UNROUTABLE case {case.number} ({case.customer_name}, S{case.severity}): "
@@ -64,28 +68,89 @@ def _page_every_manager(
         )
         + f" Reply ACK {case.number}"
     )
+
+
+def managers_to_alert(runtime: Runtime, case: Case) -> list[Member]:
+    """The case's own team manager (as snapshotted, else live), then, unless config names
+    ``escalation_contacts``, every other loaded team's manager."""
+    found: list[Member] = []
+    own = manager_from_snapshot(case.escalation) if case.escalation else None
+    live = runtime.rotas.team(case.team)
+    for manager in (own, live.manager_member() if live is not None else None):
+        if manager is not None:
+            found.append(manager)
+    if not runtime.settings.escalation_contacts:
+        found += [m for t in runtime.rotas.teams().values() if (m := t.manager_member())]
+    unique: dict[str, Member] = {}
+    for manager in found:
+        address = manager.phone or manager.email
+        if address and address not in unique:
+            unique[address] = manager
+    return list(unique.values())
+
+
+def _page_managers(
+    session: Session, runtime: Runtime, case: Case, now: datetime, *, text: str, key: str
+) -> list[str]:
+    """SMS each manager (email when they have no phone); the names of those alerted now."""
     reached: list[str] = []
-    seen: set[str] = set()
-    for team in runtime.rotas.teams().values():
-        manager = team.manager_member()
-        if manager is None or not manager.phone or manager.phone in seen:
-            continue
-        seen.add(manager.phone)
-        message = enqueue(
-            session,
-            now,
-            channel="sms",
-            purpose=Purpose.MANAGER_PAGE,
-            to=manager.phone,
-            from_address=runtime.settings.twilio.critical_line,
-            body=text,
-            case=case,
-            recipient=manager.key,
-            dedupe_key=f"page:{case.id}:{key}:{manager.key}",
-        )
+    for manager in managers_to_alert(runtime, case):
+        channel = "sms" if manager.phone else "email"
+        message = _alert(
+            session, runtime, case, now, channel=channel, to=manager.phone or manager.email or "",
+            text=text, recipient=manager.key, dedupe_key=f"page:{case.id}:{key}:{manager.key}",
+        )  # fmt: skip
         if message is not None:
             reached.append(manager.name)
     return reached
+
+
+def _alert_contacts(
+    session: Session, runtime: Runtime, case: Case, now: datetime, *, text: str, key: str
+) -> list[str]:
+    """The ``escalation_contacts`` of config.yaml: each phone by SMS, each address by email."""
+    reached: list[str] = []
+    for contact in runtime.settings.escalation_contacts:
+        channel = "email" if "@" in contact else "sms"
+        message = _alert(
+            session, runtime, case, now, channel=channel, to=contact, text=text,
+            recipient=contact, dedupe_key=f"page:{case.id}:{key}:contact:{contact}",
+        )  # fmt: skip
+        if message is not None:
+            reached.append(contact)
+    return reached
+
+
+def _alert(
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    now: datetime,
+    *,
+    channel: str,
+    to: str,
+    text: str,
+    recipient: str,
+    dedupe_key: str,
+) -> OutboundMessage | None:
+    email = channel == "email"
+    return enqueue(
+        session,
+        now,
+        channel=channel,
+        purpose=Purpose.MANAGER_PAGE,
+        to=to,
+        from_address=(
+            runtime.settings.email.from_address if email else runtime.settings.twilio.critical_line
+        ),
+        subject=f"[Case {case.number}] UNROUTABLE: {case.customer_name} S{case.severity}"
+        if email
+        else None,
+        body=text,
+        case=case,
+        recipient=recipient[:100],
+        dedupe_key=dedupe_key[:200],
+    )
 
 
 def _email_support_queue(

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from oncall.cases.outbox import engineer_paged
 from oncall.db.models import Case, VoiceCall
 from oncall.domain.phones import parse_phone
 from oncall.runtime import Runtime
@@ -85,6 +86,13 @@ class CallContext:
         if not call.customer_key:
             return None
         return self.runtime.directory().customers.get(call.customer_key)
+
+    def goodbye_for_case(self, case: Case, usual: str = "paged") -> str:
+        """The last words about ``case``: ``usual`` ("paged", or "join_not_connected" for a
+        caller who joined it) only once an engineer was paged for it; until then the truth,
+        "managers_alerted"."""
+        told = usual if engineer_paged(self.session, case) else "managers_alerted"
+        return self.prompt(told, self.for_case(case))
 
     def for_case(self, case: Case) -> Speech:
         return self.speech.with_(

@@ -48,6 +48,7 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "joining": frozenset({"case_digits", "severity"}),
         "join_not_connected": frozenset({"case_digits"}),
         "unavailable": frozenset(),
+        "managers_alerted": frozenset({"case_digits"}),
     }
 )
 # Prompts that may be empty: the step then says nothing there.
@@ -57,6 +58,31 @@ MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "case_opened_sms": frozenset({"case_number", "severity", "customer"}),
         "case_opened_email": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_managers_sms": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_managers_email": frozenset({"case_number", "severity", "customer"}),
+    }
+)
+# Texts added after flow files were in use: a file without them still loads and says these.
+# They are what a caller hears and reads when nobody could be paged for their case, so the
+# service never falls back on "the on-call engineer has been paged" when that is not true.
+DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
+    {
+        "managers_alerted": (
+            "Your case number is {case_digits}. Your case is open and our support managers "
+            "have been alerted. They will contact you as soon as possible. Goodbye."
+        ),
+        "case_opened_managers_sms": (
+            "{company}: your critical case {case_number} is open and our support managers have "
+            "been alerted. Quote case {case_number} when you contact us."
+        ),
+        "case_opened_managers_email": (
+            "Your phone call to the {company} critical support line opened case "
+            "{case_number} (severity {severity}).\n\n"
+            "Your case is open and our support managers have been alerted; they will take "
+            "charge of it.\n\n"
+            "To add information, reply to this email and keep [Case {case_number}] in the "
+            "subject."
+        ),
     }
 )
 
@@ -132,6 +158,10 @@ def _build(root: Node) -> VoiceFlow | None:
     fields.update(_connect(root))
     prompts = _templates(root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt")
     messages = _templates(root.child("messages"), MESSAGES, frozenset(), "message", True)
+    for name, text in DEFAULT_TEMPLATES.items():
+        for templates in (prompts, messages):
+            if name in templates and not templates[name]:
+                templates[name] = text
     return VoiceFlow(
         **fields, prompts=MappingProxyType(prompts), messages=MappingProxyType(messages)
     )
@@ -254,12 +284,12 @@ def _templates(
 ) -> dict[str, str]:
     templates = {name: "" for name in spec}
     if not node.present() and section_optional:
-        for name in spec:
+        for name in [n for n in spec if n not in DEFAULT_TEMPLATES]:
             node.error(f"missing {what} {name!r}")
         return templates
     if not node.is_mapping(f"a mapping of {what}s"):
         return templates
-    node.check_keys(set(spec), required=set(spec) - optional)
+    node.check_keys(set(spec), required=set(spec) - optional - set(DEFAULT_TEMPLATES))
     for name, allowed in spec.items():
         child = node.child(name)
         if not child.present():

@@ -13,6 +13,7 @@ from oncall.clock import ensure_aware
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat
 from oncall.db.session import database_reachable, schema_revision
 from oncall.domain.enums import OPEN_STATES
+from oncall.services.paging_readiness import paging_problems
 from oncall.web.context import runtime
 
 bp = Blueprint("health", __name__)
@@ -79,6 +80,8 @@ def healthz():
             reasons += engine_and_routing_problems(session, rt, now)
         if oldest_age is not None and oldest_age > OUTBOX_STUCK_AFTER.total_seconds():
             reasons.append(f"outbox stuck: oldest message waiting {oldest_age:.0f}s")
+    # Health means "can page": nobody to page for a caller entitled now is as bad as a crash.
+    reasons += paging_problems(rt, rt.clock.now())
     body = {
         "status": "ok" if not reasons else "degraded",
         "version": __version__,

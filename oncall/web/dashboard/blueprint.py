@@ -16,6 +16,7 @@ from flask import Blueprint
 
 from oncall.domain.timetext import format_duration
 from oncall.reports.clocks import format_seconds
+from oncall.services.paging_readiness import paging_problems
 from oncall.web.context import runtime
 from oncall.web.dashboard import cases, reports, rotas
 
@@ -77,4 +78,6 @@ def _dashboard_globals():
         "company": rt.settings.company,
         "server_now": rt.clock.now(),
         "warn_seconds": int(rt.settings.sla.warn_before.total_seconds()),
+        # The red banner on every page: why a caller might reach no engineer right now.
+        "paging_problems": paging_problems(rt, rt.clock.now()),
     }
