@@ -22,7 +22,7 @@ from oncall.domain.transport import Transport
 
 #: Twilio errors that mean the account, not the message, is the problem.
 ACCOUNT_ERRORS = {
-    20003: "it refuses our credentials",
+    20003: "authentication failed",
     20005: "the account is not active",
 }
 _OUTCOMES = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.FAILED)
@@ -53,8 +53,7 @@ def provider_refusals(session: Session) -> list[str]:
     channel, state, code = newest
     if state != OutboxState.FAILED or code not in ACCOUNT_ERRORS:
         return []
-    what = "SMS" if channel == "sms" else "voice call"
+    what = "SMS" if channel == "sms" else "call"
     return [
-        f"transport cannot send: the last {what} page failed because Twilio says "
-        f"{ACCOUNT_ERRORS[code]} (error {code})"
+        f"transport cannot send: Twilio refused the last {what}: {ACCOUNT_ERRORS[code]} (error {code})"
     ]
