@@ -24,6 +24,9 @@ from oncall.db.models import Case, CaseEvent, MisuseFlag
 from oncall.reports.months import parse_month
 
 
+NOTE_SEPARATOR = " | "
+
+
 @dataclass(frozen=True)
 class MisuseRow:
     customer: str
@@ -38,15 +41,22 @@ class MisuseRow:
     reason: str  # why the case was flagged
     waived_by: str
     waive_reason: str
-    engineer_notes: str = ""  # the engineers' notes on the case, oldest first, " | " between
+    notes: tuple[str, ...] = ()  # the engineers' notes on the case, oldest first
 
     @property
     def due(self) -> float:
         return 0.0 if self.waived else self.fee
 
+    @property
+    def engineer_notes(self) -> str:
+        """The notes in one cell, as the CSV and the API give them."""
+        return NOTE_SEPARATOR.join(self.notes)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["notes"]
         data["due"] = self.due
+        data["engineer_notes"] = self.engineer_notes
         return data
 
 
@@ -66,7 +76,6 @@ CSV_COLUMNS = [
     "waive_reason",
     "engineer_notes",  # added last: billing imports read the columns before it by position
 ]
-NOTE_SEPARATOR = " | "
 # Timeline events that may carry an engineer's note (ACK, STATUS, RESOLVE, SEV, a late reason).
 NOTE_KINDS = ("acknowledged", "status", "resolved", "severity_changed", "note")
 
@@ -98,7 +107,7 @@ def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) ->
                 reason=flag.reason or "",
                 waived_by=flag.waived_by or "",
                 waive_reason=flag.waive_reason or "",
-                engineer_notes=NOTE_SEPARATOR.join(notes.get(flag.case_id or 0, [])),
+                notes=tuple(notes.get(flag.case_id or 0, ())),
             )
         )
     return out
