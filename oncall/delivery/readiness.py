@@ -54,6 +54,5 @@ def provider_refusals(session: Session) -> list[str]:
     if state != OutboxState.FAILED or code not in ACCOUNT_ERRORS:
         return []
     what = "SMS" if channel == "sms" else "call"
-    return [
-        f"transport cannot send: Twilio refused the last {what}: {ACCOUNT_ERRORS[code]} (error {code})"
-    ]
+    why = f"{ACCOUNT_ERRORS[code]} (error {code})"
+    return [f"transport cannot send: Twilio refused the last {what}: {why}"]

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from oncall.db.models import Case, CaseEvent, MisuseFlag
 from oncall.reports.months import parse_month
 
-
 NOTE_SEPARATOR = " | "
 
 
