@@ -69,12 +69,13 @@ class Runtime:
         self.customers.load()
         if self.voice_flows is not None:
             self.voice_flows.load()
-        self.let_gone_teams_go()
 
     def let_gone_teams_go(self) -> None:
         """A team whose rota file is gone keeps paging (its last good version) until a manager
         retires it (``oncall rota retire``: a row every process reads here) or no customer
-        names it any more. A retirement ends once a file for the team is back."""
+        names it any more. A retirement ends once a file for the team is back.
+
+        Run by the file poll, not by SIGHUP: a signal handler must not wait on the database."""
         if self.customers.value is not None:  # never judge by a customers.yaml never loaded
             self.rotas.forget_vanished_except(self.customers.value.teams())
         try:

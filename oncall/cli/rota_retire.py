@@ -22,6 +22,8 @@ def retire(team: str, by: str | None) -> None:
     rotations/TEAM.yaml exists. Customers that still name TEAM in customers.yaml then reach
     no engineer: their cases alert the managers until the team has a rota again.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from oncall.bootstrap.runtime import build_runtime
     from oncall.db.session import transaction
     from oncall.services.rota_retirement import RetireRefused, retire_team
@@ -33,6 +35,12 @@ def retire(team: str, by: str | None) -> None:
             retired = retire_team(session, runtime, team, by or _login(), runtime.clock.now())
     except RetireRefused as exc:
         raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise click.ClickException(
+            f"cannot record the retirement in the database ({first_line}); is it migrated? "
+            "Run `oncall db upgrade`."
+        ) from None
     finally:
         runtime.close()
     poll = f"{settings.engine.reload_poll.total_seconds():g}s"

@@ -104,7 +104,7 @@ def start_paging(session: Session, runtime: Runtime, case: Case, now: datetime) 
     )
     if first is None:  # already applied (a repeated intake request): nothing new to say
         return engineer_paged(session, case)
-    reason = f"nobody on call for team {case.team!r} now"
+    reason = f"the first escalation step of team {case.team!r} reaches nobody now"
     try:
         with session.begin_nested():
             escalate(session, runtime, first, case, now)

@@ -337,7 +337,7 @@ def test_nobody_on_call_for_the_first_step_the_caller_is_not_told_a_page_went_ou
     # The first step pages nobody; the managers are alerted at once ...
     (alert,) = service.outbox(purpose="manager_page")
     assert alert.to_address == DANA
-    assert "nobody on call for team 'support' now" in alert.body
+    assert "the first escalation step of team 'support' reaches nobody now" in alert.body
     # ... and the caller is rung through to the next step's Bob, who does not answer. No
     # engine has run yet, so no page to an engineer has gone out: the caller hears that.
     assert call.last.dial.find("Number").text == BOB
@@ -373,3 +373,34 @@ def test_an_unroutable_case_pages_within_one_tick_of_its_rota_appearing(make_ser
     with service.runtime.sessions() as session:
         case = session.scalar(select(Case))
         assert case.escalation  # the team's policy, frozen on the case from now on
+
+
+def test_a_first_page_that_fails_still_opens_the_case_and_tells_the_truth(
+    make_service, monkeypatch, caplog
+):
+    from oncall.engine import escalation
+
+    service = make_service()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug in the first page")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(escalation, "run_escalation", broken)
+        response = post(service.client, simple())
+    assert response.get_json()["outcome"] == "case"  # the case opened all the same
+    (reply,) = service.outbox(purpose="opened")
+    assert "our support managers have been alerted" in reply.body
+    (alert,) = service.outbox(purpose="manager_page")
+    assert alert.to_address == DANA and "the first page could not be queued" in alert.body
+    assert "paging the first step failed; the tick retries" in caplog.text
+    service.world.settle()  # the bug is gone: the tick pages the first step after all
+    assert service.world.texts(ALICE)[0].startswith("[S1] Case 1001 Acme Corp: Sev 1")
+
+
+def test_retire_on_a_database_never_migrated_says_what_to_do(make_settings, tmp_path, runner):
+    settings = make_settings(f"sqlite:///{tmp_path / 'empty.db'}")
+    result = runner.invoke(main, ["--config", settings.source, "rota", "retire", "nights"])
+    assert result.exit_code == 1
+    assert "is it migrated? Run `oncall db upgrade`." in result.output
+    assert "Traceback" not in result.output

@@ -78,6 +78,7 @@ def _dashboard_globals():
         "company": rt.settings.company,
         "server_now": rt.clock.now(),
         "warn_seconds": int(rt.settings.sla.warn_before.total_seconds()),
-        # The red banner on every page: why a caller might reach no engineer right now.
-        "paging_problems": paging_problems(rt, rt.clock.now()),
+        # The red banner on every signed-in page: why a caller might reach no engineer now
+        # (a function, so the sign-in page does not pay for it).
+        "paging_problems": lambda: paging_problems(rt, rt.clock.now()),
     }
