@@ -9,7 +9,9 @@ The one view that changes something, waiving a fee, calls
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -46,14 +48,15 @@ def misuse_page():
     month = _month_arg(rt)
     start, end = month_bounds(month, rt.settings.zone)
     with rt.sessions() as session:
-        flags = list(
-            session.execute(
-                select(MisuseFlag, Case.number, Case.customer_name)
+        flags = [
+            (flag, case.number if case else None, case.customer_name if case else None)
+            for flag, case in session.execute(
+                select(MisuseFlag, Case)
                 .outerjoin(Case, Case.id == MisuseFlag.case_id)
                 .where(MisuseFlag.month == month)
                 .order_by(MisuseFlag.flagged_at.desc(), MisuseFlag.id.desc())
             )
-        )
+        ]
         notes = engineer_notes(session, (flag.case_id for flag, *_ in flags), rt.settings.zone)
         per_customer = _refusals_per_customer(session, start, end)
         attempts = list(
@@ -74,8 +77,21 @@ def misuse_page():
         refused=_refused_rows(per_customer, names),
         attempts=attempts,
         names=names,
+        zone_of=_customer_zones(rt),
         can_waive=(current_user().role == "manager"),
     )
+
+
+def _customer_zones(rt: Runtime) -> Callable[[str | None], ZoneInfo]:
+    """The zone a customer's times are shown in: their team's, else the service's."""
+    customers = rt.directory().customers
+
+    def zone_of(customer_key: str | None) -> ZoneInfo:
+        customer = customers.get(customer_key or "")
+        team = rt.rotas.team(customer.team) if customer is not None else None
+        return team.zone if team is not None else rt.settings.zone
+
+    return zone_of
 
 
 def _refusals_per_customer(session: Session, start: datetime, end: datetime) -> list:
