@@ -551,6 +551,20 @@ def test_a_renamed_rota_keeps_paging_until_it_is_back(files, clock, caplog):
     assert registry.team("support") == live
 
 
+def test_a_broken_edit_that_is_then_deleted_leaves_only_the_gone_file_to_report(files, clock):
+    files.write("support.yaml", GOOD)
+    registry = RotaRegistry(files.directory, clock)
+    registry.load()
+    live = registry.team("support")
+    files.write("support.yaml", edit("timezone: America/Toronto", "timezone: Mars/Olympus"))
+    registry.poll()
+    assert registry.errors()
+    (files.directory / "support.yaml").unlink()
+    registry.poll()
+    assert registry.errors() == [] and registry.team("support") is live
+    assert [gone.file_name for gone in registry.vanished()] == ["support.yaml"]
+
+
 def test_a_gone_rota_no_customer_names_is_forgotten(files, clock):
     files.write("support.yaml", GOOD)
     files.write("ops.yaml", edit("team: support", "team: ops"))

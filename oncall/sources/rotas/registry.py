@@ -264,6 +264,8 @@ class RotaRegistry:
             return True
         with self._lock:
             status.vanished_at = now
+            # A broken edit that was on disk went with the file: only the gone file is news.
+            status.problems, status.rejected = [], False
         renamed = self._look_alikes(status.path)
         log.error(
             "%s is gone%s: team %s keeps paging with the version loaded at %s UTC; put the file "
