@@ -133,19 +133,20 @@ def _alert(
     recipient: str,
     dedupe_key: str,
 ) -> OutboundMessage | None:
-    email = channel == "email"
+    settings = runtime.settings
+    if channel == "email":
+        sender = settings.email.from_address
+        subject: str | None = f"[Case {case.number}] UNROUTABLE: {case.customer_name}"
+    else:
+        sender, subject = settings.twilio.critical_line, None
     return enqueue(
         session,
         now,
         channel=channel,
         purpose=Purpose.MANAGER_PAGE,
         to=to,
-        from_address=(
-            runtime.settings.email.from_address if email else runtime.settings.twilio.critical_line
-        ),
-        subject=f"[Case {case.number}] UNROUTABLE: {case.customer_name} S{case.severity}"
-        if email
-        else None,
+        from_address=sender,
+        subject=subject,
         body=text,
         case=case,
         recipient=recipient[:100],
