@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.deadlines import cancel_deadlines, schedule
 from oncall.cases.events import add_event
-from oncall.cases.outbox import engineer_paged, mark_work_due
+from oncall.cases.outbox import Reached, mark_work_due, who_was_reached
 from oncall.db.models import Case, Deadline, OutboundMessage
 from oncall.domain import escalation as esc
 from oncall.domain.enums import (
@@ -84,9 +84,10 @@ def route_check(
     return False
 
 
-def start_paging(session: Session, runtime: Runtime, case: Case, now: datetime) -> bool:
+def start_paging(session: Session, runtime: Runtime, case: Case, now: datetime) -> Reached:
     """Page the first escalation step of a case that just opened, in its transaction, and
-    say whether an engineer was paged.
+    say who was reached: an engineer, the managers instead, or nobody (only the support
+    queue's email).
 
     When nobody was (no rota, or nobody on call for the first step right now) the managers
     are alerted at once (:mod:`oncall.engine.unroutable`), and the engine goes on as usual:
@@ -103,7 +104,7 @@ def start_paging(session: Session, runtime: Runtime, case: Case, now: datetime) 
         )
     )
     if first is None:  # already applied (a repeated intake request): nothing new to say
-        return engineer_paged(session, case)
+        return who_was_reached(session, case)
     reason = f"the first escalation step of team {case.team!r} reaches nobody now"
     try:
         with session.begin_nested():
@@ -112,12 +113,13 @@ def start_paging(session: Session, runtime: Runtime, case: Case, now: datetime) 
     except Exception:
         log.exception("case %s: paging the first step failed; the tick retries", case.number)
         reason = "the first page could not be queued (see the log)"
-    if engineer_paged(session, case):
-        return True
+    reached = who_was_reached(session, case)
+    if reached is Reached.ENGINEER:
+        return reached
     if case.escalation or first.state == DeadlineState.PENDING:
         # (A case with no rota at all had its managers alerted by the first step itself.)
         reach_fallback_humans(session, runtime, case, now, reason=reason, key="nobody_on_call")
-    return False
+    return who_was_reached(session, case)
 
 
 # -- running the policy ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.cases.events import add_event
@@ -31,6 +32,8 @@ from oncall.runtime import Runtime
 # The engine's one logger, as before the split: log filters and alerts name it.
 log = logging.getLogger("oncall.engine.tick")
 
+LAST_KNOWN_CASES = 20  # how far back a team's cases are searched for its manager
+
 
 def reach_fallback_humans(
     session: Session, runtime: Runtime, case: Case, now: datetime, *, reason: str, key: str
@@ -39,8 +42,11 @@ def reach_fallback_humans(
     queue by email. Each only once per case and ``key``; returns who was alerted now."""
     log.error("case %s is unroutable: %s", case.number, reason, extra={"case": case.number})
     text = _alert_text(case, reason)
-    reached = _page_managers(session, runtime, case, now, text=text, key=key)
-    reached += _alert_contacts(session, runtime, case, now, text=text, key=key)
+    managers = managers_to_alert(session, runtime, case)
+    reached = _page_managers(session, runtime, case, now, managers, text=text, key=key)
+    taken = {m.phone or m.email for m in managers}  # a contact who is also a manager: once
+    contacts = [c for c in runtime.settings.escalation_contacts if c not in taken]
+    reached += _alert_contacts(session, runtime, case, now, contacts, text=text, key=key)
     forward = _email_support_queue(session, runtime, case, now, reason=reason, key=key)
     if reached or forward is not None:
         who = ", ".join(reached) or "no manager (no team or contact to alert)"
@@ -70,15 +76,18 @@ def _alert_text(case: Case, reason: str) -> str:
     )
 
 
-def managers_to_alert(runtime: Runtime, case: Case) -> list[Member]:
-    """The case's own team manager (as snapshotted, else live), then, unless config names
-    ``escalation_contacts``, every other loaded team's manager."""
+def managers_to_alert(session: Session, runtime: Runtime, case: Case) -> list[Member]:
+    """The case's own team manager (as snapshotted, else live, else as the team's newest case
+    knew it), then, unless config names ``escalation_contacts``, every loaded team's manager."""
     found: list[Member] = []
     own = manager_from_snapshot(case.escalation) if case.escalation else None
     live = runtime.rotas.team(case.team)
     for manager in (own, live.manager_member() if live is not None else None):
         if manager is not None:
             found.append(manager)
+    if not found:
+        last_known = _last_known_manager(session, case)
+        found += [last_known] if last_known is not None else []
     if not runtime.settings.escalation_contacts:
         found += [m for t in runtime.rotas.teams().values() if (m := t.manager_member())]
     unique: dict[str, Member] = {}
@@ -89,12 +98,35 @@ def managers_to_alert(runtime: Runtime, case: Case) -> list[Member]:
     return list(unique.values())
 
 
+def _last_known_manager(session: Session, case: Case) -> Member | None:
+    """The team's manager as its newest cases froze it: a rota gone since (a service restarted
+    after the file was renamed) still leaves somebody to alert."""
+    snapshots = session.scalars(
+        select(Case.escalation)
+        .where(Case.team == case.team, Case.id != case.id)
+        .order_by(Case.id.desc())
+        .limit(LAST_KNOWN_CASES)
+    )
+    for snapshot in snapshots:
+        manager = manager_from_snapshot(snapshot) if snapshot else None
+        if manager is not None:
+            return manager
+    return None
+
+
 def _page_managers(
-    session: Session, runtime: Runtime, case: Case, now: datetime, *, text: str, key: str
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    now: datetime,
+    managers: list[Member],
+    *,
+    text: str,
+    key: str,
 ) -> list[str]:
     """SMS each manager (email when they have no phone); the names of those alerted now."""
     reached: list[str] = []
-    for manager in managers_to_alert(runtime, case):
+    for manager in managers:
         channel = "sms" if manager.phone else "email"
         message = _alert(
             session, runtime, case, now, channel=channel, to=manager.phone or manager.email or "",
@@ -106,11 +138,18 @@ def _page_managers(
 
 
 def _alert_contacts(
-    session: Session, runtime: Runtime, case: Case, now: datetime, *, text: str, key: str
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    now: datetime,
+    contacts: list[str],
+    *,
+    text: str,
+    key: str,
 ) -> list[str]:
     """The ``escalation_contacts`` of config.yaml: each phone by SMS, each address by email."""
     reached: list[str] = []
-    for contact in runtime.settings.escalation_contacts:
+    for contact in contacts:
         channel = "email" if "@" in contact else "sms"
         message = _alert(
             session, runtime, case, now, channel=channel, to=contact, text=text,

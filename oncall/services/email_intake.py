@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase, open_case
+from oncall.cases.outbox import Reached
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.eligibility import entitlement
 from oncall.domain.enums import Purpose
@@ -209,7 +210,7 @@ def _open_email_case(
         message_id=mail.message_id,
     )
     # The first step is paged now, in this transaction, so the auto-reply says what happened.
-    paged = start_paging(session, runtime, case, now)
+    reached = start_paging(session, runtime, case, now)
     if ours:  # a contact registered with one of our own addresses: never mail ourselves
         return IntakeOutcome("case", case.number)
     sent = notify_customer(
@@ -218,7 +219,7 @@ def _open_email_case(
         case,
         now,
         purpose=Purpose.OPENED,
-        text=_opened_text(runtime, case, paged),
+        text=_opened_text(runtime, case, reached),
         subject=strip_reply_prefix(mail.subject) or "Critical case opened",
         dedupe_key=f"opened:{case.number}",
     )
@@ -264,9 +265,9 @@ def _human(delta: timedelta) -> str:
     return f"{int(delta.total_seconds())} seconds"
 
 
-def _opened_text(runtime: Runtime, case: Case, paged: bool) -> str:
+def _opened_text(runtime: Runtime, case: Case, reached: Reached) -> str:
     """The auto-reply to a mail that opened a case: its number and what happens next, which
-    is only "the on-call engineer has been paged" when one was (``paged``)."""
+    is only "the on-call engineer has been paged" when one was."""
     settings = runtime.settings
     due = (
         case.status_due_at.astimezone(settings.zone).strftime("%H:%M %Z")
@@ -277,7 +278,7 @@ def _opened_text(runtime: Runtime, case: Case, paged: bool) -> str:
     return (
         f"Thank you. Your message opened critical case {case.number} (severity "
         f"{case.severity}) with {settings.company}.\n\n"
-        f"What happens next: {_who_has_it(paged, settings.sla.triage)} You will receive a "
+        f"What happens next: {_who_has_it(reached, settings.sla.triage)} You will receive a "
         f"status update with an estimated time to resolution within "
         f"{_human(settings.sla.first_status)}{status_by}, then regular updates until it is "
         f"resolved.\n\n"
@@ -287,15 +288,21 @@ def _opened_text(runtime: Runtime, case: Case, paged: bool) -> str:
     )
 
 
-def _who_has_it(paged: bool, triage: timedelta) -> str:
-    if paged:
+def _who_has_it(reached: Reached, triage: timedelta) -> str:
+    if reached is Reached.ENGINEER:
         return (
             f"the on-call engineer has been paged and will take charge of the case within "
             f"{_human(triage)}."
         )
     # Nobody could be paged (no rota for the team, or nobody on call right now): the managers
     # were alerted at once instead, and that is what the customer is told.
+    if reached is Reached.MANAGERS:
+        return (
+            "your case is open and our support managers have been alerted; they will see that "
+            "an engineer takes charge of it as soon as possible."
+        )
     return (
-        "your case is open and our support managers have been alerted; they will see that "
-        "an engineer takes charge of it as soon as possible."
+        "your case is open, but we could not reach an engineer or a manager just now. It has "
+        "been passed to our support team by email; please also contact us through the "
+        "regular support channels."
     )

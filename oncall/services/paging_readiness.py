@@ -32,7 +32,13 @@ log = logging.getLogger("oncall.health")
 def paging_problems(runtime: Runtime, now: datetime) -> list[str]:
     """Why somebody calling the critical line now might reach no engineer; [] when none."""
     problems = [vanished_rota_problem(gone) for gone in runtime.rotas.vanished()]
-    problems += team_problems(callers_by_team(runtime, now), runtime.rotas.teams(), now)
+    unpageable = team_problems(callers_by_team(runtime, now), runtime.rotas.teams(), now)
+    if unpageable and not anybody_to_alert(runtime):
+        unpageable.append(
+            "nobody would be alerted instead either: no loaded rota names a manager with a "
+            "phone or email, and config.yaml sets no escalation_contacts"
+        )
+    problems += unpageable
     problems += transport_problems(runtime.transports)
     try:
         with runtime.sessions() as session:
@@ -40,6 +46,14 @@ def paging_problems(runtime: Runtime, now: datetime) -> list[str]:
     except SQLAlchemyError as exc:  # /healthz reports the database on its own
         log.debug("paging readiness: outbox not readable: %s", exc)
     return problems
+
+
+def anybody_to_alert(runtime: Runtime) -> bool:
+    """Whether a case nobody can be paged for has somebody to alert at once."""
+    if runtime.settings.escalation_contacts:
+        return True
+    managers = (team.manager_member() for team in runtime.rotas.teams().values())
+    return any(m is not None and (m.phone or m.email) for m in managers)
 
 
 def callers_by_team(runtime: Runtime, now: datetime) -> dict[str, list[str]]:

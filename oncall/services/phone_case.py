@@ -15,6 +15,7 @@ from oncall.cases.errors import CaseError
 from oncall.cases.events import add_event
 from oncall.cases.lookup import case_by_number, find_case_by_intake_key
 from oncall.cases.opening import NewCase, open_case
+from oncall.cases.outbox import Reached
 from oncall.db.models import Case, VoiceCall
 from oncall.domain.enums import Purpose
 from oncall.domain.mail.threads import make_message_id
@@ -108,15 +109,15 @@ def _open_voice_case(
     call.case_id = case.id
     # The first step is paged now, in this transaction, so what the caller is told next is
     # what happened (nobody to page: the managers were alerted instead).
-    paged = start_paging(ctx.session, ctx.runtime, case, ctx.now)
-    _tell_caller_in_writing(ctx, case, paged)
+    reached = start_paging(ctx.session, ctx.runtime, case, ctx.now)
+    _tell_caller_in_writing(ctx, case, reached)
     ctx.wake = True
     return case
 
 
-def _tell_caller_in_writing(ctx: CallContext, case: Case, paged: bool) -> None:
+def _tell_caller_in_writing(ctx: CallContext, case: Case, reached: Reached) -> None:
     """The case number by SMS to the number that called (and by email when we have one), and
-    who has been told: the on-call engineer (``paged``) or the support managers."""
+    who has been told: the on-call engineer, the support managers, or only the support queue."""
     settings = ctx.runtime.settings
     values = {
         "company": settings.company,
@@ -126,7 +127,9 @@ def _tell_caller_in_writing(ctx: CallContext, case: Case, paged: bool) -> None:
         "regular_channels": ctx.speech.values["regular_channels"],
         "hours": ctx.speech.values["hours"],
     }
-    which = "" if paged else "_managers"
+    which = {Reached.ENGINEER: "", Reached.MANAGERS: "_managers", Reached.NOBODY: "_unreached"}[
+        reached
+    ]
     sent = notify_customer(
         ctx.session,
         ctx.runtime,

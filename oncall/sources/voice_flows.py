@@ -49,6 +49,7 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "join_not_connected": frozenset({"case_digits"}),
         "unavailable": frozenset(),
         "managers_alerted": frozenset({"case_digits"}),
+        "nobody_alerted": frozenset({"case_digits"}),
     }
 )
 # Prompts that may be empty: the step then says nothing there.
@@ -60,11 +61,14 @@ MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
         "case_opened_email": frozenset({"case_number", "severity", "customer"}),
         "case_opened_managers_sms": frozenset({"case_number", "severity", "customer"}),
         "case_opened_managers_email": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_unreached_sms": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_unreached_email": frozenset({"case_number", "severity", "customer"}),
     }
 )
 # Texts added after flow files were in use: a file without them still loads and says these.
-# They are what a caller hears and reads when nobody could be paged for their case, so the
-# service never falls back on "the on-call engineer has been paged" when that is not true.
+# They are what a caller hears and reads when nobody could be paged for their case (the
+# managers were alerted instead, or not even a manager could be), so the service never falls
+# back on "the on-call engineer has been paged" when that is not true.
 DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
         "managers_alerted": (
@@ -80,6 +84,26 @@ DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
             "{case_number} (severity {severity}).\n\n"
             "Your case is open and our support managers have been alerted; they will take "
             "charge of it.\n\n"
+            "To add information, reply to this email and keep [Case {case_number}] in the "
+            "subject."
+        ),
+        "nobody_alerted": (
+            "Your case number is {case_digits}. Your case is open, but we could not reach an "
+            "engineer or a manager just now. It has been passed to our support team by email. "
+            "Please also contact us through the regular support channels: {regular_channels}. "
+            "Goodbye."
+        ),
+        "case_opened_unreached_sms": (
+            "{company}: your critical case {case_number} is open, but we could not reach an "
+            "engineer or a manager just now. It has been passed to our support team; please "
+            "also use the regular support channels. Quote case {case_number}."
+        ),
+        "case_opened_unreached_email": (
+            "Your phone call to the {company} critical support line opened case "
+            "{case_number} (severity {severity}).\n\n"
+            "We could not reach an engineer or a manager just now. Your case has been passed "
+            "to our support team by email; please also contact us through the regular support "
+            "channels: {regular_channels}.\n\n"
             "To add information, reply to this email and keep [Case {case_number}] in the "
             "subject."
         ),

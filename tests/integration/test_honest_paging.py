@@ -182,7 +182,9 @@ def test_retiring_a_gone_rota_drops_the_team_until_its_file_is_back(make_service
     status, reasons, _ = service.health()
     assert status == 503 and reasons == [
         "team 'support' has no rota loaded: a call from Acme Corp would page no engineer "
-        "(the managers are alerted instead)"
+        "(the managers are alerted instead)",
+        "nobody would be alerted instead either: no loaded rota names a manager with a phone "
+        "or email, and config.yaml sets no escalation_contacts",
     ]
 
     # The file is back: the team pages again, and the retirement is over (a later
@@ -206,7 +208,9 @@ def test_a_gone_rota_no_customer_names_any_more_is_let_go(make_service):
     assert service.runtime.rotas.team("support") is None
     assert service.health()[1] == [
         "team 'platform' has no rota loaded: a call from Acme Corp would page no engineer "
-        "(the managers are alerted instead)"
+        "(the managers are alerted instead)",
+        "nobody would be alerted instead either: no loaded rota names a manager with a phone "
+        "or email, and config.yaml sets no escalation_contacts",
     ]
 
 
@@ -404,3 +408,48 @@ def test_retire_on_a_database_never_migrated_says_what_to_do(make_settings, tmp_
     assert result.exit_code == 1
     assert "is it migrated? Run `oncall db upgrade`." in result.output
     assert "Traceback" not in result.output
+
+
+def test_after_a_restart_without_the_rota_the_team_manager_is_still_alerted(make_service):
+    first = make_service()
+    call_in_an_s1(first.client)
+    first.world.settle()
+    first.world.sms(ALICE, "RESOLVE 1001 false alarm")
+    (first.rotations / "support.yaml").unlink()
+
+    restarted = make_service(rota=None)  # same database, the file gone: no team at all
+    assert restarted.runtime.rotas.teams() == {}
+    call = call_in_an_s1(restarted.client)
+    assert "our support managers have been alerted" in call.last.text
+    # Dana, as the team's newest case froze its rota, is alerted at once.
+    alerts = [m for m in restarted.outbox(purpose="manager_page") if m.case_id == 2]
+    assert [(m.to_address, m.recipient) for m in alerts] == [(DANA, "dana")]
+
+
+def test_when_not_even_a_manager_can_be_alerted_nobody_is_told_they_were(make_service):
+    service = make_service(rota=None)  # no rota, no case before, no escalation_contacts
+    status, reasons, _ = service.health()
+    assert status == 503 and reasons == [
+        "team 'support' has no rota loaded: a call from Acme Corp would page no engineer (the "
+        "managers are alerted instead)",
+        "nobody would be alerted instead either: no loaded rota names a manager with a phone "
+        "or email, and config.yaml sets no escalation_contacts",
+    ]
+    call = call_in_an_s1(service.client)
+    said = call.last.text
+    assert "we could not reach an engineer or a manager just now" in said
+    assert "passed to our support team by email" in said
+    assert "have been alerted" not in said and "has been paged" not in said
+    assert service.outbox(purpose="manager_page") == []
+    (forward,) = service.outbox(purpose="forward")
+    assert forward.to_address == "support-queue@vendor.example" and "UNROUTABLE" in forward.subject
+    told = {m.channel: m.body for m in customer_texts(service)}
+    assert "could not reach an engineer or a manager" in told["sms"]
+    assert "could not reach an engineer or a manager" in told["email"]
+
+
+def test_a_contact_who_is_also_the_manager_is_alerted_once(make_service):
+    service = make_service(rota=NIGHTS_ONLY_FIRST_STEP, escalation_contacts=[DANA, "+15550100199"])
+    post(service.client, simple())
+    alerts = sorted(m.to_address for m in service.outbox(purpose="manager_page"))
+    assert alerts == ["+15550100104", "+15550100199"]

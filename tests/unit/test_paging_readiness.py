@@ -76,7 +76,9 @@ def test_escalation_contacts_are_phones_and_addresses_normalised(tmp_path):
     settings = load_settings(path, environ={})
     assert settings.escalation_contacts == ("+15550100199", "duty@vendor.example")
     shipped = load_settings(ROOT / "config.yaml", environ={})
-    assert shipped.escalation_contacts == ()  # default: every team's manager
+    assert shipped.escalation_contacts == ("+15550100104",)  # the example duty manager
+    path.write_text("timezone: UTC\npublic_url: http://x.example\n")
+    assert load_settings(path, environ={}).escalation_contacts == ()  # every team's manager
 
 
 def test_a_bad_escalation_contact_names_file_and_line(tmp_path):
@@ -122,6 +124,15 @@ def test_the_shipped_flow_tells_a_caller_when_only_the_managers_were_alerted():
         text = flow.message(name, values)
         assert "case 1042" in text and "support managers have been alerted" in text, name
         assert "paged" not in text, name
+    said = flow.prompt(
+        "nobody_alerted", {"case_digits": "1 0 4 2", "company": "V", "regular_channels": "mail"}
+    )
+    assert "could not reach an engineer or a manager" in said and "alerted" not in said
+    values["regular_channels"] = "mail"
+    for name in ("case_opened_unreached_sms", "case_opened_unreached_email"):
+        text = flow.message(name, values)
+        assert "case 1042" in text and "could not reach an engineer or a manager" in text, name
+        assert "paged" not in text and "alerted" not in text, name
 
 
 def test_a_flow_file_written_before_those_texts_still_loads_with_them(tmp_path):
@@ -133,6 +144,9 @@ def test_a_flow_file_written_before_those_texts_still_loads_with_them(tmp_path):
     path = tmp_path / "critical_line.yaml"
     path.write_text(text)
     flow = load_flow_file(path)
-    assert flow.prompts["managers_alerted"] == DEFAULT_TEMPLATES["managers_alerted"]
-    for name in ("case_opened_managers_sms", "case_opened_managers_email"):
-        assert flow.messages[name] == DEFAULT_TEMPLATES[name]
+    assert set(DEFAULT_TEMPLATES) == {
+        "managers_alerted", "nobody_alerted", "case_opened_managers_sms",
+        "case_opened_managers_email", "case_opened_unreached_sms", "case_opened_unreached_email",
+    }  # fmt: skip
+    for name, default in DEFAULT_TEMPLATES.items():
+        assert {**flow.prompts, **flow.messages}[name] == default, name
