@@ -85,6 +85,8 @@ TOP_KEYS = {
     "api",
     "logging",
     "web",
+    "retention",
+    "metrics",
     "escalation_contacts",
 }
 
@@ -117,7 +119,7 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
     logging_node.is_mapping() if logging_node.present() else None
     logging_node.check_keys({"format", "level"})
     web = root.child("web")
-    web.check_keys({"max_request_bytes"})
+    web.check_keys({"max_request_bytes", "trusted_proxies"})
 
     return Settings(
         source=root.file,
@@ -143,6 +145,9 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
             or "INFO"
         ),
         max_request_bytes=web.child("max_request_bytes").integer(1_000_000, minimum=1024),
+        retention=sections.read_retention(root.child("retention")),
+        trusted_proxies=web.child("trusted_proxies").integer(0, minimum=0),
+        metrics_token=sections.read_metrics_token(root.child("metrics")),
         escalation_contacts=sections.read_escalation_contacts(
             root.child("escalation_contacts"), phone_region
         ),

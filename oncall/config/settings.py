@@ -80,6 +80,18 @@ class EmailSettings:
     inbound: InboundAuth
     max_bytes: int
     severity_phrases: dict[int, tuple[str, ...]]
+    # Authserv-ids of the receiving MTA whose Authentication-Results headers are believed.
+    authserv_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long records are kept; None means for ever (``never``)."""
+
+    receipts: timedelta | None = timedelta(days=30)  # webhook receipts and IVR call states
+    refused_attempts: timedelta | None = timedelta(days=365)  # attempts and their messages
+    recordings: timedelta | None = timedelta(days=90)  # callers' recordings, here and at Twilio
+    closed_cases: timedelta | None = None  # resolved and downgraded cases
 
 
 @dataclass(frozen=True)
@@ -117,10 +129,14 @@ class Settings:
     log_format: str
     log_level: str
     max_request_bytes: int
+    # web.trusted_proxies: reverse-proxy hops whose X-Forwarded-For/-Proto are believed
+    trusted_proxies: int = 0
+    metrics_token: str = ""  # metrics.token: /metrics wants it as a bearer token when set
     # Who is alerted when a case has nobody to page (phones and email addresses); empty means
     # every loaded team's manager (see oncall.engine.unroutable).
     escalation_contacts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -29,6 +29,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
 
+# The largest value an Integer column holds on PostgreSQL (a signed 32-bit integer); larger
+# numbers arriving from outside (a case number in a subject, an id in a URL) name nothing and
+# are answered as such before they reach a query, where they would overflow.
+INTEGER_MAX = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware datetimes on every backend.
@@ -119,6 +124,9 @@ class Case(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     recording_duration: Mapped[int | None] = mapped_column(Integer)
     recording_sid: Mapped[str | None] = mapped_column(String(64))
+    # Opened from an email whose sender failed SPF and DKIM, for a customer that trusts
+    # unauthenticated email: shown as such, and never charged a misuse fee.
+    sender_unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -214,9 +222,17 @@ class OutboundMessage(Base):
 
 
 class Attempt(Base):
-    """An inbound contact that did not open a case: who, when, why, and what they were told."""
+    """An inbound contact that did not open a case: who, when, why, and what they were told.
+
+    Each wrong PIN is one too (reason ``wrong_pin``): the PIN guard counts them per caller
+    number and line-wide, hence the indexes.
+    """
 
     __tablename__ = "attempts"
+    __table_args__ = (
+        Index("ix_attempts_contact_at", "contact", "at"),
+        Index("ix_attempts_reason_at", "reason", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -265,7 +281,7 @@ class WebhookReceipt(Base):
     __tablename__ = "webhook_receipts"
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)  # the retention pass reads it
     response: Mapped[str] = mapped_column(Text, default="")
     status_code: Mapped[int] = mapped_column(Integer, default=200)
 
@@ -302,6 +318,35 @@ class EngineHeartbeat(Base):
     last_tick_at: Mapped[datetime]
     last_lag_ms: Mapped[float] = mapped_column(Float, default=0.0)
     last_duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class WebSession(Base):
+    """A signed-in dashboard session, held on the server so signing out ends it everywhere.
+
+    The browser's signed cookie carries a random token; only its SHA-256 is stored, so reading
+    this table gives nobody a usable cookie. Signing out deletes the row: a copied cookie then
+    names nothing. Rows older than the session lifetime are deleted at the next sign-in.
+    """
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    signed_in_at: Mapped[datetime] = mapped_column(index=True)
+    # A digest of the password hash at sign-in: a changed password ends older sessions.
+    password_fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class SignInFailure(Base):
+    """A failed dashboard sign-in, counted per client address and per user name by the
+    sign-in limiter (in the database, so every worker and restart sees the same count)."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
 
 
 class RetiredRota(Base):

@@ -5,7 +5,8 @@
 does), ``escalation`` (paging the first step as a case opens, running the policy frozen on the
 case, stopping it, pulling a step forward), ``paging`` (pages, reminders, notices), ``status``
 (the status target), ``unroutable`` (the last resort), ``wording`` (times and names in
-messages), ``crash_points`` (where tests make the engine die).
+messages), ``retention`` (old records deleted in batches, recordings at Twilio too),
+``crash_points`` (where tests make the engine die).
 
 May import ``cases``, ``runtime``, ``db``, ``sources``, ``config`` and ``domain``; never
 ``delivery`` (the outbox worker), ``services``, ``web`` or ``cli``.

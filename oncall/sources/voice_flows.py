@@ -33,6 +33,7 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "pin_accepted": frozenset({"customer"}),
         "bad_pin": frozenset(),
         "pin_goodbye": frozenset(),
+        "pin_locked": frozenset({"email"}),
         "not_entitled": frozenset({"reason", "customer"}),
         "menu": frozenset({"customer"}),
         "menu_invalid": frozenset(),
@@ -54,6 +55,27 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
 )
 # Prompts that may be empty: the step then says nothing there.
 OPTIONAL_PROMPTS = frozenset({"identified", "pin_accepted"})
+# Prompts added after flow files were written: a file without one says these words.
+DEFAULT_PROMPTS: Mapping[str, str] = MappingProxyType(
+    {
+        "pin_locked": (
+            "Too many wrong PINs have been entered from this number. For the next hour, "
+            "please email the critical support line instead, at {email}. Goodbye."
+        ),
+        # Said instead of "paged" when nobody could be paged, so no caller hears a promise
+        # that did not happen.
+        "managers_alerted": (
+            "Your case number is {case_digits}. Your case is open and our support managers "
+            "have been alerted. They will contact you as soon as possible. Goodbye."
+        ),
+        "nobody_alerted": (
+            "Your case number is {case_digits}. Your case is open, but we could not reach an "
+            "engineer or a manager just now. It has been passed to our support team by email. "
+            "Please also contact us through the regular support channels: {regular_channels}. "
+            "Goodbye."
+        ),
+    }
+)
 
 MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -65,16 +87,12 @@ MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
         "case_opened_unreached_email": frozenset({"case_number", "severity", "customer"}),
     }
 )
-# Texts added after flow files were in use: a file without them still loads and says these.
-# They are what a caller hears and reads when nobody could be paged for their case (the
-# managers were alerted instead, or not even a manager could be), so the service never falls
-# back on "the on-call engineer has been paged" when that is not true.
-DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
+# Messages added after flow files were written: a file without one sends these words.
+# They are what a caller reads when nobody could be paged for their case (the managers were
+# alerted instead, or not even a manager could be), so the service never falls back on "the
+# on-call engineer has been paged" when that is not true.
+DEFAULT_MESSAGES: Mapping[str, str] = MappingProxyType(
     {
-        "managers_alerted": (
-            "Your case number is {case_digits}. Your case is open and our support managers "
-            "have been alerted. They will contact you as soon as possible. Goodbye."
-        ),
         "case_opened_managers_sms": (
             "{company}: your critical case {case_number} is open and our support managers have "
             "been alerted. Quote case {case_number} when you contact us."
@@ -86,12 +104,6 @@ DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
             "charge of it.\n\n"
             "To add information, reply to this email and keep [Case {case_number}] in the "
             "subject."
-        ),
-        "nobody_alerted": (
-            "Your case number is {case_digits}. Your case is open, but we could not reach an "
-            "engineer or a manager just now. It has been passed to our support team by email. "
-            "Please also contact us through the regular support channels: {regular_channels}. "
-            "Goodbye."
         ),
         "case_opened_unreached_sms": (
             "{company}: your critical case {case_number} is open, but we could not reach an "
@@ -180,12 +192,12 @@ def _build(root: Node) -> VoiceFlow | None:
     fields.update(_menu_section(root))
     fields.update(_record(root))
     fields.update(_connect(root))
-    prompts = _templates(root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt")
-    messages = _templates(root.child("messages"), MESSAGES, frozenset(), "message", True)
-    for name, text in DEFAULT_TEMPLATES.items():
-        for templates in (prompts, messages):
-            if name in templates and not templates[name]:
-                templates[name] = text
+    prompts = _templates(
+        root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt", defaults=DEFAULT_PROMPTS
+    )
+    messages = _templates(
+        root.child("messages"), MESSAGES, frozenset(), "message", True, DEFAULT_MESSAGES
+    )
     return VoiceFlow(
         **fields, prompts=MappingProxyType(prompts), messages=MappingProxyType(messages)
     )
@@ -305,15 +317,16 @@ def _templates(
     optional: frozenset[str],
     what: str,
     section_optional: bool = False,
+    defaults: Mapping[str, str] = MappingProxyType({}),
 ) -> dict[str, str]:
-    templates = {name: "" for name in spec}
+    templates = {name: defaults.get(name, "") for name in spec}
     if not node.present() and section_optional:
-        for name in [n for n in spec if n not in DEFAULT_TEMPLATES]:
+        for name in [n for n in spec if n not in defaults]:
             node.error(f"missing {what} {name!r}")
         return templates
     if not node.is_mapping(f"a mapping of {what}s"):
         return templates
-    node.check_keys(set(spec), required=set(spec) - optional - set(DEFAULT_TEMPLATES))
+    node.check_keys(set(spec), required=set(spec) - optional - set(defaults))
     for name, allowed in spec.items():
         child = node.child(name)
         if not child.present():

@@ -14,7 +14,7 @@ from oncall.config.loading import load_settings
 from oncall.config.yamlsource import SourceErrors
 from oncall.domain.readiness import first_step_reaches_somebody, team_problems
 from oncall.sources.rotas.reading import read_team
-from oncall.sources.voice_flows import DEFAULT_TEMPLATES, load_flow_file
+from oncall.sources.voice_flows import DEFAULT_MESSAGES, DEFAULT_PROMPTS, load_flow_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TUESDAY_3AM = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # Alice is primary
@@ -144,9 +144,11 @@ def test_a_flow_file_written_before_those_texts_still_loads_with_them(tmp_path):
     path = tmp_path / "critical_line.yaml"
     path.write_text(text)
     flow = load_flow_file(path)
-    assert set(DEFAULT_TEMPLATES) == {
-        "managers_alerted", "nobody_alerted", "case_opened_managers_sms",
-        "case_opened_managers_email", "case_opened_unreached_sms", "case_opened_unreached_email",
+    for name in ("managers_alerted", "nobody_alerted"):
+        assert flow.prompts[name] == DEFAULT_PROMPTS[name], name
+    assert set(DEFAULT_MESSAGES) == {
+        "case_opened_managers_sms", "case_opened_managers_email",
+        "case_opened_unreached_sms", "case_opened_unreached_email",
     }  # fmt: skip
-    for name, default in DEFAULT_TEMPLATES.items():
-        assert {**flow.prompts, **flow.messages}[name] == default, name
+    for name, default in DEFAULT_MESSAGES.items():
+        assert flow.messages[name] == default, name

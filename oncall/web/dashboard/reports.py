@@ -1,6 +1,7 @@
-"""The dashboard's pages about a month: misuse flags and refused attempts (``/misuse``, where a
-manager waives a fee), SLA compliance and the fees due (``/reports``), and the misuse billing
-export (``/reports/misuse.csv``). Months are calendar months in the service's time zone.
+"""The dashboard's pages about a month: misuse flags, refused attempts and emails from
+unverified senders that claimed a contact (``/misuse``, where a manager waives a fee), SLA
+compliance and the fees due (``/reports``), and the misuse billing export
+(``/reports/misuse.csv``). Months are calendar months in the service's time zone.
 
 The one view that changes something, waiving a fee, calls
 :func:`oncall.services.misuse.waive_misuse`.
@@ -67,6 +68,15 @@ def misuse_page():
                 .limit(100)
             )
         )
+        # Listed on their own: wrong PINs can push them out of the latest hundred.
+        unverified = list(
+            session.scalars(
+                select(Attempt)
+                .where(Attempt.reason == "unverified", Attempt.at >= start, Attempt.at < end)
+                .order_by(Attempt.at.desc())
+                .limit(100)
+            )
+        )
     directory = rt.directory()
     names = {key: customer.name for key, customer in directory.customers.items()}
     return render_template(
@@ -76,6 +86,7 @@ def misuse_page():
         notes=notes,
         refused=_refused_rows(per_customer, names),
         attempts=attempts,
+        unverified=unverified,
         names=names,
         zone_of=_customer_zones(rt),
         can_waive=(current_user().role == "manager"),

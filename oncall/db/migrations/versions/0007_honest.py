@@ -1,7 +1,7 @@
 """honest paging: teams retired after their rota file went away
 
 Revision ID: 0007_honest
-Revises: 0003_intake
+Revises: 0006_sender_trust
 Create Date: 2026-11-24
 """
 
@@ -9,8 +9,9 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0007_honest'
-# Chained after the latest revision present when this was written; the lead re-chains it.
-down_revision = '0003_intake'
+# Written after 0003_intake; re-chained after 0006_sender_trust when main was merged in (two
+# heads would stop `oncall db upgrade`).
+down_revision = '0006_sender_trust'
 branch_labels = None
 depends_on = None
 
