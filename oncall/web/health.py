@@ -69,8 +69,9 @@ def livez():
 
 @bp.get("/healthz")
 def healthz():
-    """Status and reasons for load balancers, in words that name no absolute path, no
-    connection string and no file content: anyone may ask. The details go to the log, and the
+    """Whether the service can page, for the alert that watches it (load balancers use
+    ``/livez``), in words that name no absolute path, no connection string and no file
+    content: anyone may ask. The details go to the log, and the
     signed-in dashboard's Now page lists every file problem in full."""
     rt = runtime()
     reasons: list[str] = []
