@@ -17,6 +17,7 @@ from oncall import __version__
 from oncall.cli import misuse as misuse_cli
 from oncall.cli import report as report_cli
 from oncall.cli import rota as rota_cli
+from oncall.cli import rota_retire as rota_retire_cli
 from oncall.cli import simulate as simulate_cli
 from oncall.cli import user as user_cli
 from oncall.config.loading import load_settings
@@ -237,6 +238,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+rota_cli.rota.add_command(rota_retire_cli.retire)
 for group in (
     rota_cli.rota,
     report_cli.report,
