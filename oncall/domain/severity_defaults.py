@@ -120,7 +120,8 @@ _RESOLVED = (
     "working again", "works again", "up again", "up and running", "rca", "root cause",
     "post-mortem", "postmortem", "post mortem", "incident report", "what happened",
     "lessons learned", "service credit", "sla credit", "all good", "all fine",
-    "everything works", "works fine", "works now", "working now", "you can close", "réglé", "behoben", "gelöst",
+    "everything works", "works fine", "works now", "working now", "you can close", "réglé",
+    "behoben", "gelöst",
     "wieder verfügbar", "résolu", "rétabli", "resuelto", "solucionado", "restablecido", "復旧",
     "解決", "已恢复",
 )
@@ -151,7 +152,8 @@ _POLICY = (
     "what is considered", "qualifies as", "definition of", "procedure", "procedures",
     "process for", "how do you handle", "how would you handle", "hypothetically",
     "hypothetical", "in theory", "sla for", "covered by", "disaster recovery", "dr plan",
-    "dr test", "tabletop", "in the future", "to prevent", "how to prevent", "to avoid", "protect against",
+    "dr test", "tabletop", "in the future", "to prevent", "how to prevent", "to avoid",
+    "protect against",
     "richtlinie", "was passiert wenn", "politique", "que se passe-t-il si", "política",
     "qué pasa si", "ポリシー",
 )
@@ -169,7 +171,8 @@ _DOUBT = (
 )
 
 _MAINTENANCE = (
-    "maintenance", "for maintenance", "maintenance window", "scheduled maintenance", "planned maintenance",
+    "maintenance", "for maintenance", "maintenance window", "scheduled maintenance",
+    "planned maintenance",
     "planned outage", "scheduled outage", "planned downtime", "scheduled downtime",
     "maintenance this weekend", "maintenance tonight", "upgrade window", "change window",
     "for the upgrade", "for an upgrade", "for the update", "for an update",
