@@ -7,7 +7,8 @@ Rules decided here:
 
 * **The fee** of a downgraded case is its plan's own ``misuse_fee`` (``customers.yaml``), else
   ``penalties.per_plan`` for the plan, else ``penalties.misuse_fee``; one fee flag per case,
-  in the month (company zone) it was flagged.
+  in the month (company zone) it was flagged. Never on a severity the service guessed (an
+  email's words, or an unanswered severity question): the customer did not choose it.
 * **A waiver** needs a reason, which goes on the case's timeline; waiving twice changes nothing.
 * **Refused attempts** at ``penalties.refused_attempts_review`` in a calendar month (company
   zone) raise one review flag for the customer, with no fee: a person decides.
@@ -29,7 +30,7 @@ from oncall.cases.events import add_event
 from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import case_by_number
 from oncall.db.models import Attempt, Case, MisuseFlag
-from oncall.domain.enums import CaseState, Purpose
+from oncall.domain.enums import GUESSED_SEVERITIES, CaseState, Purpose
 from oncall.engine.escalation import stop_escalation
 from oncall.engine.paging import notify_people
 from oncall.runtime import Runtime
@@ -89,6 +90,20 @@ def downgrade(
         case=case,
         dedupe_key=f"forward:{case.id}:downgraded",
     )
+    if case.severity_source in GUESSED_SEVERITIES:
+        add_event(
+            session,
+            case,
+            now,
+            "misuse_not_flagged",
+            f"No misuse fee: S{case.severity_claimed} was the service's guess "
+            f"({case.severity_source}), not the customer's choice",
+            actor=name,
+        )
+        return (
+            f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
+            f"support queue. No fee: the customer did not choose S{case.severity_claimed}."
+        )
     flag = _flag_for_fee(session, runtime, case, name, severity, now)
     return (
         f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
