@@ -57,6 +57,13 @@ _WHY = {
 }
 
 
+_TALK = {
+    Context.RESOLVED: "talk of a resolved incident",
+    Context.MAINTENANCE: "talk of planned maintenance",
+    Context.POLICY: "policy talk",
+}
+
+
 @dataclass(frozen=True)
 class SeverityVerdict:
     """What a mail says about its severity.
@@ -112,8 +119,13 @@ def classify_severity(
     if clear is not None:
         return clear
     denied = [h for h in hits if _denies(h)]
+    # A reply's subject neither pages nor refuses: the thread's topic, not this message.
     discounted = [
-        h for h in hits if (h.critical_kind or h.kind == "cue") and h.context in DISCOUNTING
+        h
+        for h in hits
+        if (h.critical_kind or h.kind == "cue")
+        and h.context in DISCOUNTING
+        and h.context is not Context.THREAD
     ]
     leaning = [h for h in hits if _leans(h)]
     broken_now = any(h.kind == "symptom" and h.context is Context.AFFIRMED for h in leaning)
@@ -124,7 +136,9 @@ def classify_severity(
         lean = None if denied else min(_lean_severity(h) for h in leaning)
         return SeverityVerdict(None, _describe(leaning[0], "leaning "), lean=lean)
     if denied or discounted:
-        return SeverityVerdict(LOW_PHRASE_SEVERITY, _describe((denied or discounted)[0]))
+        # A phrase explains best; a cue alone ("policy") next.
+        shown = sorted(denied or discounted, key=lambda h: h.kind == "cue")[0]
+        return SeverityVerdict(LOW_PHRASE_SEVERITY, _describe(shown))
     urgent = [h for h in hits if h.kind == "urgency" and h.context not in DISCOUNTING]
     if urgent:
         return SeverityVerdict(None, f'urgency "{urgent[0].phrase}"', lean=2)
@@ -202,7 +216,7 @@ def _lean_severity(hit: Hit) -> int:
 
 def _describe(hit: Hit, prefix: str = "") -> str:
     if hit.kind == "cue":
-        return f'no critical phrase; talk {_WHY[hit.context]} ("{hit.cue}")'
+        return f'{_TALK[hit.context]} ("{hit.cue}"), no critical phrase'
     what = (
         f'{hit.where} marker "{hit.phrase}"' if hit.kind == "marker" else f'phrase "{hit.phrase}"'
     )

@@ -10,20 +10,14 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 
-from oncall.domain.mail.decoding import clean, newlines
-from oncall.domain.mail.signatures import opening_line, strip_signature
-from oncall.domain.mail.text import strip_quoted_reply
+from oncall.domain.mail.decoding import clean
+from oncall.domain.mail.signatures import opening_line
 from oncall.domain.severity_markers import find_markers
-from oncall.domain.severity_matching import (
-    WORD,
-    Found,
-    PhraseTable,
-    Token,
-    find,
-    table,
-    token_span,
-)
-from oncall.domain.severity_rules import SeverityRules, is_cjk, normalise, phrase_key
+from oncall.domain.severity_matching import WORD, Found, PhraseTable, find, table, token_span
+from oncall.domain.severity_rules import SeverityRules, is_cjk, phrase_key
+from oncall.domain.severity_sentences import Sentence, new_text, sentences, tokenise
+
+__all__ = ["DISCOUNTING", "UNSURE", "Context", "Hit", "Reading", "new_text", "read"]
 
 
 class Context(StrEnum):
@@ -58,14 +52,6 @@ DISCOUNTING = frozenset(
 #: The customer does not know: the phrase leans critical without settling it.
 UNSURE = frozenset({Context.DOUBT, Context.QUESTION})
 
-# Words that start a new clause: "the site isn't down, but checkout fails for everyone".
-_CONTRASTS = frozenset(
-    {"but", "however", "although", "though", "whereas", "aber", "mais", "pero", "sondern"}
-)
-_CLAUSE_BREAK = re.compile(r"[,:()\[\]\u2013\u2014;!?]|(?<=\s)-(?=\s)")
-_SENTENCE_BREAK = re.compile(
-    r"(?<=[.!?;])\s+|(?<=[。！？])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•]|\d+[.)])[ \t])"
-)
 _CJK_NEGATION_REACH = 3  # characters: 障害ではありません ("not an outage")
 # Between a phrase's words these make it a plan or a possibility: "the system will shut down".
 _GAP_STOPS = frozenset({"will", "would", "could", "might", "may", "should", "shall"})
@@ -73,15 +59,6 @@ _MAX_GAP = 2  # words between the words of a phrase: "production has been down"
 # A question that starts with these asks about the future: "Will the API be unavailable too?"
 _FUTURE_QUESTION = frozenset({"will", "shall", "wird", "werden", "sera", "será"})
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|antw|rv|ref|r)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Sentence:
-    text: str
-    where: str  # subject | body
-    offset: int  # where it starts in the subject or the body's new text
-    tokens: tuple[Token, ...]
-    question: bool
 
 
 @dataclass(frozen=True)
@@ -111,42 +88,6 @@ class Hit:
 class Reading:
     sentences: tuple[Sentence, ...]
     hits: tuple[Hit, ...]
-
-
-# -- the text -------------------------------------------------------------------------------
-def new_text(text: str | None) -> str:
-    """A body's own words: no quoted history, signature, phone line or footer."""
-    return strip_signature(strip_quoted_reply(newlines(clean(text or ""))))
-
-
-def tokenise(text: str) -> tuple[Token, ...]:
-    tokens: list[Token] = []
-    clause = 0
-    normal = normalise(text)
-    position = 0
-    for match in WORD.finditer(normal):
-        if _CLAUSE_BREAK.search(normal, position, match.start()):
-            clause += 1
-        word = match.group(0).casefold()
-        if word in _CONTRASTS:
-            clause += 1
-        tokens.append(Token(word, match.start(), match.end(), clause))
-        position = match.end()
-    return tuple(tokens)
-
-
-def sentences(text: str, where: str) -> list[Sentence]:
-    out: list[Sentence] = []
-    position = 0
-    pieces = [*_SENTENCE_BREAK.finditer(text), None]
-    for separator in pieces:
-        end = separator.start() if separator else len(text)
-        piece = text[position:end]
-        if piece.strip():
-            question = piece.rstrip().endswith(("?", "？"))
-            out.append(Sentence(piece, where, position, tokenise(piece), question))
-        position = separator.end() if separator else len(text)
-    return out
 
 
 # -- the rules, compiled once per rule set --------------------------------------------------
