@@ -139,7 +139,10 @@ def test_signatures_phone_lines_and_footers_do_not_count():
 
 
 def test_quoted_history_does_not_count():
-    body = "All good now.\n\nOn Tue, 24 Nov 2026, Support <s@vendor.example> wrote:\n> Sev 1: data loss"
+    body = (
+        "All good now.\n\nOn Tue, 24 Nov 2026, Support <s@vendor.example> wrote:\n"
+        "> Sev 1: data loss"
+    )
     assert decide("Re: update", body) == (Decision.NOT_CRITICAL, 3, None)
 
 
