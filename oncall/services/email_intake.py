@@ -31,6 +31,7 @@ from oncall.cases.asking import awaits_answer, customer_time, line_of
 from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase, open_case
+from oncall.db.models import Case
 from oncall.domain.eligibility import entitlement
 from oncall.domain.enums import Purpose, SeveritySource
 from oncall.domain.mail.inbound import InboundEmail
@@ -118,12 +119,7 @@ def _email(
 
     case = threaded_case(session, runtime, mail)
     if case is not None:
-        if awaits_answer(case) and not robot:
-            answered = answer_by_email(session, runtime, case, mail, key, now)
-            if answered is not None:
-                return IntakeOutcome("answered", case.number, reason=answered)
-        forwarded = attach_reply(session, runtime, case, mail, key, robot, now)
-        return IntakeOutcome("reply", case.number, forwarded=forwarded)
+        return _on_case(session, runtime, case, mail, key, robot, now)
 
     def refuse(
         reason: str, customer: Customer | None, why: str, severity: int | None = None
@@ -162,9 +158,8 @@ def _email(
         return refuse("not_entitled", customer, why=verdict.reason)
     severity = classify_severity(mail.subject, mail.text, severity_rules(settings))
     if severity.decision is Decision.ASK:
-        summary = _summary(mail)
         asked = ask_severity(
-            session, runtime, mail, key, now, (customer, contact), severity, summary, ours
+            session, runtime, mail, key, now, match, severity, _summary(mail), ours
         )
         return IntakeOutcome("asked", asked.number, auto_replied=not ours)
     if not is_critical(severity.severity):
@@ -173,6 +168,24 @@ def _email(
         review_refused_attempts(session, runtime, customer.key, now)
         return outcome
     return _open_email_case(session, runtime, mail, key, now, customer, contact, severity, ours)
+
+
+def _on_case(
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    mail: InboundEmail,
+    key: str,
+    robot: str | None,
+    now: datetime,
+) -> IntakeOutcome:
+    """A mail threaded to ``case``: the answer to its severity question, or a reply."""
+    if awaits_answer(case) and not robot:
+        answered = answer_by_email(session, runtime, case, mail, key, now)
+        if answered is not None:
+            return IntakeOutcome("answered", case.number, reason=answered)
+    forwarded = attach_reply(session, runtime, case, mail, key, robot, now)
+    return IntakeOutcome("reply", case.number, forwarded=forwarded)
 
 
 def _open_email_case(
