@@ -323,3 +323,20 @@ def test_the_corpus_through_the_webhook(world):
     assert {k: v for k, v in got.items() if v[0] != v[1]} == {}
     asked = [m for m in world.outbox(purpose="severity_question") if m.channel == "email"]
     assert len(asked) == sum(1 for outcome, _ in got.values() if outcome == "asked")
+
+
+def test_the_case_shows_when_it_was_asked_and_answered(world):
+    send(world, *UNCLEAR_CRITICAL)
+    world.advance(minutes=3)
+    Phone(world, WILE).text("1")
+    client = create_app(runtime=world.runtime, test_config={"TESTING": True}).test_client()
+    response = client.get(
+        "/api/cases/1001", headers={"Authorization": "Bearer test-api-token-0123456789"}
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["severity_source"] == "answered"
+    assert body["severity_asked_at"] == "2026-11-24T08:00:00+00:00"
+    assert body["severity_answered_at"] == body["opened_at"] == "2026-11-24T08:03:00+00:00"
+    kinds = [event["kind"] for event in body["timeline"]]
+    assert kinds.index("severity_asked") < kinds.index("severity_answered") < kinds.index("opened")
