@@ -340,3 +340,27 @@ def test_the_case_shows_when_it_was_asked_and_answered(world):
     assert body["severity_answered_at"] == body["opened_at"] == "2026-11-24T08:03:00+00:00"
     kinds = [event["kind"] for event in body["timeline"]]
     assert kinds.index("severity_asked") < kinds.index("severity_answered") < kinds.index("opened")
+
+
+def test_the_dashboard_shows_the_question_and_the_answer(make_settings, db_url, clock, db_engine):
+    from tests.integration.test_dashboard import USERS, sign_in
+
+    fake = FakeTransport()
+    runtime = build_runtime(
+        make_settings(db_url, users=USERS),
+        clock=clock,
+        transports={"sms": fake, "voice": fake, "email": fake},
+        db=db_engine,
+    )
+    world = PagingWorld(runtime, clock, fake)
+    send(world, *UNCLEAR)
+    client = create_app(runtime=runtime, test_config={"TESTING": True}).test_client()
+    sign_in(client)
+    waiting = client.get("/cases/1001")
+    assert waiting.status_code == 200
+    assert "asked" in waiting.text and "Severity unclear" in waiting.text
+    assert client.get("/cases").status_code == 200
+    world.advance(minutes=1)
+    Phone(world, WILE).text("2")
+    answered = client.get("/cases/1001").text
+    assert "Wile E. Coyote answered 2 by SMS at 03:01 EST (asked at 03:00 EST)" in answered
