@@ -82,6 +82,18 @@ class EmailSettings:
     max_bytes: int
     severity_rules: SeverityRules  # the built-in rules extended by email.severity_phrases
     severity_question_timeout: timedelta  # an unanswered severity question is decided then
+    # Authserv-ids of the receiving MTA whose Authentication-Results headers are believed.
+    authserv_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long records are kept; None means for ever (``never``)."""
+
+    receipts: timedelta | None = timedelta(days=30)  # webhook receipts and IVR call states
+    refused_attempts: timedelta | None = timedelta(days=365)  # attempts and their messages
+    recordings: timedelta | None = timedelta(days=90)  # callers' recordings, here and at Twilio
+    closed_cases: timedelta | None = None  # resolved and downgraded cases
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,7 @@ class Settings:
     log_level: str
     max_request_bytes: int
     extra: dict[str, Any] = field(default_factory=dict)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -6,8 +6,8 @@ questions), and the paging it does.
 does), ``escalation`` (running the policy frozen on the case, stopping it, pulling a step
 forward), ``paging`` (pages, reminders, notices), ``status`` (the status target),
 ``unroutable`` (the last resort), ``severity_question`` (an email's severity question left
-unanswered), ``wording`` (times and names in messages), ``crash_points``
-(where tests make the engine die).
+unanswered), ``wording`` (times and names in messages), ``retention`` (old records deleted in
+batches, recordings at Twilio too), ``crash_points`` (where tests make the engine die).
 
 May import ``cases``, ``runtime``, ``db``, ``sources``, ``config`` and ``domain``; never
 ``delivery`` (the outbox worker), ``services``, ``web`` or ``cli``.

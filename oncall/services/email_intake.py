@@ -9,7 +9,9 @@ one whose severity is unclear is asked, as the phone line asks
 (:mod:`oncall.services.email_question`); anything else is refused
 (:mod:`oncall.services.email_refusals`): told why and where to go, forwarded to the regular
 support queue and recorded. Automatic mail (out-of-office, bounces, lists) never opens a case
-and is never answered.
+and is never answered. A mail claiming a
+contact, or answering a case, without passing SPF or DKIM aligned with its ``From`` is refused
+as ``unverified`` before anything else (:mod:`oncall.services.email_senders`).
 
 SendGrid retries, so a mail is handled once: it is keyed ``email:<Message-ID>`` (a hash of its
 headers and text when it has none) in :mod:`oncall.services.receipts`, and the same mail again
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.cases.asking import awaits_answer, customer_time, line_of
@@ -34,6 +37,7 @@ from oncall.cases.opening import NewCase, open_case
 from oncall.db.models import Case
 from oncall.domain.eligibility import entitlement
 from oncall.domain.enums import Purpose, SeveritySource
+from oncall.domain.mail.authentication import SenderVerdict
 from oncall.domain.mail.inbound import InboundEmail
 from oncall.domain.mail.loops import is_auto_generated
 from oncall.domain.mail.text import strip_quoted_reply
@@ -50,6 +54,12 @@ from oncall.services.email_answers import answer_by_email
 from oncall.services.email_question import ask_severity
 from oncall.services.email_refusals import mark_auto_reply, refuse_email, strip_reply_prefix
 from oncall.services.email_replies import attach_reply, threaded_case
+from oncall.services.email_senders import (
+    SenderCheck,
+    check_sender,
+    customer_of_case,
+    refuse_unverified,
+)
 from oncall.services.misuse import review_refused_attempts
 from oncall.services.receipts import Repeat, act_once, bounded_key
 from oncall.sources.customers import Contact, Customer
@@ -116,20 +126,36 @@ def _email(
     settings = runtime.settings
     robot = is_auto_generated(mail)
     ours = _is_our_address(settings, mail.from_address)
+    sender = check_sender(runtime, mail)
 
     case = threaded_case(session, runtime, mail)
     if case is not None:
-        return _on_case(session, runtime, case, mail, key, robot, now)
+        if not sender.accepted_for(customer_of_case(runtime, case)):
+            return _unverified(session, runtime, mail, key, now, sender, robot, ours, case)
+        return _on_case(session, runtime, case, mail, key, robot, now, sender.verdict)
 
     def refuse(
         reason: str, customer: Customer | None, why: str, severity: int | None = None
     ) -> IntakeOutcome:
         replied, forwarded = refuse_email(
-            session, runtime, mail, key, now, reason, customer, robot, ours, why, severity
+            session,
+            runtime,
+            mail,
+            key,
+            now,
+            reason,
+            customer,
+            robot,
+            ours,
+            why,
+            severity,
+            sender=sender.verdict,
         )
         return IntakeOutcome("refused", reason=reason, auto_replied=replied, forwarded=forwarded)
 
     match = runtime.directory().by_email(mail.from_address)
+    if match is not None and not sender.accepted_for(match[0]):
+        return _unverified(session, runtime, mail, key, now, sender, robot, ours, None, match[0])
     if robot:
         # Out-of-office answers, bounces, list mail and other automatic messages never open a
         # case (an absence notice quoting "Sev 1" must not wake an engineer) and never get an
@@ -161,13 +187,59 @@ def _email(
         asked = ask_severity(
             session, runtime, mail, key, now, match, severity, _summary(mail), ours
         )
-        return IntakeOutcome("asked", asked.number, auto_replied=not ours)
-    if not is_critical(severity.severity):
+        outcome = IntakeOutcome("asked", asked.number, auto_replied=not ours)
+    elif not is_critical(severity.severity):
         # Only a message that says it is minor counts towards the misuse review.
         outcome = refuse("non_critical", customer, why=severity.reason, severity=severity.severity)
         review_refused_attempts(session, runtime, customer.key, now)
         return outcome
-    return _open_email_case(session, runtime, mail, key, now, customer, contact, severity, ours)
+    else:
+        outcome = _open_email_case(
+            session, runtime, mail, key, now, customer, contact, severity, ours
+        )
+    if not sender.verified:
+        _mark_sender_unverified(session, outcome, sender, now)
+    return outcome
+
+
+def _unverified(
+    session: Session,
+    runtime: Runtime,
+    mail: InboundEmail,
+    key: str,
+    now: datetime,
+    sender: SenderCheck,
+    robot: str | None,
+    ours: bool,
+    case: Case | None,
+    claimed: Customer | None = None,
+) -> IntakeOutcome:
+    """A mail that claims a contact or answers ``case`` without proof: refused, see
+    :mod:`oncall.services.email_senders`."""
+    claimed = claimed or (customer_of_case(runtime, case) if case is not None else None)
+    replied, forwarded = refuse_unverified(
+        session, runtime, mail, key, now, sender, claimed, robot=robot, ours=ours, case=case
+    )
+    return IntakeOutcome("refused", reason="unverified", auto_replied=replied, forwarded=forwarded)
+
+
+def _mark_sender_unverified(
+    session: Session, outcome: IntakeOutcome, sender: SenderCheck, now: datetime
+) -> None:
+    """A case from a customer that trusts unauthenticated email, opened by mail that did not
+    pass: marked, so it shows and is never charged a misuse fee."""
+    case = session.scalar(select(Case).where(Case.number == outcome.case_number))
+    if case is None:
+        return
+    case.sender_unverified = True
+    add_event(
+        session,
+        case,
+        now,
+        "sender_unverified",
+        f"Sender unverified ({sender.verdict.describe()}): accepted because the customer "
+        f"trusts unauthenticated email; no misuse fee applies to this case",
+    )
 
 
 def _on_case(
@@ -178,13 +250,15 @@ def _on_case(
     key: str,
     robot: str | None,
     now: datetime,
+    sender: SenderVerdict,
 ) -> IntakeOutcome:
-    """A mail threaded to ``case``: the answer to its severity question, or a reply."""
+    """A mail threaded to ``case`` (its sender checked): the answer to its severity question,
+    or a reply."""
     if awaits_answer(case) and not robot:
         answered = answer_by_email(session, runtime, case, mail, key, now)
         if answered is not None:
             return IntakeOutcome("answered", case.number, reason=answered)
-    forwarded = attach_reply(session, runtime, case, mail, key, robot, now)
+    forwarded = attach_reply(session, runtime, case, mail, key, robot, now, sender)
     return IntakeOutcome("reply", case.number, forwarded=forwarded)
 
 

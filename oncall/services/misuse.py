@@ -7,8 +7,10 @@ Rules decided here:
 
 * **The fee** of a downgraded case is its plan's own ``misuse_fee`` (``customers.yaml``), else
   ``penalties.per_plan`` for the plan, else ``penalties.misuse_fee``; one fee flag per case,
-  in the month (company zone) it was flagged. Never on a severity the service guessed (an
-  email's words, or an unanswered severity question): the customer did not choose it.
+  in the month (company zone) it was flagged. A case marked ``sender_unverified`` (opened by
+  unauthenticated mail of a customer that trusts it) is never flagged: no fee applies; nor is
+  one whose severity the service guessed (an email's words, or an unanswered severity
+  question): the customer did not choose it.
 * **A waiver** needs a reason, which goes on the case's timeline; waiving twice changes nothing.
 * **Refused attempts** at ``penalties.refused_attempts_review`` in a calendar month (company
   zone) raise one review flag for the customer, with no fee: a person decides.
@@ -90,19 +92,29 @@ def downgrade(
         case=case,
         dedupe_key=f"forward:{case.id}:downgraded",
     )
-    if case.severity_source in GUESSED_SEVERITIES:
-        add_event(
-            session,
-            case,
-            now,
-            "misuse_not_flagged",
-            f"No misuse fee: S{case.severity_claimed} was the service's guess "
-            f"({case.severity_source}), not the customer's choice",
-            actor=name,
-        )
+    return _charge(session, runtime, case, name, severity, now)
+
+
+def _charge(
+    session: Session, runtime: Runtime, case: Case, name: str, severity: int, now: datetime
+) -> str:
+    """Flag the downgraded case for its fee (never one opened by an unverified sender, never on
+    a severity the service guessed); the reply for the engineer."""
+    if case.sender_unverified or case.severity_source in GUESSED_SEVERITIES:
+        if case.sender_unverified:
+            # Nobody proved this mail came from the customer: it can never cost them a fee.
+            why = "the email that opened this case came from an unverified sender"
+            short = "sender unverified"
+        else:
+            why = (
+                f"S{case.severity_claimed} was the service's guess ({case.severity_source}), "
+                "not the customer's choice"
+            )
+            short = f"the customer did not choose S{case.severity_claimed}"
+        add_event(session, case, now, "misuse_not_charged", f"No misuse fee: {why}", actor=name)
         return (
             f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
-            f"support queue. No fee: the customer did not choose S{case.severity_claimed}."
+            f"support queue; no misuse fee ({short})."
         )
     flag = _flag_for_fee(session, runtime, case, name, severity, now)
     return (

@@ -210,7 +210,7 @@ def test_no_answer_pages_a_mail_leaning_critical_with_no_fee_on_the_guess(world)
     told = emails_to(world, WILE_MAIL)[-1]
     assert told.body.startswith("We did not hear back by 03:10 EST. Because your message ")
     # the engineer finds it is not critical: no fee on a severity the service guessed
-    assert "No fee" in downgrade(world, 1001)
+    assert "no misuse fee" in downgrade(world, 1001)
     with world.runtime.sessions() as session:
         assert session.scalars(select(MisuseFlag)).all() == []
 
@@ -280,7 +280,7 @@ def test_fees_follow_who_chose_the_severity(world):
     assert send(world, "Checkout", "Checkout is broken for every customer.")["outcome"] == "case"
     # stated by the customer: the fee applies as before
     assert send(world, "Sev 1: reports", "Reports fail.")["outcome"] == "case"
-    assert "No fee" in downgrade(world, 1001)
+    assert "no misuse fee" in downgrade(world, 1001)
     assert "flagged for the misuse fee" in downgrade(world, 1002)
     assert (world.case(1001).severity_source, world.case(1002).severity_source) == (
         "phrases",

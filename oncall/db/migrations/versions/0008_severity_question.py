@@ -1,7 +1,7 @@
 """severity question: how a case's severity was set, and when the customer was asked and answered
 
 Revision ID: 0008_severity_question
-Revises: 0003_intake
+Revises: 0006_sender_trust
 Create Date: 2026-11-25
 """
 
@@ -9,8 +9,9 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0008_severity_question'
-# Chained after the latest revision present when this was written; the lead re-chains it.
-down_revision = '0003_intake'
+# Chained after the latest revision on main when this branch last merged it (0006_sender_trust);
+# the lead re-chains it if another lands first.
+down_revision = '0006_sender_trust'
 branch_labels = None
 depends_on = None
 
