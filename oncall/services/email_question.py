@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from oncall.cases.asking import ASKED_EVENT, MAIL_KEPT, customer_time, line_of, open_asked_case
+from oncall.cases.asking import MAIL_KEPT, customer_time, line_of, open_asked_case
 from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase
@@ -66,7 +66,7 @@ def ask_severity(
         session,
         case,
         now,
-        ASKED_EVENT,
+        "severity_asked",  # ASKED_EVENT, written out for the dashboard's label check
         f"Email from {mail.from_address}: {mail.subject or '(no subject)'}. Severity unclear "
         f"({verdict.reason}): {contact.name or mail.from_address} asked by email"
         f"{' and SMS' if by_sms else ''}; no answer by {until}: {then}",

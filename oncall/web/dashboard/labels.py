@@ -21,6 +21,9 @@ EVENT_LABELS: Mapping[str, str] = {
     "customer_reply": "Customer replied",
     "recording": "Caller's recording",
     "customer_notified": "Customer told",
+    "severity_asked": "Severity asked",
+    "severity_answered": "Severity answered",
+    "severity_unanswered": "Severity question not answered in time",
     # the call
     "call_connect": "Putting the caller through",
     "call_accepted": "Engineer took the call",
@@ -55,6 +58,11 @@ EVENT_LABELS: Mapping[str, str] = {
     # misuse
     "misuse_flagged": "Misuse fee",
     "misuse_waived": "Fee waived",
+    "misuse_not_charged": "No misuse fee",
+    # sender authentication and retention
+    "sender_unverified": "Sender not verified (customer trusts unauthenticated email)",
+    "unverified_reply": "Reply from an unverified sender, not relayed",
+    "recording_deleted": "Recording deleted (retention)",
 }
 
 #: Why an inbound contact did not open a case (``attempts.reason``).
@@ -68,6 +76,9 @@ ATTEMPT_LABELS: Mapping[str, str] = {
     "no_menu_choice": "No choice in the menu",
     "abandoned": "Hung up",
     "auto_generated": "Automatic email",
+    "unverified": "Sender not verified (SPF and DKIM failed)",
+    "wrong_pin": "Wrong account PIN",
+    "pin_locked": "Too many wrong PINs from this number",
 }
 
 #: Why a message was sent (``outbox.purpose``).
@@ -86,6 +97,8 @@ PURPOSE_LABELS: Mapping[str, str] = {
     "downgraded": "Downgrade to the customer",
     "refusal": "Refusal to the sender",
     "customer_reply": "Customer's reply relayed",
+    "severity_question": "Severity question to the customer",
+    "security_alert": "Security alert to the managers",
 }
 
 #: What the engine will do when a timer falls due (``deadlines.kind``).
@@ -96,10 +109,12 @@ DEADLINE_LABELS: Mapping[str, str] = {
     "status_warn": "Status reminder",
     "status_due": "Status due to the customer",
     "route_check": "Look for the team's rota again",
+    "severity_question_timeout": "Severity question times out",
 }
 
 #: A case's state (``cases.state``).
 STATE_LABELS: Mapping[str, str] = {
+    "asked": "Severity asked",
     "open": "Open",
     "acknowledged": "Acknowledged",
     "resolved": "Resolved",
