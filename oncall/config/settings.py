@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from oncall.domain.eligibility import BusinessHours
+from oncall.domain.severity_rules import SeverityRules
 from oncall.domain.sla import SlaSettings
 
 
@@ -79,7 +80,8 @@ class EmailSettings:
     smtp: SmtpSettings
     inbound: InboundAuth
     max_bytes: int
-    severity_phrases: dict[int, tuple[str, ...]]
+    severity_rules: SeverityRules  # the built-in rules extended by email.severity_phrases
+    severity_question_timeout: timedelta  # an unanswered severity question is decided then
     # Authserv-ids of the receiving MTA whose Authentication-Results headers are believed.
     authserv_ids: tuple[str, ...] = ()
 

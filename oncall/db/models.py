@@ -27,7 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
+from oncall.domain.enums import (
+    OPEN_STATES,
+    CaseState,
+    DeadlineState,
+    OutboxState,
+    SeveritySource,
+)
 
 # The largest value an Integer column holds on PostgreSQL (a signed 32-bit integer); larger
 # numbers arriving from outside (a case number in a subject, an id in a URL) name nothing and
@@ -98,6 +104,13 @@ class Case(Base):
     channel: Mapped[str] = mapped_column(String(10))
     severity_claimed: Mapped[int] = mapped_column(Integer)
     severity: Mapped[int] = mapped_column(Integer)
+    # How the severity was set (SeveritySource), and for an email whose severity was unclear,
+    # when the customer was asked and when they answered (the triage clock starts then).
+    severity_source: Mapped[str] = mapped_column(
+        String(20), default=SeveritySource.STATED.value, server_default=SeveritySource.STATED.value
+    )
+    severity_asked_at: Mapped[datetime | None]
+    severity_answered_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(20), index=True, default=CaseState.OPEN.value)
     summary: Mapped[str] = mapped_column(Text, default="")
     after_hours: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -71,6 +71,11 @@ def _label(case: Case) -> str:
 def _closed_reply(case: Case) -> str:
     if case.state == CaseState.RESOLVED.value:
         return f"Case {case.number} is already resolved."
+    if case.state == CaseState.ASKED.value:
+        return (
+            f"Case {case.number} waits for the customer to confirm its severity; nobody is "
+            "paged until they do."
+        )
     return (
         f"Case {case.number} was downgraded to S{case.severity} and left the critical line; "
         "the regular queue has it."

@@ -8,7 +8,9 @@ Rules decided here:
 * **The fee** of a downgraded case is its plan's own ``misuse_fee`` (``customers.yaml``), else
   ``penalties.per_plan`` for the plan, else ``penalties.misuse_fee``; one fee flag per case,
   in the month (company zone) it was flagged. A case marked ``sender_unverified`` (opened by
-  unauthenticated mail of a customer that trusts it) is never flagged: no fee applies.
+  unauthenticated mail of a customer that trusts it) is never flagged: no fee applies; nor is
+  one whose severity the service guessed (an email's words, or an unanswered severity
+  question): the customer did not choose it.
 * **The evidence** for a fee is the engineer's reason (``SEV 3 1042 customer asked about a
   password reset``): on the timeline and in the flag's reason, beside the fee.
 * **A waiver** needs a reason, which goes on the case's timeline; waiving twice changes nothing.
@@ -33,7 +35,7 @@ from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import case_by_number
 from oncall.cases.members import member_of
 from oncall.db.models import Attempt, Case, MisuseFlag
-from oncall.domain.enums import CaseState, Purpose
+from oncall.domain.enums import GUESSED_SEVERITIES, CaseState, Purpose
 from oncall.engine.escalation import stop_escalation
 from oncall.engine.paging import notify_people
 from oncall.runtime import Runtime
@@ -109,21 +111,23 @@ def _charge(
     now: datetime,
     note: str = "",
 ) -> str:
-    """Flag the downgraded case for its fee (never one opened by an unverified sender); the
-    reply for the engineer."""
-    if case.sender_unverified:
-        # Nobody proved this mail came from the customer: it can never cost them a fee.
-        add_event(
-            session,
-            case,
-            now,
-            "misuse_not_charged",
-            "No misuse fee: the email that opened this case came from an unverified sender",
-            actor=name,
-        )
+    """Flag the downgraded case for its fee (never one opened by an unverified sender, never on
+    a severity the service guessed); the reply for the engineer."""
+    if case.sender_unverified or case.severity_source in GUESSED_SEVERITIES:
+        if case.sender_unverified:
+            # Nobody proved this mail came from the customer: it can never cost them a fee.
+            why = "the email that opened this case came from an unverified sender"
+            short = "sender unverified"
+        else:
+            why = (
+                f"S{case.severity_claimed} was the service's guess ({case.severity_source}), "
+                "not the customer's choice"
+            )
+            short = f"the customer did not choose S{case.severity_claimed}"
+        add_event(session, case, now, "misuse_not_charged", f"No misuse fee: {why}", actor=name)
         return (
             f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
-            f"support queue; no misuse fee (sender unverified)."
+            f"support queue; no misuse fee ({short})."
         )
     flag = _flag_for_fee(session, runtime, case, name, severity, now, note)
     return (

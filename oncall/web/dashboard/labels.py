@@ -21,6 +21,9 @@ EVENT_LABELS: Mapping[str, str] = {
     "customer_reply": "Customer replied",
     "recording": "Caller's recording",
     "customer_notified": "Customer told",
+    "severity_asked": "Severity asked",
+    "severity_answered": "Severity answered",
+    "severity_unanswered": "Severity question not answered in time",
     # the call
     "call_connect": "Putting the caller through",
     "call_accepted": "Engineer took the call",
@@ -56,7 +59,7 @@ EVENT_LABELS: Mapping[str, str] = {
     # misuse
     "misuse_flagged": "Misuse fee",
     "misuse_waived": "Fee waived",
-    "misuse_not_charged": "No fee: sender unverified",
+    "misuse_not_charged": "No misuse fee",
     # sender authentication and retention
     "sender_unverified": "Sender not verified (customer trusts unauthenticated email)",
     "unverified_reply": "Reply from an unverified sender, not relayed",
@@ -95,6 +98,7 @@ PURPOSE_LABELS: Mapping[str, str] = {
     "downgraded": "Downgrade to the customer",
     "refusal": "Refusal to the sender",
     "customer_reply": "Customer's reply relayed",
+    "severity_question": "Severity question to the customer",
     "security_alert": "Security alert to the managers",
 }
 
@@ -106,10 +110,12 @@ DEADLINE_LABELS: Mapping[str, str] = {
     "status_warn": "Status reminder",
     "status_due": "Status due to the customer",
     "route_check": "Look for the team's rota again",
+    "severity_question_timeout": "Severity question times out",
 }
 
 #: A case's state (``cases.state``).
 STATE_LABELS: Mapping[str, str] = {
+    "asked": "Severity asked",
     "open": "Open",
     "acknowledged": "Acknowledged",
     "resolved": "Resolved",
