@@ -82,12 +82,12 @@ def _guarded(function, runtime: Runtime) -> None:
 
 
 def install_sighup(runtime: Runtime) -> None:
-    """SIGHUP reloads rotas, customers and voice flows at once (main thread only)."""
+    """SIGHUP reloads config.yaml, rotas, customers and voice flows at once (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def _reload(_signum, _frame):
-        log.info("SIGHUP: reloading rotas, customers and voice flows")
+        log.info("SIGHUP: reloading config.yaml, rotas, customers and voice flows")
         runtime.reload_files()
 
     signal.signal(signal.SIGHUP, _reload)

@@ -118,6 +118,9 @@ class Settings:
     log_level: str
     max_request_bytes: int
     extra: dict[str, Any] = field(default_factory=dict)
+    # The environment the file was read with (its ${VAR}s and overrides): a reload reads the
+    # file again with the same one. Never shown: it holds secrets.
+    environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def zone(self) -> ZoneInfo:
