@@ -12,6 +12,7 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from oncall.db.single_engine import EngineLock, claim_engine
 from oncall.delivery.outbox import OutboxSender, reconcile_stuck
 from oncall.engine.tick import TickResult, tick
 from oncall.runtime import Runtime
@@ -25,12 +26,18 @@ class BackgroundServices:
         self.run_engine = engine
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.sender = None
+        self.engine_lock: EngineLock | None = None
         if sender:
             self.sender = OutboxSender(runtime)
             runtime.wake_hooks.append(self.sender.wake)
 
     def start(self) -> None:
+        """Start the work; with the engine on SQLite, first take the database's engine lock
+        (raises :class:`~oncall.db.single_engine.EngineAlreadyRunning` before starting
+        anything when another engine holds it)."""
         settings = self.runtime.settings
+        if self.run_engine:
+            self.engine_lock = claim_engine(settings.database_url, self.runtime.clock.now())
         if self.sender is not None:
             self.sender.start()
         if self.run_engine:
@@ -62,6 +69,8 @@ class BackgroundServices:
         self.scheduler.shutdown(wait=False)
         if self.sender is not None:
             self.sender.stop()
+        if self.engine_lock is not None:
+            self.engine_lock.release()
 
 
 def clock_pass(runtime: Runtime) -> tuple[TickResult, int]:

@@ -20,6 +20,7 @@ def waive(case: int, reason: str, by: str | None) -> None:
     """Waive the misuse fee of CASE (its number, e.g. 1042)."""
     from oncall.bootstrap.runtime import build_runtime
     from oncall.cases.store import CaseError
+    from oncall.db.readiness import require_ready
     from oncall.db.session import transaction
     from oncall.services.misuse import waive_misuse
 
@@ -27,6 +28,7 @@ def waive(case: int, reason: str, by: str | None) -> None:
     if not reason.strip():
         raise click.UsageError("--reason must say why the fee is waived")
     who = by or _login()
+    require_ready(settings.database_url)
     runtime = build_runtime(settings)
     try:
         with transaction(runtime.sessions) as session:
