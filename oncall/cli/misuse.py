@@ -22,7 +22,7 @@ def waive(case: int, reason: str, by: str | None) -> None:
     from oncall.cases.store import CaseError
     from oncall.db.readiness import require_ready
     from oncall.db.session import transaction
-    from oncall.services.misuse import waive_misuse
+    from oncall.services.misuse import AlreadyWaived, waive_misuse
 
     settings = click.get_current_context().obj.settings
     if not reason.strip():
@@ -35,6 +35,8 @@ def waive(case: int, reason: str, by: str | None) -> None:
             flag = waive_misuse(session, runtime, case, who, reason, runtime.clock.now())
             fee, currency, waived_by = flag.fee, flag.currency, flag.waived_by
             waive_reason = flag.waive_reason
+    except AlreadyWaived as exc:
+        raise click.ClickException(f"Case {case}: {exc}") from None
     except CaseError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -595,7 +595,9 @@ def member_of(runtime: Runtime, case: Case, key: str | None) -> Member | None:
 
 
 def hhmm(at: datetime, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%H:%M")
+    """A clock time in ``zone`` with the zone named (``03:56 EST``): the engineer reading it
+    may be elsewhere, and a bare 03:56 is ambiguous around a DST change."""
+    return at.astimezone(zone).strftime("%H:%M %Z")
 
 
 def _short(text: str, limit: int = 30) -> str:
