@@ -43,7 +43,7 @@ pass_context = click.make_pass_decorator(Context)
     "--debug",
     is_flag=True,
     envvar="ONCALL_DEBUG",
-    help="Show the traceback of an error instead of one sentence.",
+    help="Show the traceback of an error instead of one sentence (env ONCALL_DEBUG).",
 )
 @click.version_option(__version__, prog_name="oncall")
 @click.pass_context
