@@ -2,11 +2,11 @@
 
 A good edit takes effect at once for everything read per request or per tick (users, API
 tokens, SLA targets, business hours, penalties, email addresses and phrases, the company name,
-the time zone, the public URL). A broken edit never takes effect: the last good settings stay
+the time zone). A broken edit never takes effect: the last good settings stay
 live and ``errors()`` names the file and line, so ``/healthz`` answers 503 until it is fixed.
 
 Some keys are wired into long-lived parts when the process starts (the database engine, the
-transports, the session signing key, the file locations, the tick). An edit of one of those is
+transports, the session signing key and cookie, the file locations, the tick). An edit of one of those is
 logged as a warning and waits for a restart: until then the running value stays in the live
 settings, so what the service says it uses is what it uses.
 """
@@ -30,6 +30,7 @@ def restart_only_values(settings: Settings) -> dict[str, Any]:
     return {
         "database_url": settings.database_url,
         "secret_key": settings.secret_key,
+        "public_url": settings.public_url,
         "phone_region": settings.phone_region,
         "paths": settings.paths,
         "engine": settings.engine,
@@ -50,6 +51,7 @@ def keep_restart_only(new: Settings, running: Settings) -> tuple[Settings, list[
         new,
         database_url=running.database_url,
         secret_key=running.secret_key,
+        public_url=running.public_url,
         phone_region=running.phone_region,
         paths=running.paths,
         engine=running.engine,

@@ -105,6 +105,20 @@ def test_the_config_from_oncall_config_is_honoured_too(runner, project, elsewher
     assert result.output.startswith("support: on call from Tue 2026-11-24 00:00 EST")
 
 
+def test_a_broken_config_stops_rota_commands_that_need_its_path_and_names_the_line(
+    runner, project, elsewhere
+):
+    text = project.read_text().replace("  rotations: rotations/", "  rotations: [rotations/]")
+    project.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "[rotations/]" in t)
+    result = oncall(runner, project, "rota", "who")
+    assert result.exit_code == 1
+    assert result.output == (f"{project}:{line}: paths.rotations: expected text, got a list\n")
+    rotations = project.parent / "rotations"
+    given = oncall(runner, project, "rota", "who", "--rotations", str(rotations), "--phone")
+    assert given.exit_code == 0, given.output  # with the directory named, the config can wait
+
+
 def test_cd_tmp_report_sla_replayed_as_written(project, elsewhere):
     """Finding 3 as a real process: `cd /tmp && oncall --config …/config.yaml report sla`."""
 
