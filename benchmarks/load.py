@@ -16,33 +16,34 @@ Nothing is asserted; the numbers are for the closing note.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import requests
+from sqlalchemy import create_engine, text
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from benchmarks.pg import scratch_database  # noqa: E402
-from tests.fakes.fake_twilio import FakeTwilio, sign  # noqa: E402
-from tests.fakes.service import (  # noqa: E402
+from oncall.fakes.scratch_db import scratch_database
+from oncall.fakes.service import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     CRITICAL_LINE,
     FAST_ROTA,
+    INBOUND_PASSWORD,
     ServiceUnderTest,
     many_customers,
 )
+from oncall.fakes.twilio.server import FakeTwilio
+from oncall.fakes.twilio.signing import sign
 
 # One page per case during the burst: primary at once, nobody else for a long while.
 BURST_ROTA = FAST_ROTA | {
@@ -94,8 +95,6 @@ def ensure_wrk() -> str:
 
 
 def write_requests(path: Path, public_url: str, kind: str, count: int) -> None:
-    from urllib.parse import urlencode
-
     with path.open("w") as out:
         for i in range(count):
             if kind == "sms":
@@ -158,11 +157,9 @@ def run_wrk(
     }
 
 
-def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, count: int):
-    import json
-
-    import requests
-
+def send_burst(svc: ServiceUnderTest, count: int) -> tuple[dict[str, float], dict[str, float]]:
+    """``count`` critical emails, 16 at a time: when each was sent and when it was answered,
+    by Message-ID."""
     sent_at: dict[str, float] = {}
     answered_at: dict[str, float] = {}
 
@@ -182,7 +179,7 @@ def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, cou
         response = requests.post(
             f"{svc.base_url}/email/inbound",
             files={k: (None, v) for k, v in fields.items()},
-            auth=("sendgrid", "e2e-inbound"),
+            auth=("sendgrid", INBOUND_PASSWORD),
             timeout=60,
         )
         if response.status_code == 200:
@@ -190,7 +187,22 @@ def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, cou
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, range(count)))
-    engine = create_engine(db_url)
+    return sent_at, answered_at
+
+
+def first_pages(fake: FakeTwilio) -> dict[int, float]:
+    """When each case's first page reached the primary (monotonic), by case number."""
+    arrived: dict[int, float] = {}
+    for message in fake.messages(to="+15555550101"):
+        match = re.search(r"ACK (\d+)", message.body or "")
+        if match:
+            arrived.setdefault(int(match.group(1)), message.monotonic)
+    return arrived
+
+
+def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, count: int):
+    """Time to page for every case of a burst: from its request, and from its answer (ms)."""
+    sent_at, answered_at = send_burst(svc, count)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         # Every case's own first page, not just as many pages as cases: repeats do not count.
@@ -202,14 +214,11 @@ def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, cou
         if len(paged) >= count:
             break
         time.sleep(0.2)
+    engine = create_engine(db_url)
     with engine.connect() as connection:
         numbers = dict(connection.execute(text("SELECT intake_key, number FROM cases")).all())
     engine.dispose()
-    arrived = {}
-    for message in fake.messages(to="+15555550101"):
-        match = re.search(r"ACK (\d+)", message.body or "")
-        if match:
-            arrived.setdefault(int(match.group(1)), message.monotonic)
+    arrived = first_pages(fake)
     from_request, from_answer = [], []
     for message_id, started in sent_at.items():
         number = numbers.get(f"email:<{message_id}>") or numbers.get(f"email:{message_id}")
@@ -223,6 +232,59 @@ def burst_time_to_page(svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, cou
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
+
+
+def measure_endpoints(
+    wrk: str, svc: ServiceUnderTest, workdir: Path, seconds: int, connections: int
+) -> dict[str, dict[str, float]]:
+    """wrk against the bare endpoint and the two webhooks, each request distinct and signed."""
+    lua = workdir / "signed.lua"
+    lua.write_text(LUA)
+    total = seconds * 4000
+    write_requests(workdir / "sms.tsv", svc.base_url, "sms", total)
+    write_requests(workdir / "voice.tsv", svc.base_url, "voice", total)
+    for path in ("/livez", "/healthz"):
+        run_wrk(wrk, svc.base_url + path, 2, 4)  # warm-up
+    return {
+        "bare GET /livez": run_wrk(wrk, svc.base_url + "/livez", seconds, connections),
+        "POST /twilio/sms": run_wrk(
+            wrk, svc.base_url + "/twilio/sms", seconds, connections, lua, workdir / "sms.tsv"
+        ),
+        "POST /twilio/voice": run_wrk(
+            wrk, svc.base_url + "/twilio/voice", seconds, connections, lua, workdir / "voice.tsv"
+        ),
+    }
+
+
+def print_figures(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, float]],
+    from_request: list[float],
+    from_answer: list[float],
+) -> None:
+    bare = results["bare GET /livez"]["rps"]
+    print(
+        f"\nload: gunicorn {args.workers} workers x 8 threads on PostgreSQL, wrk -t2 "
+        f"-c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores"
+    )
+    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}{'non-2xx':>9}")
+    for label, r in results.items():
+        print(
+            f"{label:<22}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+            f"{r['rps'] / bare:>10.2f}{r['errors']:>9.0f}"
+        )
+    if not from_request:
+        print("\ntime to page: no pages matched (see the service logs)")
+        return
+    print(f"\ntime to page during a {args.burst}-case email burst (16 concurrent senders):")
+    for label, values in (
+        ("from the intake request sent", from_request),
+        ("from the intake's answer", from_answer),
+    ):
+        print(
+            f"  {label:<30} n={len(values):<4} p50 {statistics.median(values):>6.0f} ms"
+            f"  p99 {percentile(values, 99):>6.0f} ms  max {max(values):>6.0f} ms"
+        )
 
 
 def main() -> None:
@@ -253,63 +315,13 @@ def main() -> None:
                 sla={"triage": "30m", "first_status": "1h"},
             )
             with svc:
-                lua = workdir / "signed.lua"
-                lua.write_text(LUA)
-                total = args.seconds * 4000
-                write_requests(workdir / "sms.tsv", svc.base_url, "sms", total)
-                write_requests(workdir / "voice.tsv", svc.base_url, "voice", total)
-                for path in ("/livez", "/healthz"):
-                    run_wrk(wrk, svc.base_url + path, 2, 4)  # warm-up
-                results = {
-                    "bare GET /livez": run_wrk(
-                        wrk, svc.base_url + "/livez", args.seconds, args.connections
-                    ),
-                    "POST /twilio/sms": run_wrk(
-                        wrk,
-                        svc.base_url + "/twilio/sms",
-                        args.seconds,
-                        args.connections,
-                        lua,
-                        workdir / "sms.tsv",
-                    ),
-                    "POST /twilio/voice": run_wrk(
-                        wrk,
-                        svc.base_url + "/twilio/voice",
-                        args.seconds,
-                        args.connections,
-                        lua,
-                        workdir / "voice.tsv",
-                    ),
-                }
+                results = measure_endpoints(wrk, svc, workdir, args.seconds, args.connections)
                 fake.reset()
                 fake.auto_status = "delivered"
                 from_request, from_answer = burst_time_to_page(svc, fake, db_url, args.burst)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-    bare = results["bare GET /livez"]["rps"]
-    print(
-        f"\nload: gunicorn {args.workers} workers x 8 threads on PostgreSQL, wrk -t2 "
-        f"-c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores"
-    )
-    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}{'non-2xx':>9}")
-    for label, r in results.items():
-        print(
-            f"{label:<22}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-            f"{r['rps'] / bare:>10.2f}{r['errors']:>9.0f}"
-        )
-    if from_request:
-        print(f"\ntime to page during a {args.burst}-case email burst (16 concurrent senders):")
-        for label, values in (
-            ("from the intake request sent", from_request),
-            ("from the intake's answer", from_answer),
-        ):
-            print(
-                f"  {label:<30} n={len(values):<4} p50 {statistics.median(values):>6.0f} ms"
-                f"  p99 {percentile(values, 99):>6.0f} ms  max {max(values):>6.0f} ms"
-            )
-    else:
-        print("\ntime to page: no pages matched (see the service logs)")
+    print_figures(args, results, from_request, from_answer)
 
 
 if __name__ == "__main__":

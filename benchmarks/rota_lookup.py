@@ -13,13 +13,9 @@ Run: ``.venv/bin/python benchmarks/rota_lookup.py``
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oncall.domain.rota import localtime, windows
 from oncall.domain.rota.localtime import to_instant

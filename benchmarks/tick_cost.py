@@ -13,26 +13,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
+from sqlalchemy import insert, text
+
+from oncall.bootstrap.runtime import build_runtime
+from oncall.clock import FakeClock
+from oncall.config.loading import load_settings
+from oncall.db.models import Case, Deadline
+from oncall.delivery.transports.base import ConsoleTransport
+from oncall.domain.rota.snapshots import policy_snapshot
+from oncall.engine.tick import tick
+from oncall.fakes.scratch_db import scratch_database
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
-
-from benchmarks.pg import scratch_database  # noqa: E402
-from oncall.bootstrap.runtime import build_runtime  # noqa: E402
-from oncall.clock import FakeClock  # noqa: E402
-from oncall.config.loading import load_settings  # noqa: E402
-from oncall.db.models import Case, Deadline  # noqa: E402
-from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402
-from oncall.domain.rota.snapshots import policy_snapshot  # noqa: E402
-from oncall.engine.tick import tick  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 

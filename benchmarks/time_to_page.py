@@ -2,7 +2,7 @@
 
 The service runs in this process as it does under ``oncall serve``: the Flask app behind a
 threaded WSGI server on loopback, with the engine tick and the outbox sender in the
-background, and ``transport: twilio`` pointed at the fake Twilio of ``tests/fakes/fake_twilio``
+background, and ``transport: twilio`` pointed at the fake Twilio of ``oncall.fakes.twilio``
 (a real HTTP server on loopback, reached through the official SDK). A customer's email is
 POSTed to ``/email/inbound`` (SendGrid's format); the clock stops when the fake records the
 ``Messages.json`` request carrying the page to the on-call engineer. Both ends read the same
@@ -27,7 +27,6 @@ import json
 import logging
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -38,18 +37,17 @@ import requests
 import yaml
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from oncall.bootstrap.background import BackgroundServices
+from oncall.bootstrap.runtime import build_runtime
+from oncall.config.loading import load_settings
+from oncall.db.session import upgrade
+from oncall.delivery.transports import build_transports
+from oncall.delivery.transports.base import ConsoleTransport
+from oncall.domain.rota.resolve import who_is_on_call
+from oncall.fakes.twilio.server import FakeTwilio
+from oncall.web.app import create_app
 
-from oncall.bootstrap.background import BackgroundServices  # noqa: E402
-from oncall.bootstrap.runtime import build_runtime  # noqa: E402
-from oncall.config.loading import load_settings  # noqa: E402
-from oncall.db.session import upgrade  # noqa: E402
-from oncall.delivery.transports import build_transports  # noqa: E402
-from oncall.delivery.transports.base import ConsoleTransport  # noqa: E402
-from oncall.domain.rota.resolve import who_is_on_call  # noqa: E402
-from oncall.web.app import create_app  # noqa: E402
-from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ALICE = ""  # whoever is primary on rotations/support.yaml when the benchmark runs
 INBOUND = ("sendgrid", "bench-inbound")
@@ -148,6 +146,46 @@ def report(label: str, latencies: list[float]) -> None:
     )
 
 
+def measure_one_at_a_time(base_url: str, fake: FakeTwilio, count: int) -> None:
+    """``count`` lone cases, each waited for before the next: the latency of a lone page."""
+    http = requests.Session()
+    lone: list[float] = []
+    answered: list[float] = []
+    for index in range(count):
+        started = time.monotonic()
+        email(base_url, index, http)
+        answered.append(time.monotonic() - started)
+        arrived = fake.wait_for(lambda i=index: page_arrival(fake, i), timeout=30)
+        lone.append(arrived - started)
+    report("one case at a time", lone)
+    report("  (the intake answer itself)", answered)
+
+
+def measure_burst(base_url: str, fake: FakeTwilio, first: int, count: int) -> None:
+    """``count`` customers email at once (16 at a time); every case's page timed from its own
+    request."""
+    started_at: dict[int, float] = {}
+
+    def one(index: int) -> None:
+        with requests.Session() as session:
+            started_at[index] = time.monotonic()
+            email(base_url, index, session)
+
+    burst = range(first, first + count)
+    burst_start = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, burst))
+    intake_done = time.monotonic() - burst_start
+    fake.wait_for(lambda: all(page_arrival(fake, i) is not None for i in burst), timeout=120)
+    latencies = [page_arrival(fake, i) - started_at[i] for i in burst]
+    report(f"burst of {count}", latencies)
+    last = max(started_at[i] + latency for i, latency in zip(burst, latencies, strict=True))
+    print(
+        f"  the {count} intake requests took {intake_done * 1000:.0f} ms; the last "
+        f"page arrived {last - burst_start:.2f} s after the first request"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
@@ -179,41 +217,8 @@ def main() -> None:
         base_url = f"http://127.0.0.1:{server.server_port}"
         print(f"database: {url.split('://')[0]}, fake Twilio at {fake.base_url}")
         try:
-            http = requests.Session()
-            lone: list[float] = []
-            answered: list[float] = []
-            for index in range(args.single):
-                started = time.monotonic()
-                email(base_url, index, http)
-                answered.append(time.monotonic() - started)
-                arrived = fake.wait_for(lambda i=index: page_arrival(fake, i), timeout=30)
-                lone.append(arrived - started)
-            report("one case at a time", lone)
-            report("  (the intake answer itself)", answered)
-
-            first = args.single
-            started_at: dict[int, float] = {}
-
-            def one(index: int) -> None:
-                with requests.Session() as session:
-                    started_at[index] = time.monotonic()
-                    email(base_url, index, session)
-
-            burst = range(first, first + args.burst)
-            burst_start = time.monotonic()
-            with ThreadPoolExecutor(16) as pool:
-                list(pool.map(one, burst))
-            intake_done = time.monotonic() - burst_start
-            fake.wait_for(
-                lambda: all(page_arrival(fake, i) is not None for i in burst), timeout=120
-            )
-            latencies = [page_arrival(fake, i) - started_at[i] for i in burst]
-            report(f"burst of {args.burst}", latencies)
-            last = max(started_at[i] + latency for i, latency in zip(burst, latencies, strict=True))
-            print(
-                f"  the {args.burst} intake requests took {intake_done * 1000:.0f} ms; the last "
-                f"page arrived {last - burst_start:.2f} s after the first request"
-            )
+            measure_one_at_a_time(base_url, fake, args.single)
+            measure_burst(base_url, fake, args.single, args.burst)
         finally:
             server.shutdown()
             services.stop()

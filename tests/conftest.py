@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from oncall.clock import FakeClock
@@ -29,9 +29,9 @@ from oncall.config.settings import Settings
 from oncall.db.models import Base
 from oncall.db.session import make_engine, upgrade
 from oncall.delivery.transports.base import ConsoleTransport
+from oncall.fakes.scratch_db import ADMIN_URL, create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -40,7 +40,7 @@ class _Postgres:
     """One throw-away PostgreSQL database per pytest session, migrated once."""
 
     def __init__(self) -> None:
-        self.admin_url = os.environ.get("ONCALL_TEST_DATABASE_URL", DEFAULT_PG_URL)
+        self.admin_url = ADMIN_URL
         self.url: str | None = None
         self.error: str | None = None
         self._engine = None
@@ -61,17 +61,12 @@ class _Postgres:
         return make_url(url).render_as_string(hide_password=True)
 
     def _create(self) -> None:
-        name = f"oncall_test_{uuid.uuid4().hex[:10]}"
         try:
-            admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
+            url = create_database("oncall_test", self.admin_url)
         except Exception as exc:  # unreachable, refused, no permission: all mean "skip"
             self.error = str(exc).splitlines()[0]
             return
-        self.name = name
-        self.url = make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+        self.url = url
         upgrade(self.url)
 
     def engine(self):
@@ -84,10 +79,7 @@ class _Postgres:
             self._engine.dispose()
         if self.url is None:
             return
-        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(self.url, self.admin_url)
 
 
 _POSTGRES = _Postgres()

@@ -13,7 +13,8 @@ import threading
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from oncall.db.single_engine import EngineLock, claim_engine
-from oncall.delivery.outbox import OutboxSender, reconcile_stuck
+from oncall.delivery.reconcile import reconcile_stuck
+from oncall.delivery.worker import OutboxSender
 from oncall.engine.tick import TickResult, tick
 from oncall.runtime import Runtime
 

@@ -19,7 +19,7 @@ def misuse() -> None:
 def waive(case: int, reason: str, by: str | None) -> None:
     """Waive the misuse fee of CASE (its number, e.g. 1042)."""
     from oncall.bootstrap.runtime import build_runtime
-    from oncall.cases.store import CaseError
+    from oncall.cases.errors import CaseError
     from oncall.db.readiness import require_ready
     from oncall.db.session import transaction
     from oncall.services.misuse import AlreadyWaived, waive_misuse

@@ -2,13 +2,13 @@
 
 A good edit takes effect at once for everything read per request or per tick (users, API
 tokens, SLA targets, business hours, penalties, email addresses and phrases, the company name,
-the time zone). A broken edit never takes effect: the last good settings stay
-live and ``errors()`` names the file and line, so ``/healthz`` answers 503 until it is fixed.
+the time zone). A broken edit never takes effect: the last good settings stay live and
+``errors()`` names the file and line, so ``/healthz`` answers 503 until it is fixed.
 
 Some keys are wired into long-lived parts when the process starts (the database engine, the
-transports, the session signing key and cookie, the file locations, the tick). An edit of one of those is
-logged as a warning and waits for a restart: until then the running value stays in the live
-settings, so what the service says it uses is what it uses.
+transports, the session signing key and cookie, the file locations, the tick). An edit of one
+of those is logged as a warning and waits for a restart: until then the running value stays in
+the live settings, so what the service says it uses is what it uses.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
-"""Who may use the critical line, and when: pure functions over plans, hours and severities."""
+"""Who may use the critical line, and when: pure functions over plans and hours (which
+severities may use it is :mod:`oncall.domain.severity`'s)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
-
-CRITICAL_SEVERITIES = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,3 @@ def entitlement(
     if plan_hours == "after_hours" and inside:
         return Entitlement(False, "during business hours please use the regular support line")
     return Entitlement(True, "")
-
-
-def is_critical(severity: int | None) -> bool:
-    return severity in CRITICAL_SEVERITIES

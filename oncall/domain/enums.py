@@ -15,7 +15,7 @@ class CaseState(StrEnum):
     DOWNGRADED = "downgraded"  # SEV 3/4: left the critical line for the regular queue
 
 
-OPEN_STATES = (CaseState.OPEN.value, CaseState.ACKNOWLEDGED.value)
+OPEN_STATES = (CaseState.OPEN, CaseState.ACKNOWLEDGED)
 
 
 class DeadlineState(StrEnum):
@@ -43,12 +43,24 @@ class Purpose(StrEnum):
     REMINDER = "reminder"  # triage/status reminders to engineers
     NOTICE = "notice"  # "1042 acknowledged by Alice Ng" to the others who were paged
     FORWARD = "forward"  # email to the regular support queue
+    CUSTOMER_REPLY = "customer_reply"  # a customer's emailed reply, relayed to the engineers
+    REFUSAL = "refusal"  # the answer to an email the critical line does not take
+    # What the customer is told about their case (recipient ``customer``):
+    OPENED = "opened"  # the case number, and when they will hear from us
+    ACKNOWLEDGED = "acknowledged"  # an engineer is working on it
+    STATUS = "status"  # the engineer's status, with its ETA
+    RESOLVED = "resolved"
+    DOWNGRADED = "downgraded"  # not critical after all: the regular queue takes it
 
 
 #: Messages that make their recipient someone "paged for the case" (may act on it by SMS).
 PAGING_PURPOSES = (Purpose.PAGE, Purpose.PAGE_VOICE, Purpose.MANAGER_PAGE, Purpose.REMINDER)
 #: Engineer pages that are pointless once somebody has acknowledged.
 ESCALATION_PURPOSES = (Purpose.PAGE, Purpose.PAGE_VOICE, Purpose.REMINDER)
+#: Pages to engineers on the escalation: by SMS, by call, or riding in a bundle.
+ENGINEER_PAGE_PURPOSES = (Purpose.PAGE, Purpose.PAGE_VOICE, Purpose.PAGE_BUNDLE)
+#: Every page, the manager's included (what the metrics count as pages).
+PAGE_PURPOSES = (*ENGINEER_PAGE_PURPOSES, Purpose.MANAGER_PAGE)
 
 
 class DeadlineKind(StrEnum):

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from oncall.db.models import Case, CaseEvent, OutboundMessage
 from oncall.domain import sla as sla_rules
-from oncall.domain.enums import CaseState
+from oncall.domain.enums import ENGINEER_PAGE_PURPOSES, CaseState
 from oncall.domain.sla import SlaSettings
 from oncall.reports.months import month_bounds
 
@@ -219,7 +219,7 @@ def _breaches(session: Session, cases: list[Case]) -> list[tuple[str, Case, tupl
             .where(
                 and_(
                     OutboundMessage.case_id.in_(by_id),
-                    OutboundMessage.purpose.like("page%"),
+                    OutboundMessage.purpose.in_(ENGINEER_PAGE_PURPOSES),
                     OutboundMessage.recipient.not_in(["", "customer"]),
                 )
             )

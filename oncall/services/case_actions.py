@@ -25,20 +25,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import CaseError, add_event, cancel_deadlines, notify_customer
+from oncall.cases.customer import notify_customer
+from oncall.cases.deadlines import cancel_deadlines
+from oncall.cases.errors import CaseError
+from oncall.cases.events import add_event
+from oncall.cases.members import member_of
 from oncall.db.models import Case
-from oncall.domain.enums import STATUS_KINDS, CaseState
+from oncall.domain.enums import STATUS_KINDS, CaseState, Purpose
 from oncall.domain.eta import find_eta_phrase, parse_eta
+from oncall.domain.severity import is_critical
 from oncall.domain.sms_text import to_gsm7, truncate_words
-from oncall.engine.tick import (
-    arm_status_target,
-    case_zone,
-    hhmm,
-    member_of,
-    next_status_seq,
-    notify_people,
-    stop_escalation,
-)
+from oncall.engine.escalation import stop_escalation
+from oncall.engine.paging import notify_people
+from oncall.engine.status import arm_status_target, next_status_seq
+from oncall.engine.wording import case_zone, hhmm
 from oncall.runtime import Runtime
 from oncall.services.misuse import downgrade
 
@@ -131,7 +131,7 @@ def _tell_customer_acknowledged(
         runtime,
         case,
         now,
-        purpose="acknowledged",
+        purpose=Purpose.ACKNOWLEDGED,
         subject="An engineer is working on it",
         text=(
             f"An engineer is working on your case {case.number}."
@@ -198,7 +198,7 @@ def post_status(
         runtime,
         case,
         now,
-        purpose="status",
+        purpose=Purpose.STATUS,
         subject="Status update",
         text=f"Update on case {case.number} from {name}:\n{text}{eta_line}",
     )
@@ -301,7 +301,7 @@ def resolve(
         runtime,
         case,
         now,
-        purpose="resolved",
+        purpose=Purpose.RESOLVED,
         subject="Resolved",
         text=f"Your case {case.number} has been resolved." + (f"\n{note}" if note else ""),
         dedupe_key=f"customer:resolved:{case.id}",
@@ -320,7 +320,7 @@ def set_severity(
         return _closed_reply(case)
     name = _name(runtime, case, member_key)
     old = case.severity
-    if severity in (1, 2):
+    if is_critical(severity):
         if severity == old:
             return f"{case.number} is already S{severity}."
         case.severity = severity

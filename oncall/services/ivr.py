@@ -1,9 +1,10 @@
 """The IVR's decisions, pure: what the caller hears next and what the keys they pressed mean.
 
-Nothing here touches Flask, the database or a clock. The service (:mod:`oncall.services.intake`)
-gathers the facts (who is calling, whether their plan covers this hour, whether they already
-have an open case), asks the functions below what they mean, applies the effects in one
-transaction, and renders the reply with :func:`to_twiml`.
+Nothing here touches Flask, the database or a clock. The phone intake
+(:mod:`oncall.services.phone_intake` and the step modules it dispatches to) gathers the facts
+(who is calling, whether their plan covers this hour, whether they already have an open case),
+asks the functions below what they mean, applies the effects in one transaction, and renders
+the reply with :func:`to_twiml`.
 
 A reply is a tuple of verbs (:class:`Say`, :class:`Gather`, :class:`Record`, :class:`Dial`,
 :class:`Redirect`, :class:`Hangup`), mirroring TwiML one to one, so tests can assert on

@@ -22,19 +22,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import (
-    CaseError,
-    add_event,
-    cancel_deadlines,
-    case_by_number,
-    case_subject,
-    enqueue,
-    notify_customer,
-)
+from oncall.cases.customer import case_subject, notify_customer
+from oncall.cases.deadlines import cancel_deadlines
+from oncall.cases.errors import CaseError
+from oncall.cases.events import add_event
+from oncall.cases.forward import forward_to_support_queue
+from oncall.cases.lookup import case_by_number
 from oncall.clock import ensure_aware
 from oncall.db.models import Attempt, Case, MisuseFlag
 from oncall.domain.enums import CaseState, Purpose
-from oncall.engine.tick import notify_people, stop_escalation
+from oncall.engine.escalation import stop_escalation
+from oncall.engine.paging import notify_people
 from oncall.runtime import Runtime
 
 log = logging.getLogger("oncall.commands")
@@ -55,7 +53,6 @@ def downgrade(
     is forwarded to the regular support queue, and it is flagged for the fee (one flag per
     case). Returns the reply for the engineer.
     """
-    settings = runtime.settings
     old = case.severity
     if case.acknowledged_at is None:
         case.acknowledged_at = now
@@ -76,13 +73,10 @@ def downgrade(
         new=severity,
     )
     _announce_downgrade(session, runtime, case, member_key, name, severity, now)
-    enqueue(
+    forward_to_support_queue(
         session,
+        runtime,
         now,
-        channel="email",
-        purpose=Purpose.FORWARD,
-        to=settings.email.forward_to,
-        from_address=settings.email.from_address,
         subject=case_subject(
             case, f"Forwarded from the critical line: {case.customer_name} S{severity}"
         ),
@@ -127,7 +121,7 @@ def _announce_downgrade(
         runtime,
         case,
         now,
-        purpose="downgraded",
+        purpose=Purpose.DOWNGRADED,
         subject="Moved to regular support",
         text=(
             f"Our on-call engineer reviewed case {case.number} as Severity {severity}. The "

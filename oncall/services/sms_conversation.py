@@ -23,18 +23,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import case_by_number, has_work_due
+from oncall.cases.lookup import case_by_number
+from oncall.cases.outbox import has_work_due
 from oncall.db.models import Case, OutboundMessage, WebhookReceipt
-from oncall.db.session import transaction
 from oncall.domain.commands import HELP_TEXT, Command, CommandError, Verb, parse_command
 from oncall.domain.enums import OPEN_STATES, PAGING_PURPOSES
 from oncall.domain.phones import parse_phone
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services.case_actions import acknowledge, post_status, resolve, set_severity
+from oncall.services.receipts import Repeat, act_once
 
 log = logging.getLogger("oncall.commands")
 
@@ -108,28 +108,16 @@ def handle_sms(
     Acts once per ``MessageSid``: a retried webhook gets the first reply again and changes
     nothing. Unknown numbers (in no loaded rota, never paged) get nothing and are only logged.
     """
-    key = f"sms:{message_sid}"
-    queued = False
-    try:
-        with transaction(runtime.sessions) as session:
-            existing = session.get(WebhookReceipt, key)
-            if existing is not None:
-                log.info("SMS %s already handled; repeating its reply", message_sid)
-                return existing.response or None
-            receipt = WebhookReceipt(key=key, received_at=now, response="", status_code=200)
-            session.add(receipt)
-            session.flush()  # a concurrent retry of the same SMS waits here, then fails
-            reply = _conversation(session, runtime, from_number, body, message_sid, now)
-            receipt.response = reply or ""
-            queued = has_work_due(session)
-    except IntegrityError:
-        # A retry of this very SMS was handled at the same time and committed first: answer
-        # what it answered. Any other integrity error is a bug, not a duplicate.
-        with runtime.sessions() as session:
-            existing = session.get(WebhookReceipt, key)
-        if existing is None:
-            raise
-        return existing.response or None
+
+    def converse(session: Session) -> tuple[str | None, bool]:
+        reply = _conversation(session, runtime, from_number, body, message_sid, now)
+        return reply, has_work_due(session)
+
+    result = act_once(runtime, f"sms:{message_sid}", now, converse, lambda done: done[0] or "")
+    if isinstance(result, Repeat):
+        log.info("SMS %s already handled; repeating its reply", message_sid)
+        return result.response or None
+    reply, queued = result
     if queued:
         runtime.wake_sender()
     return reply

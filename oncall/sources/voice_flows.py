@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from oncall.config.yamlsource import Node, SourceErrors, load_yaml
+from oncall.domain.severity import CRITICAL_SEVERITIES
 
 # Placeholders every prompt and message may use (filled from settings and the flow itself).
 COMMON_PLACEHOLDERS = frozenset({"company", "regular_channels", "hours"})
@@ -238,7 +239,7 @@ def _menu(node: Node) -> dict[str, int | None]:
         if choice is not None:
             menu[digit] = MENU_CHOICES[choice]
     severities = set(menu.values())
-    for severity in (1, 2):
+    for severity in CRITICAL_SEVERITIES:
         if menu and severity not in severities:
             node.error(f"no digit opens an S{severity} case (add one: S{severity})")
     return menu

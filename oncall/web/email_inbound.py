@@ -14,8 +14,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from oncall.domain.mail import EmailParseError, parse_sendgrid, raw_form_fields
-from oncall.services.intake import handle_inbound_email
+from oncall.domain.mail.inbound import EmailParseError
+from oncall.domain.mail.sendgrid import parse_sendgrid, raw_form_fields
+from oncall.services.email_intake import handle_inbound_email
 from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.email")

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import func, select
 
 from oncall import __version__
-from oncall.cases.store import outbox_backlog
+from oncall.cases.outbox import outbox_backlog
 from oncall.clock import ensure_aware
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat
 from oncall.db.session import database_reachable, schema_revision

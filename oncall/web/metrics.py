@@ -36,11 +36,11 @@ from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
-from oncall.cases.store import outbox_backlog
+from oncall.cases.outbox import outbox_backlog
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat, OutboundMessage
-from oncall.domain.enums import OutboxState
+from oncall.domain.enums import PAGE_PURPOSES, OutboxState
 from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.metrics")
@@ -49,8 +49,6 @@ bp = Blueprint("metrics", __name__)
 
 QUEUED = (OutboxState.PENDING.value, OutboxState.SENDING.value)
 FORGET_ENGINES_AFTER = timedelta(days=1)
-# Outbox purposes that are pages: page, page_voice, page_bundle (engineers), manager_page.
-PAGE_PURPOSES = ("page%", "%_page")
 
 
 class DatabaseCollector(Collector):
@@ -119,7 +117,7 @@ def _pages(session) -> GaugeMetricFamily:
             OutboundMessage.state,
             func.count(),
         )
-        .where(or_(*(OutboundMessage.purpose.like(p) for p in PAGE_PURPOSES)))
+        .where(OutboundMessage.purpose.in_(PAGE_PURPOSES))
         .group_by(OutboundMessage.channel, OutboundMessage.purpose, OutboundMessage.state)
     ):
         pages.add_metric([channel, purpose, state], count)

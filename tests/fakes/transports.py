@@ -160,7 +160,7 @@ class PagingWorld:
     def __init__(self, runtime, clock, fake: FakeTransport, *, seed: int = 7) -> None:
         import random
 
-        from oncall.delivery.outbox import OutboxSender
+        from oncall.delivery.worker import OutboxSender
 
         self.runtime = runtime
         self.clock = clock
@@ -179,7 +179,7 @@ class PagingWorld:
         intake_key: str | None = None,
         team: str | None = None,
     ) -> int:
-        from oncall.cases.store import NewCase, open_case
+        from oncall.cases.opening import NewCase, open_case
         from oncall.db.session import transaction
 
         known = self.runtime.directory().customers[customer]
@@ -268,7 +268,7 @@ class PagingWorld:
 
     # -- the database ----------------------------------------------------------------------
     def case(self, number: int):
-        from oncall.cases.store import case_by_number
+        from oncall.cases.lookup import case_by_number
 
         with self.runtime.sessions() as session:
             return case_by_number(session, number)
@@ -276,7 +276,7 @@ class PagingWorld:
     def events(self, number: int) -> list[tuple[str, str]]:
         from sqlalchemy import select
 
-        from oncall.cases.store import case_by_number
+        from oncall.cases.lookup import case_by_number
         from oncall.db.models import CaseEvent
 
         with self.runtime.sessions() as session:

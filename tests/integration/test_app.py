@@ -58,7 +58,7 @@ def test_healthz_503_when_not_migrated(make_settings, clock, transports, tmp_pat
 def test_healthz_503_when_outbox_stuck(client, runtime, clock):
     from datetime import timedelta
 
-    from oncall.cases.store import enqueue
+    from oncall.cases.outbox import enqueue
 
     with runtime.sessions() as session, session.begin():
         enqueue(
@@ -94,7 +94,7 @@ def test_outbox_backlog_age_survives_retry_backoff(runtime, clock):
     """A provider outage pushes next_attempt_at forward on every retry; the age must not reset."""
     from datetime import timedelta
 
-    from oncall.cases.store import enqueue, outbox_backlog
+    from oncall.cases.outbox import enqueue, outbox_backlog
 
     with runtime.sessions() as session, session.begin():
         message = enqueue(
@@ -133,7 +133,8 @@ def test_healthz_reports_a_stalled_engine(client, runtime, clock):
 
 
 def test_healthz_reports_open_cases_without_a_rota(client, runtime, clock):
-    from oncall.cases.store import NewCase, add_event, open_case
+    from oncall.cases.events import add_event
+    from oncall.cases.opening import NewCase, open_case
 
     with runtime.sessions() as session, session.begin():
         case = open_case(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -284,6 +285,23 @@ def test_a_reply_found_by_in_reply_to_goes_to_the_engineer_who_acknowledged(clie
     assert "Database restarted on our side." in relay.body and "quoted" not in relay.body
 
 
+def test_only_the_case_email_gets_its_message_id_at_intake(client, runtime):
+    post_fixture(client, "s1_known_contact.json")
+    post(client, simple(from_="someone@unknown.example"))
+    # The case's first email has its Message-ID at once (a reply may race the send), in the
+    # one form every email we send has (oncall.domain.mail.threads.make_message_id)...
+    (opened,) = emails(runtime, "opened")
+    form = rf"<oncall\.{opened.id}\.[0-9a-f]{{16}}@vendor\.example>"
+    assert re.fullmatch(form, opened.message_id)
+    # ...while a refusal and a forward, which no reply threads to a case, get theirs from the
+    # sender when they go out, like every other email (test_outbox pins that).
+    (refusal,) = emails(runtime, "refusal")
+    (forward,) = emails(runtime, "forward")
+    assert refusal.message_id is None and forward.message_id is None
+    # A forward names no recipient: the queue is neither a paged member nor the customer.
+    assert forward.recipient == "" and forward.case_id is None
+
+
 def test_a_case_number_in_a_strangers_subject_does_not_reach_the_engineer(client, runtime):
     post_fixture(client, "s1_known_contact.json")
     response = post(client, simple(from_="x@evil.example", subject="Re: [Case 1001] call me"))
@@ -461,9 +479,9 @@ def test_a_concurrent_duplicate_changes_nothing_twice(client, runtime, db_url, m
 
     from sqlalchemy import insert
 
-    from oncall.services import intake
+    from oncall.services import email_intake
 
-    real = intake._email
+    real = email_intake._email
 
     def racing(session, rt, mail, key, now):
         outcome = real(session, rt, mail, key, now)
@@ -474,12 +492,12 @@ def test_a_concurrent_duplicate_changes_nothing_twice(client, runtime, db_url, m
                     key=key,
                     received_at=datetime.now(UTC),
                     status_code=200,
-                    response=json.dumps(intake.IntakeOutcome("case", 1001).to_json()),
+                    response=json.dumps(email_intake.IntakeOutcome("case", 1001).to_json()),
                 )
             )
         return outcome
 
-    monkeypatch.setattr(intake, "_email", racing)
+    monkeypatch.setattr(email_intake, "_email", racing)
     response = post_fixture(client, "s1_known_contact.json")
     assert response.status_code == 200
     assert response.get_json()["duplicate"] is True

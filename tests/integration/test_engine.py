@@ -16,10 +16,16 @@ import pytest
 from sqlalchemy import select
 
 from oncall.bootstrap.runtime import build_runtime
-from oncall.cases.store import CaseError, case_by_number
+from oncall.cases.errors import CaseError
+from oncall.cases.lookup import case_by_number
+from oncall.cases.members import member_of
 from oncall.db.models import Deadline, MisuseFlag
 from oncall.db.session import make_engine, transaction
-from oncall.engine.tick import run_escalation, tick
+from oncall.domain.enums import DeadlineKind
+from oncall.domain.rota.model import Member
+from oncall.engine import crash_points
+from oncall.engine.escalation import run_escalation
+from oncall.engine.tick import tick
 from oncall.services.misuse import review_refused_attempts, waive_misuse
 from tests.conftest import ROOT
 from tests.fakes.transports import ALICE, BOB, CAROL, DANA, WILE, FakeTransport, PagingWorld
@@ -316,7 +322,7 @@ def test_sev_2_changes_the_severity_and_keeps_paging(world):
 
 
 def test_refused_attempts_raise_one_review_flag_a_month(world):
-    from oncall.cases.store import record_attempt
+    from oncall.cases.attempts import record_attempt
 
     runtime = world.runtime
     for attempt in range(4):
@@ -373,22 +379,19 @@ def test_what_fell_due_while_the_engine_was_down_happens_once_when_it_returns(wo
     assert world.kinds(case).count("paged") == 3
 
 
-def test_a_deadline_that_fails_is_rolled_back_and_applied_once_later(world, monkeypatch):
-    import oncall.engine.tick as engine_module
-
+def test_a_deadline_that_fails_is_rolled_back_and_applied_once_later(world):
     case = world.open_case()
-    real = engine_module._HANDLERS["escalate"]
 
-    def crash(*args, **kwargs):
-        real(*args, **kwargs)  # the pages are enqueued ... and then the process "dies"
-        raise RuntimeError("killed mid-transaction")
+    def crash(deadline, case):
+        # The step was applied (its pages enqueued) ... and then the process "dies".
+        if deadline.kind == DeadlineKind.ESCALATE:
+            raise RuntimeError("killed mid-transaction")
 
-    monkeypatch.setitem(engine_module._HANDLERS, "escalate", crash)
-    result = tick(world.runtime)
+    with crash_points.armed(crash_points.AFTER_DEADLINE_APPLIED, crash):
+        result = tick(world.runtime)
     assert result.failed == 1 and result.applied == 0
     world.sender.run_once()
     assert world.texts(ALICE) == []  # rolled back: nothing was sent
-    monkeypatch.setitem(engine_module._HANDLERS, "escalate", real)
     world.settle()
     assert world.texts(ALICE) == [PAGE_1001]
     assert world.kinds(case).count("paged") == 1
@@ -421,6 +424,71 @@ def test_the_tick_writes_a_heartbeat_with_the_lag(world):
     with world.runtime.sessions() as session:
         beat = session.get(EngineHeartbeat, world.runtime.instance)
         assert beat.last_tick_at == world.clock.now() and beat.last_lag_ms == 3000.0
+
+
+# -- who a member is -------------------------------------------------------------------------
+NIGHTS = """
+team: nights
+timezone: America/Toronto
+members:
+  nina: {name: Nina Park, phone: "+15550100106"}
+rotations:
+  primary: {members: [nina], shift: 1w, start: 2026-11-02T09:00}
+escalation:
+  steps:
+    - {after: 0m, notify: [primary]}
+manager: nina
+"""
+
+
+def test_a_member_is_who_they_were_when_the_case_opened_for_every_part(
+    make_settings, db_url, clock, db_engine, tmp_path
+):
+    """The snapshot rule (rotations/README.md): the people on a case keep the contact details
+    they had when it opened; the live rotas only add people the snapshot does not know. The
+    engine, the sender and the phone line all ask :func:`member_of`."""
+    from oncall.services.case_people import case_people
+
+    rotations = tmp_path / "rotations"
+    rotations.mkdir()
+    support = (ROOT / "rotations" / "support.yaml").read_text()
+    (rotations / "support.yaml").write_text(support)
+    world = make_world(make_settings(db_url, paths={"rotations": str(rotations)}), clock, db_engine)
+    case = world.open_case()
+    world.settle()
+
+    # After the case opened: Alice's phone changes, Erin joins the team, and a second team's
+    # file appears (its manager may be paged as a last resort for a case that had no rota).
+    erin = '  erin:  {name: Erin Fox, phone: "+15550100105"}\n'
+    edited = support.replace(ALICE, "+15550100199").replace("  dana:", erin + "  dana:")
+    (rotations / "support.yaml").write_text(edited)
+    (rotations / "nights.yaml").write_text(NIGHTS)
+    world.runtime.rotas.reload()
+    assert world.runtime.rotas.team("support").members["alice"].phone == "+15550100199"
+
+    runtime = world.runtime
+    with runtime.sessions() as session:
+        stored = case_by_number(session, case)
+        assert member_of(runtime, stored, "alice") == Member(
+            "alice", "Alice Ng", ALICE, "alice@example.com"
+        )
+        assert member_of(runtime, stored, "erin") == Member(  # joined after the opening
+            "erin", "Erin Fox", "+15550100105", None
+        )
+        assert member_of(runtime, stored, "nina") == Member(  # another team's manager
+            "nina", "Nina Park", "+15550100106", None
+        )
+        assert member_of(runtime, stored, "nobody") is None
+        assert member_of(runtime, stored, None) is None
+
+    world.sms(ALICE, "ACK 1001")
+    with runtime.sessions() as session:  # a caller about the case is put through to ALICE
+        stored = case_by_number(session, case)
+        (person,) = case_people(session, runtime, stored, clock.now())
+        assert person.phone == ALICE
+    world.advance(minutes=55)  # 03:55: the status reminder goes to her number as it was
+    assert world.last_text(ALICE).startswith("Case 1001 (Acme Corp): status to the customer due")
+    assert world.texts("+15550100199") == []
 
 
 # -- cases nobody can be paged for -----------------------------------------------------------

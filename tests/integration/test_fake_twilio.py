@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import grimp
 import pytest
 import requests
-from flask import Flask, Response, abort, request
+from flask import Blueprint, Flask, Response, abort, request
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -28,18 +30,17 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.serving import make_server
 
-from tests.fakes.fake_twilio import (
+from oncall.fakes.twilio.expectations import UnexpectedMessages
+from oncall.fakes.twilio.protocol import (
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
     MAGIC_TO,
-    FakeTwilio,
-    VoiceCall,
-    VoiceError,
     num_segments,
-    post_signed,
-    sign,
-    start_fake_twilio,
 )
+from oncall.fakes.twilio.server import FakeTwilio, start_fake_twilio
+from oncall.fakes.twilio.signing import post_signed, sign
+from oncall.fakes.twilio.twiml import VoiceError
+from oncall.fakes.twilio.voice import VoiceCall
 
 ENGINEER = "+15555550123"
 OTHER_ENGINEER = "+15555550124"
@@ -100,6 +101,121 @@ def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
+# The routes of the stand-in app: what the oncall service would answer, built with the SDK.
+stand_in = Blueprint("stand_in", __name__)
+
+
+@stand_in.post("/twilio/voice")
+def _voice() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="/twilio/voice/menu?step=1", num_digits=1, timeout=3)
+    gather.say("Welcome to the critical line.")
+    gather.say("Press 1 to leave a message, 2 to reach the engineer.")
+    r.append(gather)
+    r.say("We did not receive your choice.")
+    r.redirect("/twilio/voice/retry")
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/retry")
+def _retry() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="menu?step=2", method="GET", num_digits=1, action_on_empty_result=True)
+    gather.say("Once more: press 1 or 2.")
+    r.append(gather)
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.route("/twilio/voice/menu", methods=["GET", "POST"])
+def _menu() -> Response:
+    digits = request.values.get("Digits", "")
+    r = VoiceResponse()
+    if digits == "1":
+        r.say("Describe the problem after the tone.")
+        r.record(
+            action="/twilio/voice/recorded",
+            recording_status_callback="/twilio/voice/recording",
+            max_length=60,
+            finish_on_key="#",
+        )
+    elif digits == "2":
+        r.say("Connecting you to the on-call engineer.")
+        dial = Dial(action="/twilio/voice/dialed", timeout=20, caller_id=LINE)
+        dial.number(ENGINEER, url="/twilio/voice/whisper")
+        r.append(dial)
+        r.say("Never reached: TwiML after a Dial with an action.")
+    else:
+        r.say("Goodbye.")
+        r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/recorded")
+def _recorded() -> Response:
+    r = VoiceResponse()
+    r.say("Thank you. Your case number is 1042.")
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/whisper")
+def _whisper() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="/twilio/voice/accept", num_digits=1, timeout=5)
+    gather.say("Critical case 1042 from Acme. Press 1 to accept.")
+    r.append(gather)
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/accept")
+def _accept() -> Response:
+    r = VoiceResponse()
+    if request.form.get("Digits") == "1":
+        r.say("Connecting.")
+    else:
+        r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/voice/dialed")
+def _dialed() -> Response:
+    r = VoiceResponse()
+    r.say(f"Dial status {request.form['DialCallStatus']}.")
+    r.hangup()
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/page")
+def _page() -> Response:
+    r = VoiceResponse()
+    gather = Gather(action="/twilio/page/ack", num_digits=1)
+    gather.say("Critical case 1042. Press 1 to acknowledge.")
+    r.append(gather)
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/page/ack")
+def _page_ack() -> Response:
+    r = VoiceResponse()
+    r.say("Acknowledged.")
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/sms")
+def _sms() -> Response:
+    r = MessagingResponse()
+    r.message(f"Got it: {request.form['Body']}")
+    return _twiml(r)
+
+
+@stand_in.post("/twilio/status")
+@stand_in.post("/twilio/voice/recording")
+def _status() -> tuple[str, int]:
+    return "", 204
+
+
 def make_app(svc: Service) -> Flask:
     app = Flask(__name__)
 
@@ -117,108 +233,7 @@ def make_app(svc: Service) -> Flask:
         values = request.form if request.method == "POST" else request.args
         svc.received.append((request.path, request.method, values.to_dict(flat=False)))
 
-    @app.post("/twilio/voice")
-    def voice() -> Response:
-        r = VoiceResponse()
-        gather = Gather(action="/twilio/voice/menu?step=1", num_digits=1, timeout=3)
-        gather.say("Welcome to the critical line.")
-        gather.say("Press 1 to leave a message, 2 to reach the engineer.")
-        r.append(gather)
-        r.say("We did not receive your choice.")
-        r.redirect("/twilio/voice/retry")
-        return _twiml(r)
-
-    @app.post("/twilio/voice/retry")
-    def retry() -> Response:
-        r = VoiceResponse()
-        gather = Gather(
-            action="menu?step=2", method="GET", num_digits=1, action_on_empty_result=True
-        )
-        gather.say("Once more: press 1 or 2.")
-        r.append(gather)
-        r.hangup()
-        return _twiml(r)
-
-    @app.route("/twilio/voice/menu", methods=["GET", "POST"])
-    def menu() -> Response:
-        digits = request.values.get("Digits", "")
-        r = VoiceResponse()
-        if digits == "1":
-            r.say("Describe the problem after the tone.")
-            r.record(
-                action="/twilio/voice/recorded",
-                recording_status_callback="/twilio/voice/recording",
-                max_length=60,
-                finish_on_key="#",
-            )
-        elif digits == "2":
-            r.say("Connecting you to the on-call engineer.")
-            dial = Dial(action="/twilio/voice/dialed", timeout=20, caller_id=LINE)
-            dial.number(ENGINEER, url="/twilio/voice/whisper")
-            r.append(dial)
-            r.say("Never reached: TwiML after a Dial with an action.")
-        else:
-            r.say("Goodbye.")
-            r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/recorded")
-    def recorded() -> Response:
-        r = VoiceResponse()
-        r.say("Thank you. Your case number is 1042.")
-        r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/whisper")
-    def whisper() -> Response:
-        r = VoiceResponse()
-        gather = Gather(action="/twilio/voice/accept", num_digits=1, timeout=5)
-        gather.say("Critical case 1042 from Acme. Press 1 to accept.")
-        r.append(gather)
-        r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/accept")
-    def accept() -> Response:
-        r = VoiceResponse()
-        if request.form.get("Digits") == "1":
-            r.say("Connecting.")
-        else:
-            r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/voice/dialed")
-    def dialed() -> Response:
-        r = VoiceResponse()
-        r.say(f"Dial status {request.form['DialCallStatus']}.")
-        r.hangup()
-        return _twiml(r)
-
-    @app.post("/twilio/page")
-    def page() -> Response:
-        r = VoiceResponse()
-        gather = Gather(action="/twilio/page/ack", num_digits=1)
-        gather.say("Critical case 1042. Press 1 to acknowledge.")
-        r.append(gather)
-        return _twiml(r)
-
-    @app.post("/twilio/page/ack")
-    def page_ack() -> Response:
-        r = VoiceResponse()
-        r.say("Acknowledged.")
-        return _twiml(r)
-
-    @app.post("/twilio/sms")
-    def sms() -> Response:
-        r = MessagingResponse()
-        r.message(f"Got it: {request.form['Body']}")
-        return _twiml(r)
-
-    @app.post("/twilio/status")
-    @app.post("/twilio/voice/recording")
-    def status() -> tuple[str, int]:
-        return "", 204
-
+    app.register_blueprint(stand_in)
     return app
 
 
@@ -235,6 +250,22 @@ def service() -> Iterator[Service]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# -- the package ------------------------------------------------------------------------------
+TEST_ONLY = {"pytest", "responses", "hypothesis", "aiosmtpd", "playwright", "importlinter", "grimp"}
+
+
+def test_the_fakes_run_without_any_test_dependency():
+    """``benchmarks/`` run them with the service's own dependencies: nothing from ``[test]``."""
+    graph = grimp.build_graph("oncall", include_external_packages=True, cache_dir=None)
+    imports = {
+        (module, imported.split(".")[0])
+        for module in graph.find_descendants("oncall.fakes")
+        for imported in graph.find_modules_directly_imported_by(module)
+    }
+    assert {(module, top) for module, top in imports if top in TEST_ONLY} == set()
+    assert ("oncall.fakes.twilio.signing", "twilio") in imports  # external imports are seen
 
 
 # -- signatures ------------------------------------------------------------------------------
@@ -683,6 +714,89 @@ def test_stop_is_idempotent_and_closes_open_keep_alive_connections():
         fake.stop()
         fake.stop()
         session.close()
+
+
+# -- expectations: a conversation with nothing unexpected ------------------------------------
+def test_expected_messages_are_claimed_in_order_and_nothing_else_is_left(fake, client):
+    client.messages.create(to=ENGINEER, from_=SENDER, body="[S1] Case 1042. Reply ACK 1042")
+    client.messages.create(to=ENGINEER, from_=SENDER, body="Reminder: Reply STATUS 1042")
+    client.messages.create(to=OTHER_ENGINEER, from_=SENDER, body="[S1] Case 1042. Reply ACK 1042")
+    first = fake.expect_message(to=ENGINEER, body="Reply ACK 1042")
+    assert first.body == "[S1] Case 1042. Reply ACK 1042"
+    assert fake.expect_message(body=re.compile(r"STATUS \d+")).to == ENGINEER
+    assert fake.expect_message(body="Reply ACK").to == OTHER_ENGINEER  # the first is claimed
+    fake.expect_no_other_messages()
+
+
+def test_an_expected_message_may_arrive_later(fake, client):
+    def send_soon() -> None:
+        time.sleep(0.2)
+        client.messages.create(to=ENGINEER, from_=SENDER, body="late page")
+
+    sender = threading.Thread(target=send_soon)
+    sender.start()
+    try:
+        assert fake.expect_message(to=ENGINEER, body="late", timeout=5).body == "late page"
+    finally:
+        sender.join()
+
+
+def test_a_message_claimed_once_cannot_be_claimed_again(fake, client):
+    client.messages.create(to=ENGINEER, from_=SENDER, body="Reply ACK 1042")
+    fake.expect_message(to=ENGINEER, body="Reply ACK 1042")
+    with pytest.raises(AssertionError, match=r"no message to \+15555550123 with 'Reply ACK"):
+        fake.expect_message(to=ENGINEER, body="Reply ACK 1042", timeout=0.2)
+
+
+def test_an_unexpected_message_fails_the_test_with_the_message_listed(fake, client):
+    client.messages.create(to=ENGINEER, from_=SENDER, body="Reply ACK 1042")
+    client.messages.create(to=CUSTOMER, from_=SENDER, body="Your case 1042 is resolved")
+    fake.expect_message(to=ENGINEER, body="ACK")
+    with pytest.raises(UnexpectedMessages) as raised:
+        fake.expect_no_other_messages()
+    message = str(raised.value)
+    assert "1 unexpected message" in message
+    assert CUSTOMER in message and "Your case 1042 is resolved" in message
+    assert ENGINEER not in message
+    assert isinstance(raised.value, AssertionError)  # pytest reports it as a failed assertion
+
+
+def test_allowed_messages_may_come_any_number_of_times_or_not_at_all(fake, client):
+    fake.allow_messages(to=ENGINEER, body=re.compile(r"^Reminder"))
+    fake.allow_messages(to=OTHER_ENGINEER, body="never sent")
+    for _ in range(3):
+        client.messages.create(to=ENGINEER, from_=SENDER, body="Reminder: status due")
+    fake.expect_no_other_messages()
+    client.messages.create(to=OTHER_ENGINEER, from_=SENDER, body="Reminder: status due")
+    with pytest.raises(UnexpectedMessages, match=OTHER_ENGINEER.replace("+", r"\+")):
+        fake.expect_no_other_messages()  # allowed for ENGINEER, not for OTHER_ENGINEER
+
+
+def test_refused_messages_are_not_messages_and_settle_waits_for_late_ones(fake, client):
+    fake.fail_next(code=21610)
+    with pytest.raises(TwilioRestException):
+        client.messages.create(to=ENGINEER, from_=SENDER, body="refused")
+    fake.expect_no_other_messages()  # a refused create reached nobody
+
+    def send_soon() -> None:
+        time.sleep(0.1)
+        client.messages.create(to=ENGINEER, from_=SENDER, body="one more thing")
+
+    sender = threading.Thread(target=send_soon)
+    sender.start()
+    try:
+        with pytest.raises(UnexpectedMessages, match="one more thing"):
+            fake.expect_no_other_messages(settle=1.0)
+    finally:
+        sender.join()
+
+
+def test_reset_forgets_claims_and_allowances(fake, client):
+    fake.allow_messages(body="anything")
+    client.messages.create(to=ENGINEER, from_=SENDER, body="anything at all")
+    fake.reset()
+    client.messages.create(to=ENGINEER, from_=SENDER, body="anything again")
+    assert [m.body for m in fake.unexpected_messages()] == ["anything again"]
 
 
 # -- calling the service back ----------------------------------------------------------------

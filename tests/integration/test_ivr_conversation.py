@@ -12,6 +12,7 @@ rotations/support.yaml): primary Alice (+15550100101), secondary Bob (+155501001
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -310,6 +311,21 @@ def test_known_caller_reports_an_s1_is_connected_and_the_engineer_accepts(client
     assert count(runtime, Attempt) == 0
 
 
+def test_the_case_email_of_a_call_has_its_message_id_at_once(client, runtime):
+    call = Caller(client, WILE)
+    call.dial_in()
+    call.press("1")
+    call.speak()
+    (email,) = rows(
+        runtime,
+        OutboundMessage,
+        OutboundMessage.purpose == "opened",
+        OutboundMessage.channel == "email",
+    )
+    assert email.to_address == "wile@acme.example"
+    assert re.fullmatch(rf"<oncall\.{email.id}\.[0-9a-f]{{16}}@vendor\.example>", email.message_id)
+
+
 def test_s2_opens_an_s2_case(client, runtime):
     call = Caller(client, ROAD_RUNNER)
     call.dial_in()
@@ -389,6 +405,9 @@ def test_not_entitled_after_hours_is_told_recorded_and_forwarded(client, runtime
     assert forward.to_address == "support-queue@vendor.example"
     assert forward.from_address == "support@vendor.example"
     assert "Hank Scorpio" in forward.body and HANK in forward.body
+    assert forward.subject == "Critical line call refused (not entitled): Hank Scorpio (Globex)"
+    # The one forward (oncall.cases.forward): no recipient key, Message-ID given when sent.
+    assert forward.recipient == "" and forward.message_id is None
     # Nobody was paged.
     assert count(runtime, OutboundMessage, OutboundMessage.channel == "sms") == 0
 
@@ -531,9 +550,9 @@ def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_
         pytest.skip("needs a second writer while the first is in flight (PostgreSQL)")
     from sqlalchemy import insert
 
-    from oncall.services import intake
+    from oncall.services import phone_intake
 
-    real = intake.HANDLERS["entry"]
+    real = phone_intake.HANDLERS["entry"]
 
     def racing(ctx, step):
         reply = real(ctx, step)
@@ -541,7 +560,7 @@ def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_
         with runtime.db.begin() as connection:
             connection.execute(
                 insert(WebhookReceipt).values(
-                    key=intake.receipt_key(ctx.call_sid, step, ctx.params),
+                    key=phone_intake.receipt_key(ctx.call_sid, step, ctx.params),
                     received_at=ctx.now,
                     response="<Response><Say>first</Say></Response>",
                     status_code=200,
@@ -549,7 +568,7 @@ def test_a_concurrent_duplicate_gets_what_the_first_one_got(client, runtime, db_
             )
         return reply
 
-    monkeypatch.setitem(intake.HANDLERS, "entry", racing)
+    monkeypatch.setitem(phone_intake.HANDLERS, "entry", racing)
     t = Caller(client, WILE).dial_in()
     assert t.says == ["first"]
     assert count(runtime, VoiceCall) == 0  # our half was rolled back

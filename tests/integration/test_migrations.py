@@ -26,7 +26,7 @@ def test_schema_matches_the_models(db_engine):
 
 
 def test_case_numbers_start_at_1001(db_engine):
-    from oncall.cases.store import next_case_number
+    from oncall.cases.opening import next_case_number
 
     sessions = make_session_factory(db_engine)
     with sessions() as session, session.begin():

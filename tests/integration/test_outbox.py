@@ -1,7 +1,7 @@
 """The outbox: retries, fallbacks, delivery callbacks, reconciliation and bundling.
 
-Same world as tests/test_engine.py: case 1001 opens at 03:00 Toronto, Alice is primary, Bob
-secondary (5 min), Dana after 10 min and the manager.
+Same world as tests/integration/test_engine.py: case 1001 opens at 03:00 Toronto, Alice is
+primary, Bob secondary (5 min), Dana after 10 min and the manager.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from oncall.bootstrap.runtime import build_runtime
-from oncall.cases.store import case_by_number, enqueue
+from oncall.cases.lookup import case_by_number
+from oncall.cases.outbox import enqueue
 from oncall.db.models import OutboundMessage
 from oncall.db.session import transaction
-from oncall.delivery.outbox import apply_status_callback, backoff, reconcile_stuck
+from oncall.delivery.reconcile import reconcile_stuck
+from oncall.delivery.status_callbacks import apply_status_callback
+from oncall.delivery.worker import backoff
 from oncall.domain.enums import Purpose
 from oncall.domain.transport import TransportError
 from oncall.web.app import create_app
@@ -273,7 +276,7 @@ def test_pages_waiting_to_be_retried_are_cancelled_by_an_ack(world):
 def crash_mid_send(world: PagingWorld):
     """Claim due rows as the sender does (committed ``sending``), then "die" before the
     provider answers: the rows stay in ``sending``."""
-    return world.sender._claim(world.clock.now())
+    return world.sender.claim(world.clock.now())
 
 
 def test_a_send_lost_in_a_crash_is_found_at_the_provider_and_not_sent_again(world):
@@ -320,7 +323,7 @@ def test_a_row_reconciled_while_it_waited_in_its_batch_is_not_sent_twice(world):
     (claim,) = crash_mid_send(world)  # claimed, still waiting for its turn
     world.clock.advance(seconds=61)
     reconcile_stuck(world.runtime, world.clock.now())  # not at Twilio: queued again
-    world.sender._deliver(claim, world.clock.now())  # its turn finally comes
+    world.sender.deliver(claim, world.clock.now())  # its turn finally comes
     assert world.fake.attempts == []
     (row,) = page_rows(world, ALICE)
     assert row.state == "pending"
@@ -334,15 +337,11 @@ def test_a_late_outcome_after_reconciliation_is_ignored(world):
     world.open_case()
     tick(world.runtime)
     (claim,) = crash_mid_send(world)
-    world.sender._deliver(claim, world.clock.now())  # sent: then the process hangs ...
+    world.sender.deliver(claim, world.clock.now())  # sent: then the process hangs ...
     (row,) = page_rows(world, ALICE)
     assert row.state == "sent"
     # ... and a stale "failed" for that attempt must not undo what was recorded.
-    world.sender._record(
-        claim,
-        world.clock.now(),
-        lambda s, r, t: world.sender._failed(s, r, t, TransportError("late", transient=False)),
-    )
+    world.sender.record(claim, TransportError("late", transient=False), world.clock.now())
     assert page_rows(world, ALICE)[0].state == "sent"
     assert world.fake.calls_to(ALICE) == []
 
@@ -487,24 +486,21 @@ def test_a_failed_bundle_falls_back_for_each_case(world):
 def test_a_woken_sender_pages_at_once_without_waiting_for_the_engine(
     make_settings, db_url, clock, db_engine
 ):
-    import time
-
     # The engine's safety-net interval is an hour: only the wake-up can send this page.
     settings = make_settings(db_url, engine={"tick": "1h"})
     world = make_world(settings, clock, db_engine)
     world.runtime.wake_hooks.append(world.sender.wake)
     world.sender.start()
     try:
-        time.sleep(0.2)  # let its start-up pass finish, so the page below needs the wake-up
+        # Its start-up pass is over, so the page below needs the wake-up.
+        assert world.sender.wait_idle(timeout=10)
+        assert world.texts(ALICE) == []
         world.open_case()  # commits, then wakes the sender (what intake does)
-        waited = 0.0
-        while not world.texts(ALICE) and waited < 10:
-            time.sleep(0.01)
-            waited += 0.01
+        assert world.sender.wait_idle(timeout=10)  # the wake-up was served
         assert world.texts(ALICE) == [PAGE_1001]
     finally:
         world.sender.stop()
-    assert world.sender._thread is None
+    assert not world.sender.running
 
 
 # -- email over SMTP -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from oncall.bootstrap.runtime import build_runtime
 from oncall.db.models import Deadline, OutboundMessage
 from oncall.db.session import make_engine
-from oncall.delivery.outbox import OutboxSender
+from oncall.delivery.worker import OutboxSender
 from oncall.engine.tick import tick
 from tests.fakes.transports import ALICE, BOB, DANA, FakeTransport, PagingWorld
 

@@ -1,5 +1,5 @@
 """The pure inbound-email layer: SendGrid Inbound Parse fixtures, MIME, charsets, addresses,
-severity markers and phrase rules, loop guards, threading.
+loop guards, threading (severity markers and phrase rules: ``test_severity.py``).
 
 Fixtures live in ``tests/fixtures/email/*.json``: ``{"description", "form", "files"?}`` where a
 form value is a string as werkzeug hands it over, ``{"$encode": charset, "text": ...}`` for the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,27 +20,19 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from oncall.domain.mail import (
-    DEFAULT_SEVERITY_RULES,
-    AttachmentInfo,
-    EmailParseError,
-    Headers,
-    InboundEmail,
-    SeverityRules,
-    SeverityVerdict,
+from oncall.domain.mail.addresses import display_name, normalise_address
+from oncall.domain.mail.decoding import decode_field
+from oncall.domain.mail.inbound import AttachmentInfo, EmailParseError, Headers, InboundEmail
+from oncall.domain.mail.loops import is_auto_generated
+from oncall.domain.mail.mime import parse_mime
+from oncall.domain.mail.sendgrid import parse_sendgrid, raw_form_fields
+from oncall.domain.mail.text import html_to_text, strip_quoted_reply
+from oncall.domain.mail.threads import (
     case_number_from_subject,
-    classify_severity,
-    decode_field,
-    display_name,
-    html_to_text,
-    is_auto_generated,
+    make_message_id,
     message_ids,
-    normalise_address,
-    parse_mime,
-    parse_sendgrid,
-    raw_form_fields,
-    strip_quoted_reply,
 )
+from oncall.domain.severity import SeverityVerdict, classify_severity
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 
@@ -348,168 +341,6 @@ def test_address_lists_are_normalised_and_deduplicated():
 
 
 # --------------------------------------------------------------------------------------------
-# severity: explicit markers
-
-
-@pytest.mark.parametrize(
-    ("subject", "severity", "marker"),
-    [
-        ("S1 portal down", 1, "S1"),
-        ("s1: portal down", 1, "s1"),
-        ("[S2] exports failing", 2, "S2"),
-        ("Sev 1 - help", 1, "Sev 1"),
-        ("Sev1", 1, "Sev1"),
-        ("SEV-2: reports", 2, "SEV-2"),
-        ("Severity 1", 1, "Severity 1"),
-        ("Severity: 2", 2, "Severity: 2"),
-        ("Severity level 2", 2, "Severity level 2"),
-        ("severity one", 1, "severity one"),
-        ("Sev #1", 1, "Sev #1"),
-        ("P1 incident", 1, "P1"),
-        ("(P2) login slow", 2, "P2"),
-        ("P0", 1, "P0"),
-        ("Priority 1", 1, "Priority 1"),
-        ("Priority: 2", 2, "Priority: 2"),
-        ("prio 2", 2, "prio 2"),
-        ("[CRITICAL] database", 1, "[CRITICAL]"),
-        ("(critical) database", 1, "(critical)"),
-        ("Re: [Case 1042] Sev 1: down", 1, "Sev 1"),
-        ("S1/S2 incident", 1, "S1"),
-        ("Is this S1?", 1, "S1"),
-        ("S3 - cosmetic glitch", 3, "S3"),
-        ("Sev 3", 3, "Sev 3"),
-        ("P4: typo on login page", 4, "P4"),
-        ("Severity 4", 4, "Severity 4"),
-        ("Sev 3 then, now Sev 1", 1, "Sev 1"),  # several: the most severe
-    ],
-)
-def test_subject_markers(subject, severity, marker):
-    assert classify_severity(subject, "") == SeverityVerdict(severity, f'subject marker "{marker}"')
-
-
-@pytest.mark.parametrize(
-    "subject",
-    [
-        "Case 1042",
-        "[Case 1042] follow-up",
-        "Case #1042",
-        "S10 controller fault",
-        "S1042",
-        "P12 form",
-        "Version 1.2 on host s1.acme.example",
-        "upgrade to P1.5 firmware",
-        "AWS S3 is slow",
-        "S3 bucket permissions",
-        "our s3-bucket sync",
-        "S5 or Sev 5 or Priority 9",
-        "Severity 10",
-        "sevone",
-        "PS1 and SP2 and XS1",
-        "[URGENT] please look",
-        "critical bug report for critical@vendor.example",
-        "ISO 9001 question",
-        "severity",
-        "",
-    ],
-)
-def test_not_markers(subject):
-    verdict = classify_severity(subject, "")
-    assert verdict == SeverityVerdict(None, "no severity marker or critical phrase found")
-    assert not verdict.critical
-
-
-def test_subject_marker_beats_body_marker():
-    assert classify_severity("Sev 3: question", "Actually this is S1.") == SeverityVerdict(
-        3, 'subject marker "Sev 3"'
-    )
-    assert classify_severity("Sev 1", "This is only S4.") == SeverityVerdict(
-        1, 'subject marker "Sev 1"'
-    )
-
-
-def test_body_marker_when_the_subject_has_none():
-    assert classify_severity("Help", "Severity: 2, exports fail") == SeverityVerdict(
-        2, 'body marker "Severity: 2"'
-    )
-
-
-def test_markers_beat_phrases():
-    assert classify_severity("P3", "production down") == SeverityVerdict(3, 'subject marker "P3"')
-    assert classify_severity("production down", "it is Sev 2") == SeverityVerdict(
-        2, 'body marker "Sev 2"'
-    )
-
-
-def test_quoted_text_is_ignored():
-    body = (
-        "Still waiting.\n\n"
-        "On Tue, 24 Nov 2026 at 02:16, Critical Support <critical@vendor.example> wrote:\n"
-        "> Sev 1 case opened\n> production down, data loss\n"
-    )
-    assert classify_severity("Re: update", body).severity is None
-    inline = "> Is it still Sev 1?\nNo, Sev 3 now.\n> ok\n"
-    assert classify_severity("", inline) == SeverityVerdict(3, 'body marker "Sev 3"')
-
-
-def test_nothing_found():
-    assert classify_severity(None, None) == SeverityVerdict(
-        None, "no severity marker or critical phrase found"
-    )
-    assert classify_severity("Hello", "Just saying hi.").severity is None
-
-
-# --------------------------------------------------------------------------------------------
-# severity: phrase rules (data; one test per rule)
-
-
-@pytest.mark.parametrize("phrase", DEFAULT_SEVERITY_RULES.s1_phrases)
-def test_each_s1_phrase(phrase):
-    verdict = classify_severity("Help needed", f"Hello, {phrase.upper()} since 02:00.")
-    assert verdict == SeverityVerdict(1, f'phrase "{phrase}"')
-
-
-@pytest.mark.parametrize("phrase", DEFAULT_SEVERITY_RULES.s2_phrases)
-def test_each_s2_phrase(phrase):
-    verdict = classify_severity(f"Re: {phrase}", "details follow")
-    assert verdict == SeverityVerdict(2, f'phrase "{phrase}"')
-
-
-@pytest.mark.parametrize("phrase", DEFAULT_SEVERITY_RULES.low_phrases)
-def test_each_low_phrase(phrase):
-    verdict = classify_severity("Hello", f"{phrase.title()}: see below.")
-    assert verdict == SeverityVerdict(3, f'phrase "{phrase}"')
-
-
-def test_phrases_match_whole_words_across_whitespace_and_apostrophes():
-    assert classify_severity("", "Production\n   DOWN").severity == 1
-    assert classify_severity("", "We can’t log in at all").reason == 'phrase "can\'t log in at all"'
-    assert classify_severity("", "scheduled system downtime").severity is None
-    assert classify_severity("", "undegraded").severity is None
-    assert classify_severity("", "dataloss").severity is None
-
-
-def test_the_longest_phrase_wins_and_the_most_severe_counts():
-    assert classify_severity("", "a partial outage, no workaround") == SeverityVerdict(
-        2, 'phrase "partial outage"'
-    )
-    assert classify_severity("", "a partial outage, and now data loss").severity == 1
-    assert classify_severity("feature request", "data loss").severity == 1
-    assert classify_severity("how to", "").severity == 3
-
-
-def test_custom_rules_are_data():
-    rules = SeverityRules(s1_phrases=["Kaput"], s2_phrases=("Sluggish checkout",))  # type: ignore[arg-type]
-    assert rules.s1_phrases == ("Kaput",)
-    assert classify_severity("", "everything is kaput", rules) == SeverityVerdict(
-        1, 'phrase "Kaput"'
-    )
-    assert classify_severity("", "sluggish  checkout", rules).severity == 2
-    assert classify_severity("", "production down", rules).severity is None
-    assert classify_severity("", "production down", SeverityRules()).severity is None
-    assert classify_severity("Sev 1", "", SeverityRules()).severity == 1  # markers need no rules
-
-
-# --------------------------------------------------------------------------------------------
 # loop guards
 
 
@@ -767,15 +598,25 @@ def test_several_inline_text_parts_are_joined_and_boundaryless_multiparts_read()
     assert "still here" in parse_mime(no_boundary).text
 
 
-def test_deep_nesting_is_bounded():
-    depth = 120
+def nested(depth: int) -> str:
+    """A message whose one text part sits ``depth`` multiparts deep."""
     parts = ["From: rr@acme.example\r\n"]
     for i in range(depth):
         parts.append(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n')
     parts.append("Content-Type: text/plain\r\n\r\ndeep\r\n")
     for i in reversed(range(depth)):
         parts.append(f"--b{i}--\r\n")
-    parse_mime("".join(parts))  # no RecursionError, no hang
+    return "".join(parts)
+
+
+def test_deep_nesting_is_bounded():
+    # Within the bound the body is found however deep it is.
+    assert parse_mime(nested(40)).text == "deep"
+    # Beyond it the walk stops (no RecursionError, no hang): the message is still read, the
+    # part too deep to reach is neither body nor attachment, and nothing raises.
+    mail = parse_mime(nested(120))
+    assert mail.from_address == "rr@acme.example"
+    assert mail.text == "" and mail.attachments == ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -922,6 +763,17 @@ def test_message_ids_for_threading():
     assert message_ids(parse_mime(mime())) == set()
 
 
+def test_the_message_ids_we_make():
+    # The one form of every Message-ID we send (outbox row id, random part, our domain), so a
+    # reply naming it threads back; intake and sender used to make them two ways.
+    first = make_message_id(42, "support@vendor.example")
+    assert re.fullmatch(r"<oncall\.42\.[0-9a-f]{16}@vendor\.example>", first)
+    assert make_message_id(42, "support@vendor.example") != first
+    assert make_message_id(7, "").endswith("@oncall.invalid>")
+    mail = parse_mime(mime(f"In-Reply-To: {first}"))
+    assert message_ids(mail) == {first}
+
+
 def test_headers_lookup():
     headers = Headers([("Received", "one"), ("X-Thing", "a"), ("received", "two")])
     assert headers["RECEIVED"] == "one"
@@ -1047,8 +899,11 @@ def test_parse_mime_raises_only_email_parse_error(from_, headers, body):
         mail = parse_mime(raw)
     except EmailParseError:
         return
-    mail.text.encode("utf-8")
-    is_auto_generated(mail)
+    mail.text.encode("utf-8")  # no lone surrogates
+    assert "\x00" not in mail.text
+    assert mail.from_address == mail.from_address.casefold()
+    reason = is_auto_generated(mail)
+    assert reason is None or (isinstance(reason, str) and reason)
 
 
 @settings(max_examples=100, deadline=None, database=None)

@@ -15,7 +15,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oncall.cases.store import CaseError
+from oncall.cases.errors import CaseError
 from oncall.db.models import Attempt, Case, MisuseFlag
 from oncall.reports.misuse import misuse_csv, misuse_report
 from oncall.reports.months import month_bounds, month_of, parse_month

@@ -2,8 +2,8 @@
 
 * ``POST /twilio/status``: message (``MessageSid``/``MessageStatus``) and call (``CallSid``/
   ``CallStatus``) status callbacks, applied in order and idempotently by
-  :func:`oncall.delivery.outbox.apply_status_callback`. A sid we don't know gets 200 and is
-  ignored (Twilio would otherwise retry it). That includes a callback that overtakes our own
+  :func:`oncall.delivery.status_callbacks.apply_status_callback`. A sid we don't know gets 200
+  and is ignored (Twilio would otherwise retry it). That includes a callback that overtakes our own
   record of the send (the provider id is stored when ``Messages.json`` answers): Twilio sends
   the later statuses too, and a page that fails this way is still caught by the escalation.
 * ``POST /twilio/page/<id>``: what a voice page says (case, severity, customer, summary) in a
@@ -18,7 +18,7 @@ import logging
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from oncall.delivery.outbox import apply_status_callback
+from oncall.delivery.status_callbacks import apply_status_callback
 from oncall.services.voice_pages import acknowledge_voice_page, voice_page
 from oncall.web.context import runtime
 from oncall.web.twilio.signature import public_url_for, twilio_signed

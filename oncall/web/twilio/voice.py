@@ -3,7 +3,7 @@
 ``/twilio/voice`` is what the Twilio console points at and must stay; every later step is
 reached through the ``action=`` URLs our own TwiML returns, so those paths are ours to choose.
 The attempt or dial leg is part of the path, which makes "Twilio retried this step" and "the
-caller tried again" different requests (see :mod:`oncall.services.intake`).
+caller tried again" different requests (see :mod:`oncall.services.phone_intake`).
 
 Views only check the signature, hand the form to one service call and return its TwiML.
 """
@@ -14,7 +14,8 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from oncall.services.intake import MalformedRequest, VoiceStep, handle_voice_step
+from oncall.services.phone_call import VoiceStep
+from oncall.services.phone_intake import MalformedRequest, handle_voice_step
 from oncall.web.context import runtime
 from oncall.web.twilio.signature import twilio_signed
 

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 import yaml
 
+# The repository (a source checkout): the example customers and the voice flows come from it.
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 AUTH_TOKEN = "e2e-auth-token"

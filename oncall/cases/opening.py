@@ -1,0 +1,159 @@
+"""Opening a case: the next human case number, the escalation policy frozen on the case, and
+the first deadlines (the first escalation step due at once, the triage and status targets).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oncall.cases.deadlines import schedule
+from oncall.cases.events import add_event
+from oncall.cases.lookup import find_case_by_intake_key
+from oncall.db.models import Case, Counter
+from oncall.domain import sla
+from oncall.domain.eligibility import is_business_hours
+from oncall.domain.enums import CaseState, DeadlineKind
+from oncall.domain.rota.snapshots import policy_snapshot
+from oncall.runtime import Runtime
+
+log = logging.getLogger("oncall.cases")
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """What intake knows when a case opens."""
+
+    customer_key: str
+    customer_name: str
+    plan: str
+    team: str
+    channel: str  # voice | email
+    severity: int
+    summary: str
+    contact_name: str = ""
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    intake_key: str | None = None  # "call:<CallSid>" / "email:<Message-ID>": opens once
+    recording_url: str | None = None
+    recording_duration: int | None = None
+
+
+def next_case_number(session: Session) -> int:
+    """Take the next human case number (1001, 1002, …).
+
+    The UPDATE takes a row lock on PostgreSQL, so concurrent openings get distinct numbers;
+    a rolled-back opening gives its number back.
+    """
+    session.execute(
+        update(Counter).where(Counter.name == "case_number").values(value=Counter.value + 1)
+    )
+    return session.scalar(select(Counter.value).where(Counter.name == "case_number"))
+
+
+def open_case(session: Session, runtime: Runtime, new: NewCase, now: datetime) -> Case:
+    """Open a case and start paging: the one entry point intake uses.
+
+    Idempotent on ``new.intake_key``: the same CallSid or Message-ID returns the case it
+    already opened. The escalation policy and the people it resolves to are snapshotted on the
+    case (see :mod:`oncall.domain.rota`), the first escalation step is due at once, and the
+    triage and first-status deadlines are armed. The caller commits and wakes the sender.
+    """
+    if new.intake_key:
+        existing = find_case_by_intake_key(session, new.intake_key)
+        if existing is not None:
+            return existing
+    settings = runtime.settings
+    after_hours = not is_business_hours(settings.business_hours, now, settings.zone)
+    targets = sla.targets(now, settings.sla, after_hours)
+    case = _new_case(session, runtime, new, now, after_hours, targets)
+    session.add(case)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another worker opened the same intake key between our check and our insert.
+        if new.intake_key:
+            existing = find_case_by_intake_key(session, new.intake_key)
+            if existing is not None:
+                return existing
+        raise
+    add_event(
+        session,
+        case,
+        now,
+        "opened",
+        f"Case {case.number} opened by {new.channel} from {new.contact_name or 'customer'} "
+        f"({new.customer_name}), S{new.severity}: {new.summary[:200]}",
+        actor=new.contact_name or new.customer_name,
+        channel=new.channel,
+        severity=new.severity,
+        after_hours=after_hours,
+    )
+    _arm_first_deadlines(session, runtime, case, now, targets)
+    return case
+
+
+def _new_case(
+    session: Session,
+    runtime: Runtime,
+    new: NewCase,
+    now: datetime,
+    after_hours: bool,
+    targets: sla.Targets,
+) -> Case:
+    """The case row, numbered, with its policy snapshot and its SLA targets."""
+    team = runtime.rotas.team(new.team)
+    if team is None:
+        # No live rota for the customer's team is a configuration error that must still
+        # reach a human: open the case anyway; the engine pages the fallback (see engine).
+        log.error("no rota for team %r; case opens without an escalation policy", new.team)
+        snapshot: dict[str, Any] = {}
+    else:
+        snapshot = policy_snapshot(team, now)
+    return Case(
+        number=next_case_number(session),
+        team=new.team,
+        customer_key=new.customer_key,
+        customer_name=new.customer_name,
+        plan=new.plan,
+        contact_name=new.contact_name,
+        contact_phone=new.contact_phone,
+        contact_email=new.contact_email,
+        channel=new.channel,
+        severity_claimed=new.severity,
+        severity=new.severity,
+        state=CaseState.OPEN,
+        summary=new.summary,
+        after_hours=after_hours,
+        intake_key=new.intake_key,
+        opened_at=now,
+        triage_due_at=targets.triage_due,
+        status_due_at=targets.first_status_due,
+        escalation=snapshot,
+        escalation_round=0,
+        recording_url=new.recording_url,
+        recording_duration=new.recording_duration,
+    )
+
+
+def _arm_first_deadlines(
+    session: Session, runtime: Runtime, case: Case, now: datetime, targets: sla.Targets
+) -> None:
+    # The first escalation step is a deadline due now, so paging goes through the same
+    # durable path as every later step: a crash right after this commit still pages.
+    policy = runtime.settings.sla
+    triage, first_status = targets.triage_due, targets.first_status_due
+    schedule(session, case, now, DeadlineKind.ESCALATE, now, seq=0)
+    schedule(session, case, now, DeadlineKind.TRIAGE_WARN, sla.warn_at(triage, policy, now))
+    schedule(session, case, now, DeadlineKind.TRIAGE_DUE, triage)
+    schedule(
+        session, case, now, DeadlineKind.STATUS_WARN, sla.warn_at(first_status, policy, now), seq=0
+    )
+    schedule(session, case, now, DeadlineKind.STATUS_DUE, first_status, seq=0)

@@ -1,0 +1,110 @@
+"""Outbox rows: adding a message inside the caller's transaction (once per dedupe key), the
+flag that tells the caller to wake the sender, and the backlog that health and metrics read.
+
+Sending them is the delivery worker's job (:mod:`oncall.delivery.worker`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from oncall.clock import ensure_aware
+from oncall.db.models import Case, OutboundMessage
+from oncall.domain.enums import OutboxState, Purpose
+from oncall.runtime import Runtime
+
+# ``session.info`` flag set by :func:`enqueue`, and by whoever makes a timer due at once
+# (:func:`oncall.cases.deadlines.schedule`, the engine pulling a step forward): a transaction
+# that left nothing due need not wake the sender (a wake costs the sender claim queries that
+# would find nothing).
+_WORK_DUE = "oncall.work_due"
+
+
+def mark_work_due(session: Session) -> None:
+    """This transaction leaves work due now: its caller should wake the sender."""
+    session.info[_WORK_DUE] = True
+
+
+def has_work_due(session: Session) -> bool:
+    return bool(session.info.get(_WORK_DUE))
+
+
+def sender_address(runtime: Runtime, channel: str) -> str:
+    """Who our messages come from on ``channel``: the email address or the critical line."""
+    settings = runtime.settings
+    return settings.email.from_address if channel == "email" else settings.twilio.critical_line
+
+
+def enqueue(
+    session: Session,
+    now: datetime,
+    *,
+    channel: str,
+    purpose: Purpose,
+    to: str,
+    body: str,
+    case: Case | None = None,
+    recipient: str = "",
+    from_address: str = "",
+    subject: str | None = None,
+    headers: dict[str, Any] | None = None,
+    message_id: str | None = None,
+    dedupe_key: str | None = None,
+    fallback_of: int | None = None,
+    not_before: datetime | None = None,
+) -> OutboundMessage | None:
+    """Add a message to the outbox; with ``dedupe_key`` the same message is only added once.
+
+    Returns None when a row with the same dedupe key already exists.
+    """
+    if dedupe_key is not None:
+        existing = session.scalar(
+            select(OutboundMessage.id).where(OutboundMessage.dedupe_key == dedupe_key)
+        )
+        if existing is not None:
+            return None
+    message = OutboundMessage(
+        case_id=case.id if case is not None else None,
+        channel=channel,
+        purpose=purpose,
+        recipient=recipient,
+        to_address=to,
+        from_address=from_address,
+        subject=subject,
+        body=body,
+        headers=headers or {},
+        message_id=message_id,
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=not_before or now,
+        created_at=now,
+        dedupe_key=dedupe_key,
+        fallback_of=fallback_of,
+    )
+    session.add(message)
+    session.flush()
+    mark_work_due(session)
+    return message
+
+
+def outbox_backlog(session: Session, now: datetime) -> tuple[int, float | None]:
+    """How many messages wait to go out, and how long the oldest has been waiting (seconds).
+
+    Age counts from when the message was queued, not from its next retry: during a provider
+    outage backoff keeps pushing ``next_attempt_at`` forward, and an age measured from it would
+    stay near zero while pages pile up. Messages scheduled for later that have never been tried
+    do not count until they are due.
+    """
+    waiting = OutboundMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING])
+    due = or_(OutboundMessage.attempts > 0, OutboundMessage.next_attempt_at <= now)
+    depth, oldest = session.execute(
+        select(func.count(), func.min(OutboundMessage.created_at)).where(waiting, due)
+    ).one()
+    if oldest is None:
+        return int(depth or 0), None
+    # min() loses the column type on SQLite: the value may come back naive.
+    return int(depth), max((now - ensure_aware(oldest)).total_seconds(), 0.0)

@@ -1,0 +1,283 @@
+"""The critical address's intake: one inbound email at a time, as SendGrid posts it.
+
+A mail that answers one of our case emails goes on that case
+(:mod:`oncall.services.email_replies`). Otherwise a registered contact whose plan covers the
+critical line now, writing about an S1 or S2 issue, opens a case and gets an auto-reply with its
+number and what happens next; anything else is refused (:mod:`oncall.services.email_refusals`):
+told why and where to go, forwarded to the regular support queue and recorded. Automatic mail
+(out-of-office, bounces, lists) never opens a case and is never answered.
+
+SendGrid retries, so a mail is handled once: it is keyed ``email:<Message-ID>`` (a hash of its
+headers and text when it has none) in :mod:`oncall.services.receipts`, and the same mail again
+gets the first outcome with ``duplicate=True``. Underneath, a case opens once per that key and a
+refusal is recorded once per it, so even a concurrent duplicate changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from oncall.cases.customer import notify_customer
+from oncall.cases.events import add_event
+from oncall.cases.opening import NewCase, open_case
+from oncall.db.models import Case, OutboundMessage
+from oncall.domain.eligibility import entitlement
+from oncall.domain.enums import Purpose
+from oncall.domain.mail.inbound import InboundEmail
+from oncall.domain.mail.loops import is_auto_generated
+from oncall.domain.mail.text import strip_quoted_reply
+from oncall.domain.mail.threads import make_message_id
+from oncall.domain.severity import (
+    DEFAULT_SEVERITY_RULES,
+    SeverityRules,
+    SeverityVerdict,
+    classify_severity,
+    is_critical,
+)
+from oncall.runtime import Runtime
+from oncall.services.email_refusals import auto_reply_headers, refuse_email, strip_reply_prefix
+from oncall.services.email_replies import attach_reply, threaded_case
+from oncall.services.misuse import review_refused_attempts
+from oncall.services.receipts import Repeat, act_once, bounded_key
+from oncall.sources.customers import Contact, Customer
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    """What became of one inbound email (also the JSON the webhook answers)."""
+
+    outcome: str  # case | reply | refused
+    case_number: int | None = None
+    reason: str | None = None  # refusals: unknown_sender, not_entitled, non_critical, ...
+    auto_replied: bool = False
+    forwarded: bool = False
+    duplicate: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def email_key(mail: InboundEmail) -> str:
+    """``email:<Message-ID>``; without one, a hash of what identifies this message."""
+    if mail.message_id:
+        return bounded_key("email:", mail.message_id)
+    material = json.dumps(
+        [list(mail.headers.raw_items()), mail.from_address, mail.subject, mail.text],
+        ensure_ascii=False,
+    )
+    return "email:sha256:" + hashlib.sha256(material.encode("utf-8", "replace")).hexdigest()
+
+
+def handle_inbound_email(runtime: Runtime, mail: InboundEmail, now: datetime) -> IntakeOutcome:
+    """Open a case, attach a reply, or refuse (auto-reply + forward + recorded attempt).
+
+    Idempotent on the Message-ID: the same message again returns the first outcome with
+    ``duplicate=True`` and changes nothing.
+    """
+    key = email_key(mail)
+    outcome = act_once(
+        runtime,
+        key,
+        now,
+        lambda session: _email(session, runtime, mail, key, now),
+        lambda done: json.dumps(done.to_json()),
+    )
+    if isinstance(outcome, Repeat):
+        return IntakeOutcome(**{**json.loads(outcome.response or "{}"), "duplicate": True})
+    runtime.wake_sender()
+    return outcome
+
+
+def severity_rules(settings: Any) -> SeverityRules:
+    """The default rules with config's ``email.severity_phrases`` merged over them."""
+    phrases = settings.email.severity_phrases
+    extra_s1 = tuple(phrases.get(1, ()))
+    extra_s2 = tuple(phrases.get(2, ()))
+    return SeverityRules(
+        s1_phrases=tuple(dict.fromkeys(extra_s1 + DEFAULT_SEVERITY_RULES.s1_phrases)),
+        s2_phrases=tuple(dict.fromkeys(extra_s2 + DEFAULT_SEVERITY_RULES.s2_phrases)),
+        low_phrases=DEFAULT_SEVERITY_RULES.low_phrases,
+    )
+
+
+def _email(
+    session: Session, runtime: Runtime, mail: InboundEmail, key: str, now: datetime
+) -> IntakeOutcome:
+    """Decide what ``mail`` is and act on it; ``key`` ("email:<Message-ID>") makes the case or
+    the refusal it leads to happen once."""
+    settings = runtime.settings
+    robot = is_auto_generated(mail)
+    ours = _is_our_address(settings, mail.from_address)
+
+    case = threaded_case(session, runtime, mail)
+    if case is not None:
+        forwarded = attach_reply(session, runtime, case, mail, key, robot, now)
+        return IntakeOutcome("reply", case.number, forwarded=forwarded)
+
+    def refuse(
+        reason: str, customer: Customer | None, why: str, severity: int | None = None
+    ) -> IntakeOutcome:
+        replied, forwarded = refuse_email(
+            session, runtime, mail, key, now, reason, customer, robot, ours, why, severity
+        )
+        return IntakeOutcome("refused", reason=reason, auto_replied=replied, forwarded=forwarded)
+
+    match = runtime.directory().by_email(mail.from_address)
+    if robot:
+        # Out-of-office answers, bounces, list mail and other automatic messages never open a
+        # case (an absence notice quoting "Sev 1" must not wake an engineer) and never get an
+        # auto-reply; the regular queue still sees them.
+        return refuse(
+            "auto_generated",
+            match[0] if match else None,
+            why=f"it is an automatic message ({robot})",
+        )
+    if match is None:
+        return refuse(
+            "unknown_sender",
+            None,
+            why=f"{mail.from_address or 'the sender'} is not registered as a contact for "
+            f"the critical line",
+        )
+    customer, contact = match
+    verdict = entitlement(
+        customer.plan.critical_line,
+        customer.plan.hours,
+        settings.business_hours,
+        now,
+        settings.zone,
+    )
+    if not verdict.entitled:
+        return refuse("not_entitled", customer, why=verdict.reason)
+    severity = classify_severity(mail.subject, mail.text, severity_rules(settings))
+    if not is_critical(severity.severity):
+        # No severity at all is a question to ask back, not misuse: only a message that says
+        # it is minor (S3/S4, "not urgent") counts towards the misuse review.
+        reason = "non_critical" if severity.severity is not None else "no_severity"
+        outcome = refuse(reason, customer, why=severity.reason, severity=severity.severity)
+        if reason == "non_critical":
+            review_refused_attempts(session, runtime, customer.key, now)
+        return outcome
+    return _open_email_case(session, runtime, mail, key, now, customer, contact, severity, ours)
+
+
+def _open_email_case(
+    session: Session,
+    runtime: Runtime,
+    mail: InboundEmail,
+    key: str,
+    now: datetime,
+    customer: Customer,
+    contact: Contact,
+    severity: SeverityVerdict,
+    ours: bool,
+) -> IntakeOutcome:
+    """Open the case and tell the sender its number and what happens next."""
+    case = open_case(
+        session,
+        runtime,
+        NewCase(
+            customer_key=customer.key,
+            customer_name=customer.name,
+            plan=customer.plan.key,
+            team=customer.team,
+            channel="email",
+            severity=severity.severity or 1,
+            summary=_summary(mail),
+            contact_name=contact.name or mail.from_name,
+            contact_phone=contact.phone,
+            contact_email=contact.email or mail.from_address,
+            intake_key=key,
+        ),
+        now,
+    )
+    add_event(
+        session,
+        case,
+        now,
+        "email_received",
+        f"Email from {mail.from_address}: {mail.subject or '(no subject)'} "
+        f"(severity from {severity.reason})",
+        actor=contact.name or mail.from_address,
+        message_id=mail.message_id,
+    )
+    if ours:  # a contact registered with one of our own addresses: never mail ourselves
+        return IntakeOutcome("case", case.number)
+    sent = notify_customer(
+        session,
+        runtime,
+        case,
+        now,
+        purpose=Purpose.OPENED,
+        text=_opened_text(runtime, case),
+        subject=strip_reply_prefix(mail.subject) or "Critical case opened",
+        dedupe_key=f"opened:{case.number}",
+    )
+    for message in sent:
+        if message.channel == "email":
+            _mark_auto_reply(message, mail)
+    return IntakeOutcome("case", case.number, auto_replied=any(m.channel == "email" for m in sent))
+
+
+def _mark_auto_reply(message: OutboundMessage, mail: InboundEmail) -> None:
+    """The case's first email answers the sender's mail: marked automatic, threaded under it,
+    and given its Message-ID now so a reply that races the send still finds the case."""
+    message.headers = {**(message.headers or {}), **auto_reply_headers(mail)}
+    if not message.message_id:
+        message.message_id = make_message_id(message.id, message.from_address)
+
+
+def _is_our_address(settings: Any, address: str) -> bool:
+    """Mail from our own addresses (or the queue's) is never answered or forwarded: a loop."""
+    ours = {
+        settings.email.from_address.casefold(),
+        settings.email.critical_address.casefold(),
+        settings.email.forward_to.casefold(),
+    }
+    return address.casefold() in ours
+
+
+def _summary(mail: InboundEmail) -> str:
+    """Subject plus the first lines of the new text: what the page and dashboard show."""
+    lines = [line.strip() for line in strip_quoted_reply(mail.text).splitlines() if line.strip()]
+    head = mail.subject.strip() or "(no subject)"
+    return "\n".join([head, *lines[:5]])[:1000]
+
+
+def _human(delta: timedelta) -> str:
+    """A target as a customer reads it: "the hour", "15 minutes"."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes and minutes % 60 == 0:
+        hours = minutes // 60
+        return "the hour" if hours == 1 else f"{hours} hours"
+    if minutes:
+        return f"{minutes} minutes"
+    return f"{int(delta.total_seconds())} seconds"
+
+
+def _opened_text(runtime: Runtime, case: Case) -> str:
+    """The auto-reply to a mail that opened a case: its number and what happens next."""
+    settings = runtime.settings
+    due = (
+        case.status_due_at.astimezone(settings.zone).strftime("%H:%M %Z")
+        if (case.status_due_at)
+        else ""
+    )
+    status_by = f" (by {due})" if due else ""
+    return (
+        f"Thank you. Your message opened critical case {case.number} (severity "
+        f"{case.severity}) with {settings.company}.\n\n"
+        f"What happens next: the on-call engineer has been paged and will take charge of the "
+        f"case within {_human(settings.sla.triage)}. You will receive a status update with an "
+        f"estimated time to resolution within {_human(settings.sla.first_status)}{status_by}, "
+        f"then regular updates until it is resolved.\n\n"
+        f"To add information, reply to this email and keep [Case {case.number}] in the "
+        f"subject. If things get worse, call the critical line: "
+        f"{settings.twilio.critical_line or 'see your support contract'}."
+    )
