@@ -6,6 +6,7 @@ exist, which is what a fresh clone sees.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,9 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def recipe(target: str, tmp_path: Path) -> list[str]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
+    # Under `make test` this is a sub-make: without the parent's variables it prints the same
+    # recipes as in a fresh shell.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
-        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        ["make", "--no-print-directory", "-n", target, f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
