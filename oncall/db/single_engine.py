@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from oncall.db.readiness import sqlite_file
+from oncall.db.readiness import DatabaseNotReady, sqlite_file
 
 
 class EngineAlreadyRunning(Exception):
@@ -56,7 +56,8 @@ def lock_file(database: Path) -> Path:
 def claim_engine(database_url: str, now: datetime) -> EngineLock | None:
     """Hold the engine lock of an SQLite database (None for other databases).
 
-    Raises :class:`EngineAlreadyRunning` when another live process holds it.
+    Raises :class:`EngineAlreadyRunning` when another live process holds it, and
+    :class:`~oncall.db.readiness.DatabaseNotReady` when the lock file cannot be made.
     """
     database = sqlite_file(database_url)
     if database is None:
@@ -65,7 +66,12 @@ def claim_engine(database_url: str, now: datetime) -> EngineLock | None:
     held = _held.get(path)
     if held is not None and held.descriptor >= 0:
         return held
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a folder that does not exist, or is not ours to write
+        raise DatabaseNotReady(
+            f"cannot use the database {database}: {exc.strerror} ({path.parent})"
+        ) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
