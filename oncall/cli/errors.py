@@ -56,8 +56,39 @@ def explain(error: BaseException) -> str:
     )
 
 
+GLOBAL_FLAGS = ("--debug",)
+GLOBAL_OPTIONS = ("--config",)  # each takes a value
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move ``--config PATH`` and ``--debug`` written after the command to the front, so that
+    ``oncall rota who --config /srv/oncall/config.yaml`` means what its writer meant. Nothing
+    after ``--`` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg in GLOBAL_FLAGS or arg.startswith(tuple(f"{o}=" for o in GLOBAL_OPTIONS)):
+            front.append(arg)
+        elif arg in GLOBAL_OPTIONS:  # with its value; click says so when the value is missing
+            front += args[index : index + 2]
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
 class OncallGroup(click.Group):
-    """The top group: a subcommand's exception becomes a sentence unless ``--debug``."""
+    """The top group: ``--config`` and ``--debug`` anywhere on the line; a subcommand's
+    exception becomes a sentence unless ``--debug``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context):
         try:

@@ -37,7 +37,7 @@ pass_context = click.make_pass_decorator(Context)
     default=None,
     metavar="PATH",
     help="config.yaml to use (default: $ONCALL_CONFIG or ./config.yaml). Relative paths in it "
-    "are relative to its folder.",
+    "are relative to its folder. May also come after the command, like --debug.",
 )
 @click.option(
     "--debug",

@@ -98,6 +98,22 @@ def test_rota_commands_read_the_rota_directory_the_config_names(runner, project,
     assert check.output == "ok: 1 team(s) (support), covered for the next 28 days\n"
 
 
+def test_rota_who_with_config_after_the_command_replayed_as_written(runner, project, elsewhere):
+    """Finding 3: `oncall rota who --config …` ignored the config's rota path."""
+    folder = project.parent
+    (folder / "rotations").rename(folder / "teams")
+    project.write_text(project.read_text().replace("rotations: rotations/", "rotations: teams/"))
+    for args in (
+        ["rota", "who", "--config", str(project), "--at", "2026-11-24 20:00"],
+        ["rota", "who", "--at", "2026-11-24 20:00", f"--config={project}"],
+    ):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "primary    Carol Li" in result.output
+    debug = runner.invoke(main, ["report", "sla", "--config", str(project), "--debug"])
+    assert debug.exception is not None and "Error:" not in debug.output  # the traceback
+
+
 def test_the_config_from_oncall_config_is_honoured_too(runner, project, elsewhere, monkeypatch):
     monkeypatch.setenv("ONCALL_CONFIG", str(project))
     result = runner.invoke(main, ["rota", "show", "--from", "2026-11-24", "--days", "1"])
