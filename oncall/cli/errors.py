@@ -74,7 +74,9 @@ def hoist_global_options(args: list[str]) -> list[str]:
             break
         if arg in GLOBAL_FLAGS or arg.startswith(tuple(f"{o}=" for o in GLOBAL_OPTIONS)):
             front.append(arg)
-        elif arg in GLOBAL_OPTIONS:  # with its value; click says so when the value is missing
+        elif arg in GLOBAL_OPTIONS:
+            if index + 1 == len(args):
+                raise click.BadOptionUsage(arg, f"Option '{arg}' requires an argument.")
             front += args[index : index + 2]
             index += 1
         else:

@@ -18,8 +18,17 @@ from oncall.cli.errors import hoist_global_options
         (["--config", "c.yaml", "check"], ["--config", "c.yaml", "check"]),
         (["report", "sla", "--debug"], ["--debug", "report", "sla"]),
         (["simulate", "sms", "--", "--debug"], ["simulate", "sms", "--", "--debug"]),
-        (["rota", "who", "--config"], ["--config", "rota", "who"]),  # click: value missing
     ],
 )
 def test_global_options_move_to_the_front(given, parsed):
     assert hoist_global_options(given) == parsed
+
+
+def test_a_config_option_without_its_path_is_a_usage_error():
+    from click.testing import CliRunner
+
+    from oncall.cli.main import main
+
+    result = CliRunner().invoke(main, ["rota", "who", "--config"])
+    assert result.exit_code == 2
+    assert "Option '--config' requires an argument." in result.output
