@@ -1,4 +1,5 @@
-"""Background work inside a process: the outbox sender thread, the engine tick, file polling.
+"""Background work inside a process: the outbox sender thread, the engine tick, the retention
+pass (:mod:`oncall.engine.retention`), file polling.
 
 APScheduler only drives the tick and the reload poll; what must happen lives in the database,
 so a process that dies loses nothing and the next tick (in any process) picks it up.
@@ -15,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from oncall.db.single_engine import EngineLock, claim_engine
 from oncall.delivery.reconcile import reconcile_stuck
 from oncall.delivery.worker import OutboxSender
+from oncall.engine.retention import RETENTION_EVERY, apply_retention
 from oncall.engine.tick import TickResult, tick
 from oncall.runtime import Runtime
 
@@ -47,6 +49,15 @@ class BackgroundServices:
                 "interval",
                 seconds=settings.engine.tick.total_seconds(),
                 id="engine-tick",
+                max_instances=1,
+                coalesce=True,
+            )
+            # Its own job, so a slow provider deleting recordings never delays a page.
+            self.scheduler.add_job(
+                lambda: _guarded(apply_retention, self.runtime),
+                "interval",
+                seconds=RETENTION_EVERY.total_seconds(),
+                id="retention",
                 max_instances=1,
                 coalesce=True,
             )

@@ -11,9 +11,10 @@ credentials.
 Try it with ``make run`` in another terminal::
 
     oncall simulate call --from +15551230001 --digits 1
-    oncall simulate call --from +15550009999 --pin 4821 --digits 2 --no-answer
+    oncall simulate call --from +15550009999 --pin 482193 --digits 2 --no-answer
     oncall simulate sms --from +15550100101 "ACK 1001"
     oncall simulate email --from wile@acme.example --subject "Sev 1: down" --body "..."
+    oncall simulate email --from rr@acme.example --unauthenticated --subject "Sev 1: down"
 """
 
 from __future__ import annotations
@@ -135,6 +136,12 @@ def sms(from_: str, url: str | None, body: str) -> None:
 @click.option("--body", default="", help="Plain-text body.")
 @click.option("--message-id", default=None, help="Message-ID (default: a new one).")
 @click.option("--in-reply-to", default=None, help="In-Reply-To, to answer one of our emails.")
+@click.option("--reply-to", default=None, metavar="ADDRESS", help="A Reply-To header.")
+@click.option(
+    "--unauthenticated",
+    is_flag=True,
+    help="Post SPF=fail and a failing DKIM verdict, as SendGrid reports a spoofed mail.",
+)
 @click.option(
     "--url",
     default=None,
@@ -147,9 +154,15 @@ def email(
     body: str,
     message_id: str | None,
     in_reply_to: str | None,
+    reply_to: str | None,
+    unauthenticated: bool,
     url: str | None,
 ) -> None:
-    """Send an email to the critical address the way SendGrid Inbound Parse posts it."""
+    """Send an email to the critical address the way SendGrid Inbound Parse posts it.
+
+    By default SPF and DKIM pass for the sender's domain, as for a real customer's mail;
+    --unauthenticated sends the failing verdicts of a forged From.
+    """
     settings = _settings()
     inbound = settings.email.inbound
     if not inbound.password:
@@ -161,7 +174,9 @@ def email(
     to = settings.email.critical_address
     domain = from_.rpartition("@")[2] or "example.com"
     message_id = message_id or make_msgid(domain=domain)
-    fields = _inbound_parse_fields(from_, to, subject, body, message_id, in_reply_to)
+    fields = _inbound_parse_fields(from_, to, subject, body, message_id, in_reply_to, reply_to)
+    if unauthenticated:
+        fields.update(SPF="fail", dkim=f"{{@{domain} : fail}}")
     # SendGrid always posts multipart/form-data; (None, value) makes requests send a field.
     response = requests.post(
         target,
@@ -177,7 +192,13 @@ def email(
 
 
 def _inbound_parse_fields(
-    from_: str, to: str, subject: str, body: str, message_id: str, in_reply_to: str | None
+    from_: str,
+    to: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    in_reply_to: str | None,
+    reply_to: str | None = None,
 ) -> dict[str, str]:
     """A plain-text email as SendGrid Inbound Parse posts it, SPF and DKIM passing."""
     domain = from_.rpartition("@")[2] or "example.com"
@@ -191,6 +212,8 @@ def _inbound_parse_fields(
     ]
     if in_reply_to:
         headers += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
+    if reply_to:
+        headers.append(f"Reply-To: {reply_to}")
     headers.append("Content-Type: text/plain; charset=UTF-8")
     return {
         "headers": "\n".join(headers) + "\n",

@@ -88,6 +88,7 @@ TOP_KEYS = {
     "api",
     "logging",
     "web",
+    "retention",
 }
 
 
@@ -142,6 +143,7 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
             or "INFO"
         ),
         max_request_bytes=web.child("max_request_bytes").integer(1_000_000, minimum=1024),
+        retention=sections.read_retention(root.child("retention")),
         environ=env,
     )
 

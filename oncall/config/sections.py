@@ -19,6 +19,7 @@ from oncall.config.settings import (
     InboundAuth,
     Paths,
     PenaltySettings,
+    RetentionSettings,
     SmtpSettings,
     TwilioSettings,
     User,
@@ -208,6 +209,7 @@ def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
             "inbound",
             "max_bytes",
             "severity_phrases",
+            "authserv_ids",
         }
     )
     smtp_node = node.child("smtp")
@@ -251,7 +253,41 @@ def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
         inbound=inbound,
         max_bytes=node.child("max_bytes").integer(10_000_000, minimum=1024),
         severity_phrases=phrases,
+        authserv_ids=tuple(
+            name.strip().casefold()
+            for name in node.child("authserv_ids").string_list()
+            if name.strip()
+        ),
     )
+
+
+RETENTION_KEYS = ("receipts", "refused_attempts", "recordings", "closed_cases")
+# SendGrid retries a post for up to 72 hours: a receipt kept for less could let a late retry
+# act a second time.
+RETENTION_MINIMUM = {"receipts": timedelta(days=3)}
+
+
+def read_retention(node: Node) -> RetentionSettings:
+    """``retention: {receipts: 30d, refused_attempts: 365d, recordings: 90d, closed_cases:
+    never}``: each a duration or ``never``; what is missing keeps its default."""
+    defaults = RetentionSettings()
+    if not node.present() or not node.is_mapping("a mapping of record kinds to ages"):
+        return defaults
+    node.check_keys(set(RETENTION_KEYS))
+    ages: dict[str, timedelta | None] = {}
+    for key in RETENTION_KEYS:
+        child = node.child(key)
+        if not child.present():
+            ages[key] = getattr(defaults, key)
+        elif isinstance(child.value, str) and child.value.strip().casefold() == "never":
+            ages[key] = None
+        else:
+            ages[key] = child.duration(getattr(defaults, key), positive=True)
+            shortest = RETENTION_MINIMUM.get(key, timedelta(days=1))
+            if ages[key] is not None and ages[key] < shortest:
+                child.error(f'"{child.value}" is too short: keep them {shortest.days}d or more')
+                ages[key] = getattr(defaults, key)
+    return RetentionSettings(**ages)
 
 
 def read_users(node: Node) -> dict[str, User]:

@@ -80,6 +80,18 @@ class EmailSettings:
     inbound: InboundAuth
     max_bytes: int
     severity_phrases: dict[int, tuple[str, ...]]
+    # Authserv-ids of the receiving MTA whose Authentication-Results headers are believed.
+    authserv_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long records are kept; None means for ever (``never``)."""
+
+    receipts: timedelta | None = timedelta(days=30)  # webhook receipts and IVR call states
+    refused_attempts: timedelta | None = timedelta(days=365)  # attempts and their messages
+    recordings: timedelta | None = timedelta(days=90)  # callers' recordings, here and at Twilio
+    closed_cases: timedelta | None = None  # resolved and downgraded cases
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class Settings:
     log_level: str
     max_request_bytes: int
     extra: dict[str, Any] = field(default_factory=dict)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     # The environment the file was read with (its ${VAR}s and overrides): a reload reads the
     # file again with the same one. Never shown: it holds secrets.
     environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -119,6 +119,9 @@ class Case(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     recording_duration: Mapped[int | None] = mapped_column(Integer)
     recording_sid: Mapped[str | None] = mapped_column(String(64))
+    # Opened from an email whose sender failed SPF and DKIM, for a customer that trusts
+    # unauthenticated email: shown as such, and never charged a misuse fee.
+    sender_unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -214,9 +217,17 @@ class OutboundMessage(Base):
 
 
 class Attempt(Base):
-    """An inbound contact that did not open a case: who, when, why, and what they were told."""
+    """An inbound contact that did not open a case: who, when, why, and what they were told.
+
+    Each wrong PIN is one too (reason ``wrong_pin``): the PIN guard counts them per caller
+    number and line-wide, hence the indexes.
+    """
 
     __tablename__ = "attempts"
+    __table_args__ = (
+        Index("ix_attempts_contact_at", "contact", "at"),
+        Index("ix_attempts_reason_at", "reason", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -265,7 +276,7 @@ class WebhookReceipt(Base):
     __tablename__ = "webhook_receipts"
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)  # the retention pass reads it
     response: Mapped[str] = mapped_column(Text, default="")
     status_code: Mapped[int] = mapped_column(Integer, default=200)
 

@@ -63,6 +63,7 @@ _LABELS = {
     Purpose.MANAGER_PAGE: "Manager page",
     Purpose.REMINDER: "Reminder",
     Purpose.FORWARD: "Forward to the support queue",
+    Purpose.SECURITY_ALERT: "Security alert",
 }
 
 

@@ -45,6 +45,7 @@ class Purpose(StrEnum):
     FORWARD = "forward"  # email to the regular support queue
     CUSTOMER_REPLY = "customer_reply"  # a customer's emailed reply, relayed to the engineers
     REFUSAL = "refusal"  # the answer to an email the critical line does not take
+    SECURITY_ALERT = "security_alert"  # SMS to the managers: PINs are being guessed
     # What the customer is told about their case (recipient ``customer``):
     OPENED = "opened"  # the case number, and when they will hear from us
     ACKNOWLEDGED = "acknowledged"  # an engineer is working on it

@@ -1,6 +1,7 @@
 """The port between the outbox and a provider: what a transport is handed (:class:`Outgoing`),
 what it answers (:class:`SendResult`, :class:`LookupResult`), how it fails
-(:class:`TransportError`), and the :class:`Transport` protocol every channel speaks.
+(:class:`TransportError`), the :class:`Transport` protocol every channel speaks, and
+:class:`RecordingStore`, what a voice transport that keeps recordings can do with them.
 
 It sits in the domain, below the runtime, because the runtime holds one transport per channel
 and is typed with this protocol; the transports themselves (console, Twilio, SMTP) live in
@@ -63,3 +64,14 @@ class Transport(Protocol):
     def lookup(self, message: Outgoing, since: datetime) -> LookupResult | None:
         """Find a message we may already have sent (None: the provider never got it)."""
         ...
+
+
+class RecordingStore(Protocol):
+    """A voice transport that keeps callers' recordings (Twilio does) and can delete one.
+
+    ``delete_recording`` returns when the recording is gone, including when the provider no
+    longer had it (deleting twice is harmless, so two engines may race); it raises
+    :class:`TransportError` when it could not be deleted now.
+    """
+
+    def delete_recording(self, recording_sid: str) -> None: ...

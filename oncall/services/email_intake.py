@@ -5,7 +5,9 @@ A mail that answers one of our case emails goes on that case
 critical line now, writing about an S1 or S2 issue, opens a case and gets an auto-reply with its
 number and what happens next; anything else is refused (:mod:`oncall.services.email_refusals`):
 told why and where to go, forwarded to the regular support queue and recorded. Automatic mail
-(out-of-office, bounces, lists) never opens a case and is never answered.
+(out-of-office, bounces, lists) never opens a case and is never answered. A mail claiming a
+contact, or answering a case, without passing SPF or DKIM aligned with its ``From`` is refused
+as ``unverified`` before anything else (:mod:`oncall.services.email_senders`).
 
 SendGrid retries, so a mail is handled once: it is keyed ``email:<Message-ID>`` (a hash of its
 headers and text when it has none) in :mod:`oncall.services.receipts`, and the same mail again
@@ -21,6 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.cases.customer import notify_customer
@@ -43,6 +46,12 @@ from oncall.domain.severity import (
 from oncall.runtime import Runtime
 from oncall.services.email_refusals import auto_reply_headers, refuse_email, strip_reply_prefix
 from oncall.services.email_replies import attach_reply, threaded_case
+from oncall.services.email_senders import (
+    SenderCheck,
+    check_sender,
+    customer_of_case,
+    refuse_unverified,
+)
 from oncall.services.misuse import review_refused_attempts
 from oncall.services.receipts import Repeat, act_once, bounded_key
 from oncall.sources.customers import Contact, Customer
@@ -114,21 +123,37 @@ def _email(
     settings = runtime.settings
     robot = is_auto_generated(mail)
     ours = _is_our_address(settings, mail.from_address)
+    sender = check_sender(runtime, mail)
 
     case = threaded_case(session, runtime, mail)
     if case is not None:
-        forwarded = attach_reply(session, runtime, case, mail, key, robot, now)
+        if not sender.accepted_for(customer_of_case(runtime, case)):
+            return _unverified(session, runtime, mail, key, now, sender, robot, ours, case)
+        forwarded = attach_reply(session, runtime, case, mail, key, robot, now, sender.verdict)
         return IntakeOutcome("reply", case.number, forwarded=forwarded)
 
     def refuse(
         reason: str, customer: Customer | None, why: str, severity: int | None = None
     ) -> IntakeOutcome:
         replied, forwarded = refuse_email(
-            session, runtime, mail, key, now, reason, customer, robot, ours, why, severity
+            session,
+            runtime,
+            mail,
+            key,
+            now,
+            reason,
+            customer,
+            robot,
+            ours,
+            why,
+            severity,
+            sender=sender.verdict,
         )
         return IntakeOutcome("refused", reason=reason, auto_replied=replied, forwarded=forwarded)
 
     match = runtime.directory().by_email(mail.from_address)
+    if match is not None and not sender.accepted_for(match[0]):
+        return _unverified(session, runtime, mail, key, now, sender, robot, ours, None, match[0])
     if robot:
         # Out-of-office answers, bounces, list mail and other automatic messages never open a
         # case (an absence notice quoting "Sev 1" must not wake an engineer) and never get an
@@ -164,7 +189,50 @@ def _email(
         if reason == "non_critical":
             review_refused_attempts(session, runtime, customer.key, now)
         return outcome
-    return _open_email_case(session, runtime, mail, key, now, customer, contact, severity, ours)
+    outcome = _open_email_case(session, runtime, mail, key, now, customer, contact, severity, ours)
+    if not sender.verified:
+        _mark_sender_unverified(session, outcome, sender, now)
+    return outcome
+
+
+def _unverified(
+    session: Session,
+    runtime: Runtime,
+    mail: InboundEmail,
+    key: str,
+    now: datetime,
+    sender: SenderCheck,
+    robot: str | None,
+    ours: bool,
+    case: Case | None,
+    claimed: Customer | None = None,
+) -> IntakeOutcome:
+    """A mail that claims a contact or answers ``case`` without proof: refused, see
+    :mod:`oncall.services.email_senders`."""
+    claimed = claimed or (customer_of_case(runtime, case) if case is not None else None)
+    replied, forwarded = refuse_unverified(
+        session, runtime, mail, key, now, sender, claimed, robot=robot, ours=ours, case=case
+    )
+    return IntakeOutcome("refused", reason="unverified", auto_replied=replied, forwarded=forwarded)
+
+
+def _mark_sender_unverified(
+    session: Session, outcome: IntakeOutcome, sender: SenderCheck, now: datetime
+) -> None:
+    """A case from a customer that trusts unauthenticated email, opened by mail that did not
+    pass: marked, so it shows and is never charged a misuse fee."""
+    case = session.scalar(select(Case).where(Case.number == outcome.case_number))
+    if case is None:
+        return
+    case.sender_unverified = True
+    add_event(
+        session,
+        case,
+        now,
+        "sender_unverified",
+        f"Sender unverified ({sender.verdict.describe()}): accepted because the customer "
+        f"trusts unauthenticated email; no misuse fee applies to this case",
+    )
 
 
 def _open_email_case(

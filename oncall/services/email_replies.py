@@ -16,6 +16,7 @@ from oncall.cases.lookup import case_by_number
 from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.enums import Purpose
+from oncall.domain.mail.authentication import SenderVerdict
 from oncall.domain.mail.inbound import InboundEmail
 from oncall.domain.mail.text import strip_quoted_reply
 from oncall.domain.mail.threads import case_number_from_subject, message_ids
@@ -70,44 +71,52 @@ def attach_reply(
     intake_key: str,
     robot: str | None,
     now: datetime,
+    sender: SenderVerdict | None = None,
 ) -> bool:
     """A customer's reply goes on the case's timeline and to the engineer's phone; no case,
     no auto-reply. Auto-generated replies (out-of-office) are kept but not relayed.
 
-    Returns whether the reply went to the regular support queue instead (nobody to relay to).
+    The caller has checked the sender (:mod:`oncall.services.email_senders`); a reply taken
+    without an authenticated sender (its customer trusts unauthenticated email) says so on
+    the timeline and in the SMS. Returns whether the reply went to the regular support queue
+    instead (nobody to relay to).
     """
     text = strip_quoted_reply(mail.text).strip() or mail.text.strip()
+    unverified = sender is not None and not sender.verified
+    marker = " (sender unverified)" if unverified else ""
     add_event(
         session,
         case,
         now,
         "customer_reply",
-        f"Customer replied by email ({mail.from_address}): {text[:4000]}",
+        f"Customer replied by email ({mail.from_address}){marker}: {text[:4000]}",
         actor=mail.from_name or mail.from_address,
         message_id=mail.message_id,
         subject=mail.subject,
         auto_generated=robot,
+        sender_verified=not unverified,
     )
     if robot:
         return False
     if not case.is_open:
         # Closed cases have nobody paging on them: the regular queue picks the reply up.
         why = f"a reply to closed case {case.number}"
-    elif _relay(session, runtime, case, text, intake_key, now):
+    elif _relay(session, runtime, case, f"replied{marker}: {text}", intake_key, now):
         return False
     else:
         # Nobody to text (no rota for the team): a person in the queue must still see it.
         why = f"a reply to case {case.number}, which has nobody to relay it to"
-    forward_mail(session, runtime, mail, intake_key, now, why, "the reply was not relayed")
+    told = "the reply was not relayed"
+    forward_mail(session, runtime, mail, intake_key, now, why, told, sender=sender)
     return True
 
 
 def _relay(
-    session: Session, runtime: Runtime, case: Case, text: str, intake_key: str, now: datetime
+    session: Session, runtime: Runtime, case: Case, said: str, intake_key: str, now: datetime
 ) -> bool:
     """Text the reply to whoever has the case; False when nobody with a phone has it."""
     people = [m for m in case_people(session, runtime, case, now) if m.phone]
-    body = to_gsm7(" ".join(f"Case {case.number} {case.customer_name} replied: {text}".split()))
+    body = to_gsm7(" ".join(f"Case {case.number} {case.customer_name} {said}".split()))
     body = truncate_words(body, 306)  # two SMS segments at most
     for member in people:
         enqueue(

@@ -7,7 +7,8 @@ Rules decided here:
 
 * **The fee** of a downgraded case is its plan's own ``misuse_fee`` (``customers.yaml``), else
   ``penalties.per_plan`` for the plan, else ``penalties.misuse_fee``; one fee flag per case,
-  in the month (company zone) it was flagged.
+  in the month (company zone) it was flagged. A case marked ``sender_unverified`` (opened by
+  unauthenticated mail of a customer that trusts it) is never flagged: no fee applies.
 * **A waiver** needs a reason, which goes on the case's timeline; waiving twice changes nothing.
 * **Refused attempts** at ``penalties.refused_attempts_review`` in a calendar month (company
   zone) raise one review flag for the customer, with no fee: a person decides.
@@ -90,6 +91,28 @@ def downgrade(
         case=case,
         dedupe_key=f"forward:{case.id}:downgraded",
     )
+    return _charge(session, runtime, case, name, severity, now)
+
+
+def _charge(
+    session: Session, runtime: Runtime, case: Case, name: str, severity: int, now: datetime
+) -> str:
+    """Flag the downgraded case for its fee (never one opened by an unverified sender); the
+    reply for the engineer."""
+    if case.sender_unverified:
+        # Nobody proved this mail came from the customer: it can never cost them a fee.
+        add_event(
+            session,
+            case,
+            now,
+            "misuse_not_charged",
+            "No misuse fee: the email that opened this case came from an unverified sender",
+            actor=name,
+        )
+        return (
+            f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
+            f"support queue; no misuse fee (sender unverified)."
+        )
     flag = _flag_for_fee(session, runtime, case, name, severity, now)
     return (
         f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "

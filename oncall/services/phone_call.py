@@ -66,6 +66,7 @@ class CallContext:
             "case_digits": "",
             "reason": "",
             "fee": "",
+            "email": spoken_address(settings.email.critical_address),
         }
         self.speech = Speech(values)
 
@@ -114,6 +115,14 @@ def start_over(ctx: CallContext) -> Reply:
     # A step arrived for a call we have no state for (or in another state): greet the caller
     # again rather than fail; the entry step knows what to do with a call that has a case.
     return (Redirect(ctx.urls.entry()),)
+
+
+def spoken_address(address: str) -> str:
+    """``critical@vendor.example`` as a voice reads it out: "critical at vendor dot example"."""
+    local, _, domain = address.partition("@")
+    if not domain:
+        return address
+    return f"{local.replace('.', ' dot ')} at {domain.replace('.', ' dot ')}"
 
 
 def as_int(value: str | None) -> int | None:

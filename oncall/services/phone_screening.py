@@ -19,6 +19,7 @@ from oncall.services.ivr import Person, Reply, Say
 from oncall.services.misuse import review_refused_attempts
 from oncall.services.phone_call import CallContext, VoiceStep, load_call, start_over
 from oncall.services.phone_case import ring
+from oncall.services.pin_guard import caller_key, locked_until, record_wrong_pin
 from oncall.services.receipts import DEDUPE_MAX, bounded_key
 from oncall.sources.customers import Customer
 
@@ -49,6 +50,9 @@ def entry(ctx: CallContext, step: VoiceStep) -> Reply:
     reply: list = [Say(ctx.prompt("greeting"))]
     match = ctx.runtime.directory().by_phone(ctx.caller)
     if match is None:
+        locked = _lockout(ctx, call)
+        if locked is not None:
+            return (*reply, *locked)
         call.state = "pin"
         return (*reply, *ivr.ask_pin(ctx.flow, ctx.urls, ctx.speech, 1))
     customer, contact = match
@@ -64,6 +68,9 @@ def pin(ctx: CallContext, step: VoiceStep) -> Reply:
     if call is None:
         return start_over(ctx)
     assert step.number is not None
+    locked = _lockout(ctx, call)  # another call from this number may have used up its tries
+    if locked is not None:
+        return locked
     digits = ctx.digits
     customer = ctx.runtime.directory().by_pin(digits) if digits else None
     outcome = ivr.pin_outcome(step.number, ctx.flow.pin_tries, customer is not None)
@@ -71,9 +78,21 @@ def pin(ctx: CallContext, step: VoiceStep) -> Reply:
         call.customer_key, call.contact_name = customer.key, ""
         said = Say(ctx.prompt("pin_accepted", ctx.speech.with_(customer=customer.name)))
         return (said, *_identified(ctx, call, customer))
+    bad: tuple = (Say(ctx.prompt("bad_pin")),) if digits else ()
     if digits:
         call.pin_attempts += 1
-    bad: tuple = (Say(ctx.prompt("bad_pin")),) if digits else ()
+        ctx.wake |= record_wrong_pin(
+            ctx.session,
+            ctx.runtime,
+            _caller_key(ctx),
+            ctx.now,
+            call_sid=ctx.call_sid,
+            attempt=step.number,
+            told=ctx.prompt("bad_pin"),
+        )
+        locked = _lockout(ctx, call)
+        if locked is not None:
+            return (*bad, *locked)
     if outcome is ivr.PinOutcome.RETRY:
         return (*bad, *ivr.ask_pin(ctx.flow, ctx.urls, ctx.speech, step.number + 1))
     told = ctx.prompt("pin_goodbye")
@@ -86,6 +105,33 @@ def pin(ctx: CallContext, step: VoiceStep) -> Reply:
         detail={"wrong_pins": call.pin_attempts, "tries": step.number},
     )
     return (*bad, *ivr.goodbye(told))
+
+
+def _caller_key(ctx: CallContext) -> str:
+    return caller_key(ctx.caller, ctx.runtime.settings.phone_region)
+
+
+def _lockout(ctx: CallContext, call: VoiceCall) -> Reply | None:
+    """A number with too many wrong PINs is told to email instead and not asked for a PIN
+    (see :mod:`oncall.services.pin_guard`); None when it may key one."""
+    caller = _caller_key(ctx)
+    until = locked_until(ctx.session, caller, ctx.now)
+    if until is None:
+        return None
+    told = ctx.prompt("pin_locked")
+    _refuse(
+        ctx,
+        call,
+        "pin_locked",
+        told,
+        None,
+        detail={
+            "number": caller,
+            "locked_until": until.isoformat(),
+            "wrong_pins": call.pin_attempts,
+        },
+    )
+    return ivr.goodbye(told)
 
 
 def _identified(ctx: CallContext, call: VoiceCall, customer: Customer) -> Reply:

@@ -4,6 +4,11 @@ Contacts are how the critical line recognises people: by caller ID, by email sen
 account PIN keyed on the phone. Phone numbers are normalised to E.164 (national forms read in
 config's ``phone_region``) and emails case-folded when the file loads, so lookups are exact
 matches.
+
+A mail counts as a contact's only when SPF or DKIM passes aligned with its ``From`` domain
+(:mod:`oncall.domain.mail.authentication`); ``trust_unauthenticated_email: true`` on a customer
+is the manager's exception for a customer whose mail system cannot pass. PINs are 4 to 16
+digits; ``oncall check`` warns about ones shorter than 6 (a 4-digit PIN is 10,000 guesses).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from oncall.config.yamlsource import Node, SourceError, SourceErrors, load_yaml
 from oncall.domain.phones import DEFAULT_REGION, parse_phone
 
 PLAN_HOURS = ["always", "business", "after_hours"]
+PIN_DIGITS = (4, 16)  # shortest and longest PIN accepted
+PIN_WARN_BELOW = 6  # shorter PINs are accepted with a warning
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class Customer:
     pin: str | None
     team: str
     contacts: tuple[Contact, ...]
+    # Accept this customer's mail without SPF/DKIM passing aligned: the case is then marked
+    # "sender unverified" and never charged a misuse fee.
+    trust_unauthenticated_email: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,12 +98,14 @@ def load_directory(path: Path | str, phone_region: str = DEFAULT_REGION) -> Dire
 
 
 def directory_errors(path: Path | str, phone_region: str = DEFAULT_REGION) -> list[SourceError]:
-    """Every problem in a customers file, or [] (for ``oncall check``)."""
+    """Every problem in a customers file, warnings included, or [] (for ``oncall check``)."""
     try:
-        load_directory(path, phone_region)
+        raw = load_yaml(path)
     except SourceErrors as exc:
         return exc.errors
-    return []
+    root = Node(raw, str(path))
+    _build(root, phone_region)
+    return list(root.errors)
 
 
 def _build(root: Node, phone_region: str) -> Directory:
@@ -154,7 +166,10 @@ class _Seen:
 
 
 def _customer(key: str, node: Node, plans: dict[str, Plan], seen: _Seen) -> Customer:
-    node.check_keys({"name", "plan", "pin", "team", "contacts"}, required={"name", "plan", "team"})
+    node.check_keys(
+        {"name", "plan", "pin", "team", "contacts", "trust_unauthenticated_email"},
+        required={"name", "plan", "team"},
+    )
     plan_name = node.child("plan").string("") or ""
     plan = plans.get(plan_name)
     if plan is None and plan_name:
@@ -170,6 +185,7 @@ def _customer(key: str, node: Node, plans: dict[str, Plan], seen: _Seen) -> Cust
         pin=pin,
         team=node.child("team").string("") or "",
         contacts=contacts,
+        trust_unauthenticated_email=node.child("trust_unauthenticated_email").boolean(False),
     )
 
 
@@ -177,9 +193,15 @@ def _pin(node: Node, key: str, seen: _Seen) -> str | None:
     pin = node.string()
     if pin is None:
         return None
-    if not pin.isdigit() or not 4 <= len(pin) <= 8:
-        node.error('a PIN is 4 to 8 digits (quote it: pin: "4821")')
+    shortest, longest = PIN_DIGITS
+    if not pin.isdigit() or not shortest <= len(pin) <= longest:
+        node.error(f'a PIN is {shortest} to {longest} digits (quote it: pin: "48213967")')
         return None
+    if len(pin) < PIN_WARN_BELOW:
+        node.warning(
+            f"a {len(pin)}-digit PIN is easy to guess ({10 ** len(pin):,} possibilities); "
+            f"use {PIN_WARN_BELOW} digits or more"
+        )
     if pin in seen.pins:
         node.error(f"PIN already used by customer {seen.pins[pin]!r}")
         return None

@@ -33,6 +33,7 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "pin_accepted": frozenset({"customer"}),
         "bad_pin": frozenset(),
         "pin_goodbye": frozenset(),
+        "pin_locked": frozenset({"email"}),
         "not_entitled": frozenset({"reason", "customer"}),
         "menu": frozenset({"customer"}),
         "menu_invalid": frozenset(),
@@ -52,6 +53,15 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
 )
 # Prompts that may be empty: the step then says nothing there.
 OPTIONAL_PROMPTS = frozenset({"identified", "pin_accepted"})
+# Prompts added after flow files were written: a file without one says these words.
+DEFAULT_PROMPTS: Mapping[str, str] = MappingProxyType(
+    {
+        "pin_locked": (
+            "Too many wrong PINs have been entered from this number. For the next hour, "
+            "please email the critical support line instead, at {email}. Goodbye."
+        ),
+    }
+)
 
 MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -130,7 +140,9 @@ def _build(root: Node) -> VoiceFlow | None:
     fields.update(_menu_section(root))
     fields.update(_record(root))
     fields.update(_connect(root))
-    prompts = _templates(root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt")
+    prompts = _templates(
+        root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt", defaults=DEFAULT_PROMPTS
+    )
     messages = _templates(root.child("messages"), MESSAGES, frozenset(), "message", True)
     return VoiceFlow(
         **fields, prompts=MappingProxyType(prompts), messages=MappingProxyType(messages)
@@ -251,15 +263,16 @@ def _templates(
     optional: frozenset[str],
     what: str,
     section_optional: bool = False,
+    defaults: Mapping[str, str] = MappingProxyType({}),
 ) -> dict[str, str]:
-    templates = {name: "" for name in spec}
+    templates = {name: defaults.get(name, "") for name in spec}
     if not node.present() and section_optional:
         for name in spec:
             node.error(f"missing {what} {name!r}")
         return templates
     if not node.is_mapping(f"a mapping of {what}s"):
         return templates
-    node.check_keys(set(spec), required=set(spec) - optional)
+    node.check_keys(set(spec), required=set(spec) - optional - set(defaults))
     for name, allowed in spec.items():
         child = node.child(name)
         if not child.present():

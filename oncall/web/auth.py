@@ -74,6 +74,7 @@ PUBLIC: tuple[PublicPath, ...] = (
     PublicPath("/api/", "", "a bearer token from api.tokens (oncall.web.api.routes)"),
     PublicPath("/login", "", "nothing: the sign-in form (CSRF-checked, rate-limited)"),
     PublicPath("/static/", "", "nothing: CSS and the countdown script"),
+    PublicPath("/favicon.ico", "", "nothing: the dashboard's icon"),
 )
 
 # Public paths whose POSTs carry their own proof (signatures, Basic auth): no CSRF token.

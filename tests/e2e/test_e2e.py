@@ -79,6 +79,7 @@ def send_email(svc: ServiceUnderTest, sender: str, subject: str, body: str, mess
             {"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8", "text": "UTF-8"}
         ),
         "SPF": "pass",
+        "dkim": f"{{@{sender.rpartition('@')[2]} : pass}}",
     }
     return requests.post(
         f"{svc.base_url}/email/inbound",

@@ -27,6 +27,7 @@ USERS = {
     "eddie": {"role": "engineer", "password_hash": generate_password_hash(PASSWORD, FAST)},
 }
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+RECORDING = "RE" + "0123456789abcdef" * 2  # a recording SID's shape
 
 
 @pytest.fixture
@@ -273,7 +274,7 @@ def test_open_cases_page_sla_colours_follow_the_clock(client, runtime, clock):
 
     row = row_for(client.get("/cases").text, 1001)
     assert 'class="clock ok"' in row and "15m 00s left" in row
-    assert "Acme Corp" in row and "voice" in row and "S1" in row
+    assert "Acme Corp" in row and "Phone" in row and "S1" in row
     acked = row_for(client.get("/cases").text, 1002)
     assert "Alice Ng" in acked and 'class="clock met"' in acked
 
@@ -302,7 +303,7 @@ def test_case_page_shows_timeline_recording_and_what_the_customer_was_told(clien
             session,
             1001,
             summary="<script>alert(1)</script> checkout down",
-            recording_url="https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE1",
+            recording_url=f"https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/{RECORDING}",
             recording_duration=42,
         )
         for minutes, kind, text in (
@@ -346,7 +347,9 @@ def test_case_page_shows_timeline_recording_and_what_the_customer_was_told(clien
     for text in ("Paged Alice Ng by SMS", "Triage target missed", "Acknowledged by Alice Ng"):
         assert text in html
     assert 'data-kind="breach"' in html
-    assert 'href="https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE1"' in html
+    # The recording plays through the service; the page never links Twilio.
+    assert '<audio controls preload="none" src="/cases/1001/recording">' in html
+    assert "api.twilio.com" not in html and RECORDING not in html
     assert "We are on it. Case 1001." in html  # what the customer was told
     assert "Reply ACK 1001" in html and ">delivered<" in html  # outbox rows with state
     assert "<script>alert(1)</script>" not in html  # escaped
@@ -403,6 +406,9 @@ def test_rota_page_shows_errors_while_the_last_good_version_is_live(
     html = client.get("/rotas/support").text
     assert "the rota below is the last good version" in html
     assert "support.yaml" in html and "Alice Ng" in html
+    # When the live version was loaded, in the team's zone like every other time.
+    assert "paging uses the version loaded at Tue 2026-11-24 03:00 EST" in html
+    assert "UTC" not in html
     assert "last good version is live" in client.get("/").text
 
 
@@ -414,7 +420,7 @@ def test_misuse_page_lists_flags_and_refused_attempts_for_the_month(client, runt
         for days, reason, customer in (
             (1, "not_entitled", "initech"),
             (2, "not_entitled", "initech"),
-            (3, "bad_severity", "initech"),
+            (3, "non_critical", "initech"),
             (1, "unknown_caller", None),
             (40, "not_entitled", "globex"),  # October: not this month
         ):
@@ -433,7 +439,9 @@ def test_misuse_page_lists_flags_and_refused_attempts_for_the_month(client, runt
     assert "2026-11" in html
     assert '<tr data-case="1001">' in html and '<tr data-case="1002">' not in html
     assert "250.00 USD" in html
-    assert "Initech" in html and "not_entitled ×2" in html and "bad_severity ×1" in html
+    assert "Initech" in html
+    assert "Plan does not cover it ×2" in html and "Not severity 1 or 2 ×1" in html
+    assert "not_entitled" not in html and "non_critical" not in html  # words, not codes
     assert "unknown caller" in html
     assert "Globex" not in html
     october_html = client.get("/misuse?month=2026-10").text

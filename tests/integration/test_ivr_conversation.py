@@ -347,7 +347,7 @@ def test_unknown_caller_with_the_right_pin(client, runtime):
     gather = t.gather
     assert gather.get("action") == BASE + "/twilio/voice/pin/1"
     assert gather.get("finishOnKey") == "#" and gather.get("numDigits") is None
-    t = call.press("4821")
+    t = call.press("482193")
     assert "Your account, Acme Corp, is verified" in t.text
     assert t.gather.get("action") == BASE + "/twilio/voice/menu/1"
     call.press("1")
@@ -370,12 +370,15 @@ def test_unknown_caller_with_three_wrong_pins_hears_goodbye_and_is_recorded(clie
     assert "could not verify your account" in t.text and "Goodbye" in t.text
     assert t.hangs_up and t.gather is None
     assert count(runtime, Case) == 0
-    (attempt,) = rows(runtime, Attempt)
+    (attempt,) = rows(runtime, Attempt, Attempt.reason != "wrong_pin")
     assert attempt.channel == "voice" and attempt.reason == "bad_pin"
     assert attempt.contact == STRANGER and attempt.customer_key is None
     assert "could not verify your account" in attempt.told
     assert attempt.detail["wrong_pins"] == 2
     assert attempt.intake_key == f"call:{call.sid}"
+    # Each wrong PIN is recorded on its own too (the PIN guard counts them); silence is not.
+    wrong = rows(runtime, Attempt, Attempt.reason == "wrong_pin", order=Attempt.id)
+    assert [(a.contact, a.detail["try"]) for a in wrong] == [(STRANGER, 1), (STRANGER, 3)]
 
 
 def test_a_caller_who_never_keys_a_pin_is_an_unknown_caller(client, runtime):

@@ -63,12 +63,12 @@ def test_simulate_call_with_pin_and_nobody_answering(runner, settings, server, r
         "--from",
         "+15550009999",
         "--pin",
-        "4821",
+        "482193",
         "--digits",
         "2",
         "--no-answer",
     )
-    assert "caller presses 4821" in output
+    assert "caller presses 482193" in output
     assert output.count("no answer") == 2
     assert "The on-call engineer has been paged" in output
     (case,) = cases(runtime)
@@ -116,3 +116,28 @@ def test_simulate_needs_an_auth_token(runner, make_settings, db_url):
     )
     assert result.exit_code == 2
     assert "needs twilio.auth_token" in result.output
+
+
+def test_simulate_email_sends_passing_verdicts_unless_told_otherwise(
+    runner, settings, server, runtime
+):
+    def send(*extra: str) -> str:
+        return simulate(
+            runner, settings, server, "email", "--from", "rr@acme.example",
+            "--subject", "Sev 1: checkout down", "--body", "Down for all users.", *extra,
+        )  # fmt: skip
+
+    spoofed = send("--unauthenticated", "--reply-to", "victim@third-party.example")
+    assert '"reason": "unverified"' in spoofed and '"case_number": null' in spoofed
+    assert cases(runtime) == []
+    with runtime.sessions() as session:
+        (attempt,) = session.scalars(select(Attempt))
+        assert attempt.reason == "unverified"
+        assert attempt.detail["sender_authentication"] == (
+            "SPF fail for acme.example; DKIM fail for acme.example"
+        )
+        (refusal,) = session.scalars(
+            select(OutboundMessage).where(OutboundMessage.purpose == "refusal")
+        )
+        assert refusal.to_address == "rr@acme.example"  # never the Reply-To of a forged From
+    assert '"outcome": "case"' in send()  # by default: SPF and DKIM pass for acme.example

@@ -223,3 +223,26 @@ def test_bad_business_hours_times(tmp_path, start, end, expected):
         f"business_hours: {{start: {start}, end: {end}}}\n",
     )
     assert any(f":3: business_hours.{expected}" in m for m in errors_of(path))
+
+
+def test_the_shipped_retention_policy_and_sender_trust_settings():
+    settings = load_settings(ROOT / "config.yaml", environ={})
+    retention = settings.retention
+    assert (retention.receipts, retention.refused_attempts, retention.recordings) == (
+        timedelta(days=30),
+        timedelta(days=365),
+        timedelta(days=90),
+    )
+    assert retention.closed_cases is None  # never
+    assert settings.email.authserv_ids == ()
+
+
+def test_authserv_ids_are_a_list_of_names(tmp_path):
+    base = "timezone: UTC\npublic_url: http://127.0.0.1:5000\n"
+    path = write(tmp_path, base + "email:\n  authserv_ids: [MX.SendGrid.net, mx2.example.net]\n")
+    assert load_settings(path, environ={}).email.authserv_ids == (
+        "mx.sendgrid.net",
+        "mx2.example.net",
+    )
+    path = write(tmp_path, base + "email:\n  authserv_ids: mx.sendgrid.net\n")
+    assert any("email.authserv_ids" in e for e in errors_of(path))

@@ -17,7 +17,7 @@ def test_shipped_customers_load_and_index():
     customer, contact = directory.by_phone("+1 555 123 0001")
     assert customer.key == "acme" and contact.name == "Wile E. Coyote"
     assert directory.by_email("WILE@Acme.Example")[0].key == "acme"
-    assert directory.by_pin("4821").key == "acme"
+    assert directory.by_pin("482193").key == "acme"
     assert directory.by_pin("0000") is None
     assert directory.by_phone("not a number") is None
     assert directory.customers["initech"].plan.critical_line is False
@@ -117,4 +117,42 @@ def test_junk_phone_is_an_error_with_file_and_line(tmp_path):
     assert str(info.value.errors[0]) == (
         f'{path}:9: customers.acme.contacts[0].phone: "ask reception" is not a phone number'
         ' (letters are not digits): write it like "+12015550123" (or, in US, "(201) 555-0123")'
+    )
+
+
+def test_trust_unauthenticated_email_is_a_customer_key(tmp_path):
+    path = tmp_path / "customers.yaml"
+    path.write_text(
+        CUSTOMER.replace("PHONE", '"+15551230001"').replace(
+            "    team: support\n", "    team: support\n    trust_unauthenticated_email: true\n"
+        )
+    )
+    assert load_directory(path).customers["acme"].trust_unauthenticated_email is True
+    assert (
+        load_directory(ROOT / "customers.yaml").customers["acme"].trust_unauthenticated_email
+        is False
+    )
+    path.write_text(path.read_text().replace("email: true", "email: sometimes"))
+    with pytest.raises(SourceErrors) as info:
+        load_directory(path)
+    assert "customers.acme.trust_unauthenticated_email: expected true or false" in str(
+        info.value.errors[0]
+    )
+
+
+def test_short_pins_load_with_a_warning_that_check_shows(tmp_path):
+    from oncall.sources.customers import directory_errors
+
+    path = tmp_path / "customers.yaml"
+    path.write_text(
+        CUSTOMER.replace("PHONE", '"+15551230001"').replace(
+            "    team: support\n", '    team: support\n    pin: "48213"\n'
+        )
+    )
+    assert load_directory(path).by_pin("48213").key == "acme"  # accepted: a warning only
+    (warning,) = directory_errors(path)
+    assert warning.severity == "warning"
+    assert str(warning) == (
+        f"{path}:8: warning: customers.acme.pin: a 5-digit PIN is easy to guess "
+        "(100,000 possibilities); use 6 digits or more"
     )

@@ -47,6 +47,7 @@ def test_the_shipped_flow_loads():
         "reason": "no",
         "fee": "250 US dollars",
         "accept_digit": "1",
+        "email": "critical at vendor dot example",
     }
     for name in PROMPTS:  # every prompt renders with the values the service supplies
         assert "{" not in flow.prompt(name, values)
@@ -225,3 +226,15 @@ def test_oncall_check_reports_flow_errors(runner, tmp_path):
     assert result.exit_code == 1
     assert "critical_line.yaml:" in result.output
     assert "connect.levles: unknown key" in result.output
+
+
+def test_a_flow_file_written_before_pin_locked_still_loads_and_says_the_default(tmp_path):
+    text = SHIPPED.read_text()
+    start = text.index("  pin_locked: >-")
+    end = text.index("  not_entitled:")
+    older = tmp_path / "critical_line.yaml"
+    older.write_text(text[:start] + text[end:])
+    flow = load_flow_file(older)
+    said = flow.prompt("pin_locked", {"email": "critical at vendor dot example"})
+    assert said.startswith("Too many wrong PINs have been entered from this number.")
+    assert "critical at vendor dot example" in said

@@ -22,6 +22,7 @@ class ConsoleTransport:
         self.stream = stream
         self.echo = echo
         self.sent: list[Outgoing] = []
+        self.deleted_recordings: list[str] = []
         self._lock = threading.Lock()
 
     def send(self, message: Outgoing) -> SendResult:
@@ -41,3 +42,12 @@ class ConsoleTransport:
                 if sent.id == message.id:
                     return LookupResult("console", "sent")
         return None
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Nothing holds recordings without a provider: say what would be deleted."""
+        with self._lock:
+            self.deleted_recordings.append(recording_sid)
+        if self.echo:
+            print(
+                f"[recording {recording_sid} deleted]", file=self.stream or sys.stdout, flush=True
+            )

@@ -17,6 +17,9 @@ Errors become :class:`~oncall.domain.transport.TransportError`:
 * permanent (fail and fall back): every other 4xx, e.g. 21211 invalid ``To``, 21610 the
   recipient texted STOP, 21614 not a mobile number, 21612 / 21408 cannot route there.
 
+Callers' recordings are deleted here too (:meth:`TwilioTransport.delete_recording`), for the
+retention pass (:mod:`oncall.engine.retention`).
+
 A timeout or reset *after the request went out* is **ambiguous**: Twilio may have created the
 message. Such errors carry ``ambiguous = True`` so the sender looks the message up (see
 :meth:`TwilioTransport.lookup`) before sending it again.
@@ -118,6 +121,21 @@ class TwilioTransport:
         except (requests.exceptions.RequestException, TwilioException) as exc:
             # e.g. a proxy returning HTML: nothing usable came back; try again later.
             raise TransportError(f"Twilio request failed: {exc!r}", transient=True) from exc
+
+    # -- recordings ------------------------------------------------------------------------
+    def delete_recording(self, recording_sid: str) -> None:
+        """``DELETE {api_base}/2010-04-01/Accounts/{sid}/Recordings/{RecordingSid}.json``.
+
+        204: deleted. 404: Twilio no longer has it (deleted before, maybe by another engine):
+        just as good. Anything else raises :class:`TransportError` and is tried again later.
+        """
+        try:
+            self._call(lambda: self.client.api.v2010.account.recordings(recording_sid).delete())
+        except TransportError as exc:
+            if exc.http_status == 404:
+                log.info("recording %s was already gone at Twilio", recording_sid)
+                return
+            raise
 
     # -- reconciliation --------------------------------------------------------------------
     def lookup(self, message: Outgoing, since: datetime) -> LookupResult | None:

@@ -101,7 +101,8 @@ class RotaRegistry:
                             0,
                             "",
                             "this edit is not live: paging uses the version loaded at "
-                            f"{status.loaded_at:%Y-%m-%d %H:%M:%S} UTC until it is fixed",
+                            f"{format_local(status.loaded_at, status.team.zone)} until it is "
+                            "fixed",
                         )
                     )
             return out

@@ -2,35 +2,54 @@
 its pages share.
 
 The pages are plain view functions in :mod:`~oncall.web.dashboard.cases`,
-:mod:`~oncall.web.dashboard.rotas` and :mod:`~oncall.web.dashboard.reports`; this module wires
-them to their URLs, so they never import it and every endpoint keeps its view's name
-(``dashboard.case_page``).
+:mod:`~oncall.web.dashboard.rotas`, :mod:`~oncall.web.dashboard.reports` and
+:mod:`~oncall.web.dashboard.recording`; this module wires them to their URLs, so they never
+import it and every endpoint keeps its view's name (``dashboard.case_page``).
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app
 
 from oncall.domain.timetext import format_duration
 from oncall.reports.clocks import format_seconds
 from oncall.web.context import runtime
-from oncall.web.dashboard import cases, reports, rotas
+from oncall.web.dashboard import cases, recording, reports, rotas
+from oncall.web.dashboard.labels import label
 
 bp = Blueprint("dashboard", __name__)
+
+
+def favicon():
+    """Browsers ask for ``/favicon.ico`` whatever the page links; it is in the static files."""
+    response = Response(_icon(current_app.static_folder or ""), mimetype="image/x-icon")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@functools.cache
+def _icon(folder: str) -> bytes:
+    # Under a kilobyte, asked for on every first visit: kept in memory once read.
+    return (Path(folder) / "favicon.ico").read_bytes()
+
 
 _PAGES = (
     ("/", cases.now_page, ["GET"]),
     ("/cases", cases.cases_page, ["GET"]),
     ("/cases/<int:number>", cases.case_page, ["GET"]),
+    ("/cases/<int:number>/recording", recording.case_recording, ["GET"]),
     ("/rotas", rotas.rotas_page, ["GET"]),
     ("/rotas/<team>", rotas.rota_page, ["GET"]),
     ("/misuse", reports.misuse_page, ["GET"]),
     ("/misuse/<int:number>/waive", reports.waive, ["POST"]),
     ("/reports", reports.reports_page, ["GET"]),
     ("/reports/misuse.csv", reports.misuse_csv_download, ["GET"]),
+    ("/favicon.ico", favicon, ["GET"]),
 )
 for rule, view, methods in _PAGES:
     bp.add_url_rule(rule, view_func=view, methods=methods)
@@ -63,6 +82,18 @@ def duration_filter(seconds):
 def span_filter(delta: timedelta) -> str:
     """A configured duration as the YAML writes it (``5m``, ``1h30m``)."""
     return format_duration(delta)
+
+
+@bp.app_template_filter("after")
+def after_filter(delta: timedelta) -> str:
+    """When an escalation step fires: ``at once``, ``after 5m``."""
+    return "at once" if delta <= timedelta(0) else f"after {format_duration(delta)}"
+
+
+@bp.app_template_filter("words")
+def words_filter(code: str | None, table: str) -> str:
+    """A stored code in words (:mod:`~oncall.web.dashboard.labels`)."""
+    return label(table, code)
 
 
 @bp.app_template_filter("iso")

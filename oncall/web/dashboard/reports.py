@@ -1,6 +1,7 @@
-"""The dashboard's pages about a month: misuse flags and refused attempts (``/misuse``, where a
-manager waives a fee), SLA compliance and the fees due (``/reports``), and the misuse billing
-export (``/reports/misuse.csv``). Months are calendar months in the service's time zone.
+"""The dashboard's pages about a month: misuse flags, refused attempts and emails from
+unverified senders that claimed a contact (``/misuse``, where a manager waives a fee), SLA
+compliance and the fees due (``/reports``), and the misuse billing export
+(``/reports/misuse.csv``). Months are calendar months in the service's time zone.
 
 The one view that changes something, waiving a fee, calls
 :func:`oncall.services.misuse.waive_misuse`.
@@ -9,7 +10,9 @@ The one view that changes something, waiving a fee, calls
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -46,19 +49,29 @@ def misuse_page():
     month = _month_arg(rt)
     start, end = month_bounds(month, rt.settings.zone)
     with rt.sessions() as session:
-        flags = list(
-            session.execute(
-                select(MisuseFlag, Case.number, Case.customer_name)
+        flags = [
+            (flag, case.number if case else None, case.customer_name if case else None)
+            for flag, case in session.execute(
+                select(MisuseFlag, Case)
                 .outerjoin(Case, Case.id == MisuseFlag.case_id)
                 .where(MisuseFlag.month == month)
                 .order_by(MisuseFlag.flagged_at.desc(), MisuseFlag.id.desc())
             )
-        )
+        ]
         per_customer = _refusals_per_customer(session, start, end)
         attempts = list(
             session.scalars(
                 select(Attempt)
                 .where(Attempt.at >= start, Attempt.at < end)
+                .order_by(Attempt.at.desc())
+                .limit(100)
+            )
+        )
+        # Listed on their own: wrong PINs can push them out of the latest hundred.
+        unverified = list(
+            session.scalars(
+                select(Attempt)
+                .where(Attempt.reason == "unverified", Attempt.at >= start, Attempt.at < end)
                 .order_by(Attempt.at.desc())
                 .limit(100)
             )
@@ -71,9 +84,23 @@ def misuse_page():
         flags=flags,
         refused=_refused_rows(per_customer, names),
         attempts=attempts,
+        unverified=unverified,
         names=names,
+        zone_of=_customer_zones(rt),
         can_waive=(current_user().role == "manager"),
     )
+
+
+def _customer_zones(rt: Runtime) -> Callable[[str | None], ZoneInfo]:
+    """The zone a customer's times are shown in: their team's, else the service's."""
+    customers = rt.directory().customers
+
+    def zone_of(customer_key: str | None) -> ZoneInfo:
+        customer = customers.get(customer_key or "")
+        team = rt.rotas.team(customer.team) if customer is not None else None
+        return team.zone if team is not None else rt.settings.zone
+
+    return zone_of
 
 
 def _refusals_per_customer(session: Session, start: datetime, end: datetime) -> list:

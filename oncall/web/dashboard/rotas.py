@@ -14,8 +14,8 @@ from flask import abort, redirect, render_template, url_for
 
 from oncall.config.yamlsource import SourceError
 from oncall.domain.rota.localtime import to_instant
-from oncall.domain.rota.model import OnCall, Team
-from oncall.domain.rota.resolve import shifts
+from oncall.domain.rota.model import EscalationStep, OnCall, Team
+from oncall.domain.rota.resolve import shifts, who_is_on_call
 from oncall.runtime import Runtime
 from oncall.web.auth import login_required
 from oncall.web.context import runtime
@@ -49,6 +49,7 @@ def rota_page(team: str):
         days=rota_days(live, now),
         levels=live.levels(),
         board=on_call_board([live], now)[0],
+        steps=[escalation_row(live, step, now) for step in live.escalation.steps],
         overrides=overrides,
         errors=rota_errors_for(rt, live.key, live.source),
         now=now,
@@ -65,6 +66,34 @@ def rota_errors_for(rt: Runtime, team_key: str, source: str = "") -> list[Source
         ):
             out.append(error)
     return out
+
+
+# -- the escalation policy ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One name a step notifies, for people: a level with who holds it now, or a member."""
+
+    name: str  # the level or rotation name, or the member's name
+    now: str  # who a level pages now ("" for a member, "nobody" for an empty level)
+    is_level: bool
+
+
+@dataclass(frozen=True)
+class StepRow:
+    after: timedelta
+    targets: list[Target]
+
+
+def escalation_row(team: Team, step: EscalationStep, now: datetime) -> StepRow:
+    targets = []
+    for name in step.notify:
+        if team.is_schedule(name):
+            current = who_is_on_call(team, name, now)
+            targets.append(Target(name, current.member.name if current else "nobody", True))
+        else:
+            member = team.members.get(name)
+            targets.append(Target(member.name if member else name, "", False))
+    return StepRow(step.after, targets)
 
 
 # -- the calendar ---------------------------------------------------------------------------
