@@ -6,11 +6,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall.db.models import Case
+from oncall.db.models import INTEGER_MAX, Case
 from oncall.domain.enums import OPEN_STATES
 
 
 def case_by_number(session: Session, number: int, for_update: bool = False) -> Case | None:
+    """The case numbered ``number``; None for a number no case can have (out of the column's
+    range: a subject naming ``[Case 3000000000]`` is a new contact, not a database error)."""
+    if not 0 < number <= INTEGER_MAX:
+        return None
     query = select(Case).where(Case.number == number)
     if for_update:
         query = query.with_for_update()

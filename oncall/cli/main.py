@@ -74,13 +74,15 @@ def serve(ctx: Context, host: str, port: int, threads: int, migrate: bool) -> No
     Serves the webhooks, API and dashboard with gunicorn (one worker, several threads) and
     runs the engine tick, the outbox sender and the config/rota/customers reload poll beside
     them. SIGHUP reloads config.yaml, the rotas, customers and voice flows. On SQLite, a
-    second engine on the same database file is refused.
+    second engine on the same database file is refused. In production it refuses to start
+    on empty or development secrets (see `oncall check`).
     """
     from oncall.cli.ports import check_port_free
     from oncall.cli.serve import serve_single_box
     from oncall.db.single_engine import claim_engine
 
     settings = ctx.settings
+    _refuse_development_secrets(settings)
     check_port_free(host, port)
     # Held by this process for as long as it runs; the worker gunicorn forks inherits it.
     claim_engine(settings.database_url, datetime.now(UTC))
@@ -99,6 +101,7 @@ def clock(ctx: Context) -> None:
     Several clock processes may run against one PostgreSQL database; due work is claimed
     with FOR UPDATE SKIP LOCKED, so nothing is sent twice. On SQLite there is one engine: a
     second one is refused. SIGHUP reloads config.yaml, the rotas, customers and voice flows.
+    In production it refuses to start on empty or development secrets (see `oncall check`).
     """
     import signal
     import threading
@@ -109,6 +112,7 @@ def clock(ctx: Context) -> None:
     from oncall.db.single_engine import claim_engine
 
     settings = ctx.settings
+    _refuse_development_secrets(settings)
     _require_ready(settings)
     claim_engine(settings.database_url, datetime.now(UTC))  # before anything starts
     configure_logging(settings.log_format, settings.log_level)
@@ -133,7 +137,12 @@ def clock(ctx: Context) -> None:
 @click.option("--days", default=28, show_default=True, help="Rota coverage horizon.")
 @pass_context
 def check(ctx: Context, days: int) -> None:
-    """Validate config, customers, rotas and voice flows; list every problem; exit 1 on any."""
+    """Validate config, customers, rotas and voice flows; list every problem; exit 1 on any.
+
+    In production (an https public_url, or ONCALL_ENV=production) an empty or development
+    secret is an error too, naming the variable to set: ONCALL_SECRET_KEY, TWILIO_AUTH_TOKEN,
+    ONCALL_INBOUND_PASSWORD.
+    """
     from datetime import UTC, datetime
 
     errors: list[SourceError] = []
@@ -145,9 +154,11 @@ def check(ctx: Context, days: int) -> None:
         click.echo(f"{len(exc.errors)} error(s) in {ctx.config_path}; other files not checked")
         sys.exit(1)
 
+    from oncall.config.production import secret_problems
     from oncall.sources.customers import directory_errors
     from oncall.sources.rotas.directory import check_directory
 
+    errors += secret_problems(settings)
     errors += directory_errors(settings.paths.customers, settings.phone_region)
     teams, rota_problems = check_directory(
         settings.paths.rotations, datetime.now(UTC), days=days, phone_region=settings.phone_region
@@ -166,6 +177,17 @@ def check(ctx: Context, days: int) -> None:
         f"ok: {ctx.config_path}, {settings.paths.customers.name}, {len(teams)} rota(s)"
         + (f", {len(errors)} warning(s)" if errors else "")
     )
+
+
+def _refuse_development_secrets(settings: Settings) -> None:
+    """Production never starts on the published development secrets (or none at all)."""
+    from oncall.config.production import DevelopmentSecretsInProduction, refuse_development_secrets
+
+    try:
+        refuse_development_secrets(settings)
+    except DevelopmentSecretsInProduction as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
 
 
 def _voice_flow_errors(settings: Settings) -> list[SourceError]:

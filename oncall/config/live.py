@@ -39,7 +39,7 @@ def restart_only_values(settings: Settings) -> dict[str, Any]:
         "email.transport": settings.email.transport,
         "email.smtp": settings.email.smtp,
         "logging": (settings.log_format, settings.log_level),
-        "web": settings.max_request_bytes,
+        "web": (settings.max_request_bytes, settings.trusted_proxies),
     }
 
 
@@ -61,6 +61,7 @@ def keep_restart_only(new: Settings, running: Settings) -> tuple[Settings, list[
         log_format=running.log_format,
         log_level=running.log_level,
         max_request_bytes=running.max_request_bytes,
+        trusted_proxies=running.trusted_proxies,
     )
     return kept, changed
 

@@ -89,6 +89,7 @@ TOP_KEYS = {
     "logging",
     "web",
     "retention",
+    "metrics",
 }
 
 
@@ -117,7 +118,7 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
     logging_node.is_mapping() if logging_node.present() else None
     logging_node.check_keys({"format", "level"})
     web = root.child("web")
-    web.check_keys({"max_request_bytes"})
+    web.check_keys({"max_request_bytes", "trusted_proxies"})
 
     return Settings(
         source=root.file,
@@ -144,6 +145,8 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
         ),
         max_request_bytes=web.child("max_request_bytes").integer(1_000_000, minimum=1024),
         retention=sections.read_retention(root.child("retention")),
+        trusted_proxies=web.child("trusted_proxies").integer(0, minimum=0),
+        metrics_token=sections.read_metrics_token(root.child("metrics")),
         environ=env,
     )
 

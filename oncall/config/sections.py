@@ -1,5 +1,6 @@
 """The readers of each section of ``config.yaml`` (business hours, SLA, penalties, paths, engine,
-Twilio, email, users, API tokens), and the email address check the other files share.
+Twilio, email, users, API tokens, the metrics token), and the email address check the other
+files share.
 
 Each reader takes the section's :class:`~oncall.config.yamlsource.Node`, reports every problem on
 it, and returns the section's settings with defaults for what is missing.
@@ -323,3 +324,14 @@ def read_api_tokens(node: Node) -> tuple[ApiToken, ...]:
         elif token:
             tokens.append(ApiToken(element.child("name").string("") or "", token))
     return tuple(tokens)
+
+
+def read_metrics_token(node: Node) -> str:
+    """``metrics.token``: the bearer token ``/metrics`` requires (empty: /metrics is open)."""
+    if not node.present() or not node.is_mapping():
+        return ""
+    node.check_keys({"token"})
+    token = node.child("token").string("") or ""
+    if token and len(token) < 16:
+        node.child("token").error("the metrics token must be at least 16 characters")
+    return token

@@ -129,6 +129,9 @@ class Settings:
     log_format: str
     log_level: str
     max_request_bytes: int
+    # web.trusted_proxies: reverse-proxy hops whose X-Forwarded-For/-Proto are believed
+    trusted_proxies: int = 0
+    metrics_token: str = ""  # metrics.token: /metrics wants it as a bearer token when set
     extra: dict[str, Any] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     # The environment the file was read with (its ${VAR}s and overrides): a reload reads the

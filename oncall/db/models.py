@@ -29,6 +29,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
 
+# The largest value an Integer column holds on PostgreSQL (a signed 32-bit integer); larger
+# numbers arriving from outside (a case number in a subject, an id in a URL) name nothing and
+# are answered as such before they reach a query, where they would overflow.
+INTEGER_MAX = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware datetimes on every backend.
@@ -313,3 +318,32 @@ class EngineHeartbeat(Base):
     last_tick_at: Mapped[datetime]
     last_lag_ms: Mapped[float] = mapped_column(Float, default=0.0)
     last_duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class WebSession(Base):
+    """A signed-in dashboard session, held on the server so signing out ends it everywhere.
+
+    The browser's signed cookie carries a random token; only its SHA-256 is stored, so reading
+    this table gives nobody a usable cookie. Signing out deletes the row: a copied cookie then
+    names nothing. Rows older than the session lifetime are deleted at the next sign-in.
+    """
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    signed_in_at: Mapped[datetime] = mapped_column(index=True)
+    # A digest of the password hash at sign-in: a changed password ends older sessions.
+    password_fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class SignInFailure(Base):
+    """A failed dashboard sign-in, counted per client address and per user name by the
+    sign-in limiter (in the database, so every worker and restart sees the same count)."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)

@@ -31,6 +31,18 @@ _UNITS = {
 }
 _TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})")
 
+# Dates typed into a query or a command (``since=``, ``month=``, ``--month``) are held to these
+# years: year 1 or 9999 overflows once shifted to UTC or to the next month, and nothing this
+# service records happens outside them.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9998
+
+
+def check_year(year: int, shown: str) -> None:
+    """ValueError naming ``shown`` when ``year`` is outside the years dates may name."""
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ValueError(f"{shown!r} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR}")
+
 
 def parse_duration(text: Any) -> timedelta:
     """``30s``, ``15m``, ``1h``, ``2d``, ``1w`` (and ``500ms``) to a timedelta.

@@ -99,4 +99,5 @@ def check_feed_token(secret: str, team: str, member: str | None, token: str | No
     """Whether ``token`` opens that feed (constant-time comparison)."""
     if not token:
         return False
-    return hmac.compare_digest(feed_token(secret, team, member), token)
+    # As bytes: compare_digest refuses a str with non-ASCII characters (``?token=é``).
+    return hmac.compare_digest(feed_token(secret, team, member).encode(), token.encode())

@@ -9,14 +9,18 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from oncall.domain.timetext import check_year
+
 MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def parse_month(month: str) -> tuple[int, int]:
-    """``(year, month)`` of ``2026-11``; a ValueError saying the expected form otherwise."""
+    """``(year, month)`` of ``2026-11``; a ValueError saying the expected form otherwise (also
+    for years outside 1900-9998: ``0000-01`` or ``9999-12`` would overflow the month's bounds)."""
     match = MONTH_PATTERN.match(month or "")
     if not match:
         raise ValueError(f"{month!r} is not a month like 2026-11")
+    check_year(int(match.group(1)), month)
     return int(match.group(1)), int(match.group(2))
 
 

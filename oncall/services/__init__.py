@@ -1,6 +1,6 @@
 """Use cases, each owning its transaction: the phone line (with its PIN guard) and the email
-intake (with its sender check), engineers' actions (SMS commands), misuse fees. A webhook or a
-CLI command calls one function here.
+intake (with its sender check), engineers' actions (SMS commands), misuse fees, dashboard sign-in. A
+webhook or a CLI command calls one function here.
 
 May import everything below the web: ``delivery``, ``engine``, ``cases``, ``runtime``,
 ``sources``, ``db``, ``config``, ``domain``.

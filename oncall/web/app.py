@@ -17,7 +17,7 @@ from oncall.bootstrap.runtime import build_runtime
 from oncall.config.loading import load_settings
 from oncall.config.settings import Settings
 from oncall.runtime import Runtime
-from oncall.web import auth, email_inbound, feeds, health, metrics
+from oncall.web import auth, edge, email_inbound, feeds, health, metrics
 from oncall.web.api import routes as api_routes
 from oncall.web.context import attach
 from oncall.web.dashboard import blueprint as dashboard
@@ -52,6 +52,7 @@ def create_app(
         app.config.update(test_config)
     attach(app, runtime)
 
+    edge.install(app, trusted_proxies=settings.trusted_proxies)
     _install_request_logging(app)
     _register_blueprints(app)
     return app

@@ -1,7 +1,10 @@
 """Dashboard sign-in, sessions, CSRF, and the guard that keeps every other page private.
 
-Users live in ``config.yaml`` (``users:``, made with ``oncall user add``); the session is
-Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind https: set by the app factory).
+Users live in ``config.yaml`` (``users:``, made with ``oncall user add``). Checking a password,
+the sign-in limiter and the sessions are :mod:`oncall.services.sign_in`'s: a session is a row on
+the server, and the browser's cookie (Flask's signed session: HttpOnly, SameSite=Lax, Secure
+behind https) carries only its random token, so signing out ends it for every copy of the
+cookie.
 
 The guard (:func:`init_app`) runs before every request: anything that is not in
 :data:`PUBLIC` needs a signed-in user, and every state-changing request to a private page (and
@@ -9,28 +12,35 @@ to the sign-in form itself) must carry the session's CSRF token. Public paths ar
 place, each with what protects it instead, so adding a route can never make it public by
 accident: a new route is private until someone adds it here.
 
-The sign-in rate limiter is in memory and **per process**: with several gunicorn workers an
-attacker gets ``LIMIT`` tries per worker. That is acceptable for a handful of managers with
-strong passwords; a shared limiter would need the database or Redis for little gain.
+Which Flask extensions, and why:
+
+* **Flask-WTF** (``CSRFProtect``) makes and checks the CSRF tokens (signed, bound to the
+  session, plus a same-origin ``Referer`` check on https). The guard calls it, so the order
+  stays "sign in first, then CSRF" and the webhooks, which carry their own proof, are never
+  asked for a token.
+* **Flask-Login**: not used. Its model is "public unless a view says ``login_required``"; ours is
+  the guard's "private unless listed public", which a forgotten decorator cannot open. What is
+  left for it to do (put a user id in the session) is one line, and the server-side session
+  (its "alternative token" pattern) would be ours to write either way.
+* **Flask-Limiter**: not used. It counts in process memory (or Redis, which this service does
+  not run) on the wall clock; the limiter here counts in the database, which every worker
+  shares, on the runtime's clock, which tests move; and it lets a browser that has signed in
+  as a user before past that user's (not the address's) limit, which needs the outcome of the
+  password check rather than a request count.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import logging
-import secrets
-import threading
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Flask,
-    abort,
+    Response,
     current_app,
     g,
     redirect,
@@ -39,14 +49,25 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import BadRequest, Forbidden
 
 from oncall.config.settings import User
+from oncall.services.sign_in import (
+    ADDRESS_LIMIT,
+    MAX_USERNAME,
+    sign_in,
+    sign_out,
+    signed_in_user,
+)
 from oncall.web.context import runtime
+from oncall.web.edge import CONTROL_CHARACTERS
 
 log = logging.getLogger("oncall.web.auth")
 
 bp = Blueprint("auth", __name__)
+csrf = CSRFProtect()
 
 
 @dataclass(frozen=True)
@@ -67,11 +88,11 @@ class PublicPath:
 PUBLIC: tuple[PublicPath, ...] = (
     PublicPath("/healthz", "", "nothing: load balancers and uptime checks"),
     PublicPath("/livez", "", "nothing: process liveness, touches no database"),
-    PublicPath("/metrics", "", "nothing: Prometheus scrapes it; counts only, no case details"),
+    PublicPath("/metrics", "", "metrics.token when set (bearer); counts only, no case details"),
     PublicPath("/twilio/", "", "X-Twilio-Signature (oncall.web.twilio.signature.twilio_signed)"),
     PublicPath("/email/inbound", "", "HTTP Basic credentials from email.inbound"),
     PublicPath("/rota/", ".ics", "the feed token in the URL (oncall.web.feeds)"),
-    PublicPath("/api/", "", "a bearer token from api.tokens (oncall.web.api.routes)"),
+    PublicPath("/api/", "", "a bearer token from api.tokens; /api/openapi.json is public"),
     PublicPath("/login", "", "nothing: the sign-in form (CSRF-checked, rate-limited)"),
     PublicPath("/static/", "", "nothing: CSS and the countdown script"),
     PublicPath("/favicon.ico", "", "nothing: the dashboard's icon"),
@@ -82,14 +103,12 @@ PUBLIC: tuple[PublicPath, ...] = (
 CSRF_EXEMPT = tuple(p for p in PUBLIC if p.path != "/login")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SESSION_MAX_AGE = timedelta(hours=12)  # a signed cookie never expires by itself; we make it
-LIMIT = 5  # failed sign-ins per username and address ...
-WINDOW = timedelta(minutes=5)  # ... inside this window, then 429 until the oldest ages out
-_LIMITER_KEYS = 10_000  # bound memory: forget the least recently failing keys beyond this
-
-# Checked against when the username is unknown, so an unknown name costs as much time as a
-# wrong password and response times don't reveal which usernames exist.
-_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+LIMIT = ADDRESS_LIMIT  # failed sign-ins from one address before it waits (see services)
+CSRF_MESSAGE = "CSRF token missing or wrong: reload the page and try again"
+# A browser that has signed in as a user carries this signed cookie naming them; the per-user
+# limit (not the per-address one) lets it through, so an attacker elsewhere can't lock them out.
+DEVICE_COOKIE = "oncall_device"
+DEVICE_COOKIE_DAYS = 365
 
 
 def is_public(path: str) -> bool:
@@ -100,93 +119,27 @@ def _csrf_exempt(path: str) -> bool:
     return any(p.matches(path) for p in CSRF_EXEMPT)
 
 
-# -- rate limiting ----------------------------------------------------------------------------
-class SignInLimiter:
-    """Failed sign-ins per (username, address) in a sliding window; in memory, per process."""
-
-    def __init__(self, limit: int = LIMIT, window: timedelta = WINDOW):
-        self.limit = limit
-        self.window = window
-        self._failures: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
-        failures = self._failures.get(key, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, key: tuple[str, str], now: datetime) -> int:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        with self._lock:
-            failures = self._recent(key, now)
-            if len(failures) < self.limit:
-                return 0
-            return max(int((failures[0] + self.window - now).total_seconds()) + 1, 1)
-
-    def failed(self, key: tuple[str, str], now: datetime) -> None:
-        with self._lock:
-            failures = self._recent(key, now)
-            failures.append(now)
-            self._failures[key] = failures
-            self._failures.move_to_end(key)
-            while len(self._failures) > _LIMITER_KEYS:
-                self._failures.popitem(last=False)
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
-def _limiter() -> SignInLimiter:
-    return current_app.extensions["oncall.signin_limiter"]
-
-
 # -- sessions and users ---------------------------------------------------------------------
-def _fingerprint(user: User) -> str:
-    # Stored in the session: changing a user's password (or removing them) in config signs out
-    # every session they had, without keeping server-side session state.
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
 def current_user() -> User | None:
     return g.get("user")
 
 
 def _load_user() -> User | None:
-    name = session.get("user")
-    if not name:
-        return None
-    user = runtime().settings.users.get(name)
-    if user is None or session.get("fp") != _fingerprint(user):
-        return None
-    try:
-        signed_in = datetime.fromisoformat(session.get("at", ""))
-    except (TypeError, ValueError):
-        return None
-    if runtime().clock.now() - signed_in > SESSION_MAX_AGE:
-        return None
-    return user
-
-
-def csrf_token() -> str:
-    """This session's CSRF token (made on first use); every form carries it."""
-    token = session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return token
-
-
-def _csrf_ok() -> bool:
-    expected = session.get("csrf", "")
-    given = request.form.get("csrf_token", "") or request.headers.get("X-CSRF-Token", "")
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+    rt = runtime()
+    return signed_in_user(rt, session.get("sid"), rt.clock.now())
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only local paths: ``next=https://evil.example`` or ``//evil.example`` must not redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site. Refused: other sites (``https://evil.example``,
+    ``//evil.example``), backslashes (``/\\evil.example``, read as ``//`` by browsers), and any
+    control character or whitespace (``/%09/evil.example``: browsers drop the tab and go to
+    ``//evil.example``)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or CONTROL_CHARACTERS.search(target) or any(c.isspace() for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return default
     return target
 
@@ -212,35 +165,74 @@ def manager_required(view: Callable) -> Callable:
         if user is None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if user.role != "manager":
-            abort(403, "managers only")
+            raise Forbidden("managers only")
         return view(*args, **kwargs)
 
     return wrapper
 
 
+# -- known devices --------------------------------------------------------------------------
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="oncall.known-device")
+
+
+def _known_device(username: str) -> bool:
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return False
+    try:
+        return _device_serializer().loads(cookie) == username.strip().casefold()
+    except BadSignature:
+        return False
+
+
+def _remember_device(response: Response, user: User) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(user.username.casefold()),
+        max_age=DEVICE_COOKIE_DAYS * 86400,
+        path=url_for("auth.login"),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 # -- the guard ------------------------------------------------------------------------------
 def init_app(app: Flask) -> None:
-    app.extensions["oncall.signin_limiter"] = SignInLimiter()
+    # The guard decides when to check (below); tokens live as long as the session does.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    csrf.init_app(app)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(exc: CSRFError):
+        log.warning("CSRF check failed on %s: %s", request.path, exc.description)
+        return BadRequest(CSRF_MESSAGE).get_response()
 
     @app.before_request
     def _guard():
-        g.user = _load_user()
         path = request.path
         if is_public(path):
-            if request.method not in SAFE_METHODS and not _csrf_exempt(path) and not _csrf_ok():
-                abort(400, "CSRF token missing or wrong: reload the page and try again")
+            # Only the sign-in form needs to know who is signed in; the webhooks, health and
+            # metrics never touch the session store.
+            g.user = _load_user() if path == url_for("auth.login") else None
+            if request.method not in SAFE_METHODS and not _csrf_exempt(path):
+                csrf.protect()
             return None
+        g.user = _load_user()
         if g.user is None:
-            if session.get("user"):
-                session.clear()  # expired, or the user's password changed: start over
+            if session.get("sid"):
+                session.clear()  # signed out elsewhere, expired, or the password changed
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        if request.method not in SAFE_METHODS and not _csrf_ok():
-            abort(400, "CSRF token missing or wrong: reload the page and try again")
+        if request.method not in SAFE_METHODS:
+            csrf.protect()
         return None
 
     @app.context_processor
     def _template_helpers():
-        return {"current_user": g.get("user"), "csrf_token": csrf_token}
+        # Templates also get csrf_token() from Flask-WTF: every form carries it.
+        return {"current_user": g.get("user")}
 
     @app.after_request
     def _security_headers(response):
@@ -270,46 +262,43 @@ def login():
         return render_template("login.html", next=next_url, error=None, username="")
 
     rt = runtime()
-    now = rt.clock.now()
-    username = request.form.get("username", "").strip()[:100]
-    password = request.form.get("password", "")
-    key = (username.casefold(), request.remote_addr or "-")
-    wait = _limiter().retry_after(key, now)
-    if wait:
-        log.warning("sign-in rate-limited for %r from %s", username, key[1])
+    username = request.form.get("username", "").strip()[:MAX_USERNAME]
+    result = sign_in(
+        rt,
+        username,
+        request.form.get("password", ""),
+        request.remote_addr or "-",
+        _known_device(username),
+        rt.clock.now(),
+    )
+    if result.retry_after:
+        minutes = (result.retry_after + 59) // 60
         body = render_template(
             "login.html",
             next=next_url,
             username=username,
-            error=f"Too many failed sign-ins. Try again in {(wait + 59) // 60} minute(s).",
+            error=f"Too many failed sign-ins. Try again in {minutes} minute(s).",
         )
-        return body, 429, {"Retry-After": str(wait)}
-
-    user = rt.settings.users.get(username)
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not valid or not user.password_hash:
-        _limiter().failed(key, now)
-        log.warning("failed sign-in for %r from %s", username, key[1])
+        return body, 429, {"Retry-After": str(result.retry_after)}
+    if result.user is None or result.token is None:
         body = render_template(
             "login.html", next=next_url, username=username, error="Wrong username or password."
         )
         return body, 401
 
-    _limiter().succeeded(key)
     # A fresh session (and CSRF token) at sign-in: a session id planted before cannot ride it.
     session.clear()
-    session["user"] = user.username
-    session["fp"] = _fingerprint(user)
-    session["at"] = now.isoformat()
-    csrf_token()
-    log.info("signed in: %s (%s)", user.username, user.role)
-    return redirect(next_url)
+    session["sid"] = result.token
+    response = redirect(next_url)
+    _remember_device(response, result.user)
+    return response
 
 
 @bp.post("/logout")
 def logout():
     # The guard has already checked the CSRF token (logout by a third-party form is a nuisance).
     user = current_user()
+    sign_out(runtime(), session.get("sid"))
     session.clear()
     if user is not None:
         log.info("signed out: %s", user.username)

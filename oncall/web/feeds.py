@@ -24,13 +24,13 @@ FEED_FUTURE = timedelta(days=90)
 
 def _feed(team_key: str, member: str | None) -> Response:
     services = runtime()
-    team = services.rotas.team(team_key)
-    if team is None:
-        abort(404)
+    # The token first: without the right one, an unknown team answers like a known one (403),
+    # so the feed URLs reveal no team names. Only a token made from our secret learns "404".
     secret = current_app.config["ONCALL_SECRET_KEY"]
     if not check_feed_token(secret, team_key, member, request.args.get("token")):
         abort(403)
-    if member is not None and member not in team.members:
+    team = services.rotas.team(team_key)
+    if team is None or (member is not None and member not in team.members):
         abort(404)
     now = services.clock.now()
     body = team_calendar(team, now - FEED_PAST, now + FEED_FUTURE, member=member, stamp=now)

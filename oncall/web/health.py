@@ -1,8 +1,15 @@
-"""``GET /healthz``: 200 when the service can do its job, 503 with the reasons when not."""
+"""``GET /healthz``: 200 when the service can do its job, 503 with the reasons when not.
+
+Public (load balancers and uptime checks ask it), so it says *what* is wrong without the
+details an attacker could use: file names but no paths, no file contents, no database error
+text. ``/livez`` only says the process answers.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Blueprint, jsonify
 from sqlalchemy import func, select
@@ -14,6 +21,8 @@ from oncall.db.models import Case, CaseEvent, EngineHeartbeat
 from oncall.db.session import database_reachable, schema_revision
 from oncall.domain.enums import OPEN_STATES
 from oncall.web.context import runtime
+
+log = logging.getLogger("oncall.web.health")
 
 bp = Blueprint("health", __name__)
 
@@ -59,17 +68,22 @@ def livez():
 
 @bp.get("/healthz")
 def healthz():
+    """Status and reasons for load balancers, in words that name no absolute path, no
+    connection string and no file content: anyone may ask. The details go to the log, and the
+    signed-in dashboard's Now page lists every file problem in full."""
     rt = runtime()
     reasons: list[str] = []
     db_ok, db_error = database_reachable(rt.db)
     if not db_ok:
-        reasons.append(f"database unreachable: {db_error}")
+        log.warning("health: database unreachable: %s", db_error)
+        reasons.append("database unreachable (details in the log)")
     revision = schema_revision(rt.db) if db_ok else None
     if db_ok and revision is None:
         reasons.append("database not migrated: run `oncall db upgrade`")
-    file_errors = [str(e) for e in rt.file_errors()]
-    for error in file_errors:
-        reasons.append(f"last good version live: {error}")
+    reasons += [
+        f"last good version live: {name} has errors (details on the dashboard)"
+        for name in sorted({Path(error.file).name for error in rt.file_errors()})
+    ]
     oldest_age = None
     depth = None
     if db_ok and revision is not None:
@@ -83,7 +97,7 @@ def healthz():
         "status": "ok" if not reasons else "degraded",
         "version": __version__,
         "database": {"reachable": db_ok, "revision": revision},
-        "config": {"loaded": True, "source": rt.settings.source},
+        "config": {"loaded": True},
         "teams": sorted(rt.rotas.teams()),
         "outbox": {"depth": depth, "oldest_age_seconds": oldest_age},
         "reasons": reasons,

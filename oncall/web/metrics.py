@@ -22,17 +22,20 @@ Metrics (all gauges unless noted):
 * ``oncall_file_errors`` — rota/customer/voice-flow files whose last good version is live.
 * ``oncall_metrics_scrape_ok`` — 0 when the database could not be read (the rest is missing).
 
-Public (see :mod:`oncall.web.auth`): counts only, no case details or names.
+Public by default (see :mod:`oncall.web.auth`): counts only, no case details or names. With
+``metrics.token`` set, a scrape must send it as ``Authorization: Bearer <token>`` (Prometheus:
+``authorization: {credentials: …}``); anything else gets 401.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -197,7 +200,22 @@ def init_app(app: Flask) -> None:
     app.extensions["oncall.metrics_registry"] = registry
 
 
+def _token_ok(expected: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    )
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
+    expected = runtime().settings.metrics_token
+    if expected and not _token_ok(expected):
+        return Response(
+            "a valid bearer token is required (metrics.token)\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="oncall metrics"'},
+        )
     registry = current_app.extensions["oncall.metrics_registry"]
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

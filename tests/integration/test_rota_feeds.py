@@ -67,7 +67,8 @@ def test_member_feed_has_only_that_member(client):
 @pytest.mark.parametrize(
     ("url", "status"),
     [
-        ("/rota/ops.ics?token=x", 404),  # unknown team
+        ("/rota/ops.ics?token=x", 403),  # unknown team: the same answer as a wrong token
+        (f"/rota/ops.ics?token={feed_token(SECRET, 'ops', None)}", 404),  # only our secret knows
         ("/rota/support.ics", 403),  # no token
         ("/rota/support.ics?token=0123456789abcdef0123456789abcdef", 403),  # wrong token
         # A member's token doesn't open the team feed, nor another member's.

@@ -1,9 +1,9 @@
 """The JSON API under ``/api/``: cases, who is on call, and the monthly reports.
 
-Every route needs ``Authorization: Bearer <token>`` with a token from ``api.tokens`` in config;
-anything else gets 401 with ``WWW-Authenticate: Bearer``. ``/api/openapi.json`` describes the
-routes (``openapi.yaml`` beside this module); a test checks that it lists exactly the routes
-registered here and that the answers match its schemas.
+Every route but ``/api/openapi.json`` needs ``Authorization: Bearer <token>`` with a token from
+``api.tokens`` in config; anything else gets 401 with ``WWW-Authenticate: Bearer``. The public
+``/api/openapi.json`` describes the routes (``openapi.yaml`` beside this module); a test checks
+that it lists exactly the routes registered here and that the answers match its schemas.
 
 Times are ISO 8601 in UTC. ``since``/``until`` accept an ISO datetime with an offset, or a
 date (``2026-11-24``), read as local midnight in the service's time zone.
@@ -18,9 +18,11 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from oncall.db.models import Case, CaseEvent, MisuseFlag, OutboundMessage
 from oncall.domain.enums import CaseState
+from oncall.domain.timetext import check_year
 from oncall.reports.clocks import case_clocks
 from oncall.reports.misuse import misuse_report
 from oncall.reports.months import month_of, parse_month
@@ -47,9 +49,21 @@ def _bad_request(exc: BadRequest):
     return jsonify(error=str(exc)), 400
 
 
-@bp.errorhandler(404)
-def _not_found(_exc):
-    return jsonify(error="not found"), 404
+@bp.app_errorhandler(400)
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _http_error(exc: HTTPException):
+    # App-wide, because a URL that matches no route (``/api/cases/-1``, ``/api/nope``) or that
+    # the edge refuses (a control character in it) never reaches this blueprint's handlers;
+    # under /api/ the answer is JSON like every other, elsewhere the default page stays.
+    if not request.path.startswith(bp.url_prefix or "/api"):
+        return exc
+    messages = {404: "not found", 405: "method not allowed"}
+    message = messages.get(exc.code or 400, exc.description or "bad request")
+    response = exc.get_response()
+    response.set_data(jsonify(error=message).get_data())
+    response.mimetype = "application/json"
+    return response
 
 
 def _unauthorized(error: str | None):
@@ -63,7 +77,17 @@ def _unauthorized(error: str | None):
 
 
 @bp.before_request
+def _refuse_control_characters():
+    # The edge strips them from every query; the API, whose callers are programs, says so
+    # instead of answering for a query other than the one that was sent.
+    if getattr(request.args, "stripped", False):
+        raise BadRequest("the query has control characters")
+
+
+@bp.before_request
 def _require_token():
+    if request.endpoint == "api.openapi":
+        return None  # the description is public, like every public API's; the data is not
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
@@ -164,32 +188,43 @@ def _flag(flag: MisuseFlag | None) -> dict[str, Any] | None:
 
 
 # -- parameters -----------------------------------------------------------------------------
-def _list_arg(name: str) -> list[str]:
+def _list_arg(name: str, allow_empty: bool = True) -> list[str]:
+    """Comma-separated or repeated values; an empty one is skipped, or refused where the
+    parameter is a closed list (states, severities)."""
     values = []
     for raw in request.args.getlist(name):
-        values.extend(v.strip() for v in raw.split(",") if v.strip())
+        parts = [v.strip() for v in raw.split(",")]
+        if not allow_empty and not all(parts):
+            raise BadRequest(f"{name}: {raw!r} has an empty value")
+        values.extend(part for part in parts if part)
     return values
 
 
 def _instant_arg(name: str) -> datetime | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
+    if name not in request.args:
         return None
+    raw = request.args.get(name, "").strip()
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            return datetime.combine(day, time(), tzinfo=runtime().settings.zone)
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            value = datetime.combine(day, time(), tzinfo=runtime().settings.zone)
+        else:
+            # RFC 3339 allows a lower-case "t" and "z".
+            value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{name}: {raw!r} is not an ISO 8601 date or datetime") from None
     if value.tzinfo is None:
         raise BadRequest(f"{name}: {raw!r} needs a UTC offset (e.g. 2026-11-24T08:00:00Z)")
+    try:
+        check_year(value.year, raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
     return value
 
 
 def _month_arg() -> str:
     rt = runtime()
-    month = request.args.get("month") or month_of(rt.clock.now(), rt.settings.zone)
+    month = request.args.get("month", month_of(rt.clock.now(), rt.settings.zone))
     try:
         parse_month(month)
     except ValueError as exc:
@@ -202,13 +237,13 @@ def _month_arg() -> str:
 def list_cases():
     rt = runtime()
     query = select(Case)
-    states = _list_arg("state")
+    states = _list_arg("state", allow_empty=False)
     unknown = [s for s in states if s not in STATES]
     if unknown:
         raise BadRequest(f"state: unknown {unknown}; use {', '.join(STATES)}")
     if states:
         query = query.where(Case.state.in_(states))
-    severities = _list_arg("severity")
+    severities = _list_arg("severity", allow_empty=False)
     try:
         numbers = [int(s.upper().removeprefix("S")) for s in severities]
     except ValueError:

@@ -65,7 +65,7 @@ def now_page():
         board=board,
         now=now,
         open_cases=_rows(rt, cases),
-        rota_errors=rt.rotas.errors(),
+        file_errors=rt.file_errors(),  # rotas, customers and voice flows, in full
     )
 
 

@@ -55,6 +55,11 @@ EVENT_LABELS: Mapping[str, str] = {
     # misuse
     "misuse_flagged": "Misuse fee",
     "misuse_waived": "Fee waived",
+    "misuse_not_charged": "No fee: sender unverified",
+    # sender authentication and retention
+    "sender_unverified": "Sender not verified (customer trusts unauthenticated email)",
+    "unverified_reply": "Reply from an unverified sender, not relayed",
+    "recording_deleted": "Recording deleted (retention)",
 }
 
 #: Why an inbound contact did not open a case (``attempts.reason``).
@@ -68,6 +73,9 @@ ATTEMPT_LABELS: Mapping[str, str] = {
     "no_menu_choice": "No choice in the menu",
     "abandoned": "Hung up",
     "auto_generated": "Automatic email",
+    "unverified": "Sender not verified (SPF and DKIM failed)",
+    "wrong_pin": "Wrong account PIN",
+    "pin_locked": "Too many wrong PINs from this number",
 }
 
 #: Why a message was sent (``outbox.purpose``).
@@ -86,6 +94,7 @@ PURPOSE_LABELS: Mapping[str, str] = {
     "downgraded": "Downgrade to the customer",
     "refusal": "Refusal to the sender",
     "customer_reply": "Customer's reply relayed",
+    "security_alert": "Security alert to the managers",
 }
 
 #: What the engine will do when a timer falls due (``deadlines.kind``).

@@ -16,6 +16,7 @@ from flask import abort, request
 from twilio.request_validator import RequestValidator
 
 from oncall.web.context import runtime
+from oncall.web.edge import unsanitised_form
 
 log = logging.getLogger("oncall.web.twilio")
 
@@ -40,7 +41,8 @@ def signature_is_valid() -> bool:
     if not signature or not settings.twilio.auth_token:
         return False
     validator = RequestValidator(settings.twilio.auth_token)
-    params = request.form if request.method == "POST" else {}
+    # The values Twilio signed, before the edge stripped any control characters.
+    params = unsanitised_form(request) if request.method == "POST" else {}
     return validator.validate(public_request_url(), params, signature)
 
 

@@ -18,6 +18,7 @@ import logging
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from oncall.db.models import INTEGER_MAX
 from oncall.delivery.status_callbacks import apply_status_callback
 from oncall.services.voice_pages import acknowledge_voice_page, voice_page
 from oncall.web.context import runtime
@@ -43,7 +44,10 @@ def status_callback():
     if not sid or not status or len(sid) > 64 or len(status) > 40:
         abort(400)
     code_text = form.get("ErrorCode") or ""
-    error_code = int(code_text) if code_text.isdigit() else None
+    # Twilio's codes have five digits; anything else is not one of theirs (and "²".isdigit()).
+    error_code = int(code_text) if code_text.isascii() and code_text.isdigit() else None
+    if error_code is not None and error_code > INTEGER_MAX:
+        error_code = None
     rt = runtime()
     outcome = apply_status_callback(rt, sid, status, rt.clock.now(), error_code=error_code)
     log.info("status callback %s %s: %s", sid, status, outcome)

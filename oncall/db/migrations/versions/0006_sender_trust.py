@@ -1,7 +1,7 @@
 """sender trust: cases opened from unauthenticated email, indexes for the PIN guard and retention
 
 Revision ID: 0006_sender_trust
-Revises: 0003_intake
+Revises: 0004_sign_in
 Create Date: 2026-11-24
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 revision = '0006_sender_trust'
 # Chained after the latest revision present when this was written; the lead re-chains it.
-down_revision = '0003_intake'
+down_revision = '0004_sign_in'
 branch_labels = None
 depends_on = None
 
