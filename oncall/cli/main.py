@@ -18,6 +18,7 @@ from oncall import __version__
 from oncall.cli import misuse as misuse_cli
 from oncall.cli import report as report_cli
 from oncall.cli import rota as rota_cli
+from oncall.cli import rota_retire as rota_retire_cli
 from oncall.cli import simulate as simulate_cli
 from oncall.cli import user as user_cli
 from oncall.cli.context import Context
@@ -257,6 +258,7 @@ def _redact(url: str) -> str:
     return redacted(url)
 
 
+rota_cli.rota.add_command(rota_retire_cli.retire)
 for group in (
     rota_cli.rota,
     report_cli.report,

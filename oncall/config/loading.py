@@ -90,6 +90,7 @@ TOP_KEYS = {
     "web",
     "retention",
     "metrics",
+    "escalation_contacts",
 }
 
 
@@ -147,6 +148,9 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
         retention=sections.read_retention(root.child("retention")),
         trusted_proxies=web.child("trusted_proxies").integer(0, minimum=0),
         metrics_token=sections.read_metrics_token(root.child("metrics")),
+        escalation_contacts=sections.read_escalation_contacts(
+            root.child("escalation_contacts"), phone_region
+        ),
         environ=env,
     )
 

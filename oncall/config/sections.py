@@ -335,3 +335,25 @@ def read_metrics_token(node: Node) -> str:
     if token and len(token) < 16:
         node.child("token").error("the metrics token must be at least 16 characters")
     return token
+
+
+def read_escalation_contacts(node: Node, phone_region: str) -> tuple[str, ...]:
+    """Phones (read in ``phone_region``, stored E.164) and email addresses, each once.
+
+    They are alerted when a case has nobody to page, so a typo here must stop the service
+    rather than leave a case with nobody told.
+    """
+    if not node.present() or not node.is_list("a list of phone numbers and email addresses"):
+        return ()
+    contacts: list[str] = []
+    for element in node.elements():
+        value = element.value
+        if isinstance(value, (dict, list, bool)) or not str(value or "").strip():
+            element.error("expected a phone number or an email address")
+            continue
+        text = str(value)
+        check = normalise_email if "@" in text else (lambda v: parse_phone(v, phone_region))
+        contact = element.validate(check)
+        if contact and contact not in contacts:
+            contacts.append(contact)
+    return tuple(contacts)

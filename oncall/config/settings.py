@@ -132,6 +132,9 @@ class Settings:
     # web.trusted_proxies: reverse-proxy hops whose X-Forwarded-For/-Proto are believed
     trusted_proxies: int = 0
     metrics_token: str = ""  # metrics.token: /metrics wants it as a bearer token when set
+    # Who is alerted when a case has nobody to page (phones and email addresses); empty means
+    # every loaded team's manager (see oncall.engine.unroutable).
+    escalation_contacts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     # The environment the file was read with (its ${VAR}s and overrides): a reload reads the

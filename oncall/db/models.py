@@ -347,3 +347,19 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     username: Mapped[str] = mapped_column(String(100), index=True)
+
+
+class RetiredRota(Base):
+    """A team a manager retired (``oncall rota retire TEAM``) after its rota file went away.
+
+    A rota file that disappears keeps its team paging with the last good version (a rename is
+    an accident far more often than a wish to stop paging); this row is how every process
+    learns, at its next file poll, to let the team go. It is deleted when a rota file for the
+    team is back, so a later disappearance is kept live again.
+    """
+
+    __tablename__ = "retired_rotas"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime]
+    retired_by: Mapped[str] = mapped_column(String(200), default="")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase, open_case
+from oncall.cases.outbox import Reached
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.eligibility import entitlement
 from oncall.domain.enums import Purpose
@@ -43,6 +44,7 @@ from oncall.domain.severity import (
     classify_severity,
     is_critical,
 )
+from oncall.engine.escalation import start_paging
 from oncall.runtime import Runtime
 from oncall.services.email_refusals import auto_reply_headers, refuse_email, strip_reply_prefix
 from oncall.services.email_replies import attach_reply, threaded_case
@@ -275,6 +277,8 @@ def _open_email_case(
         actor=contact.name or mail.from_address,
         message_id=mail.message_id,
     )
+    # The first step is paged now, in this transaction, so the auto-reply says what happened.
+    reached = start_paging(session, runtime, case, now)
     if ours:  # a contact registered with one of our own addresses: never mail ourselves
         return IntakeOutcome("case", case.number)
     sent = notify_customer(
@@ -283,7 +287,7 @@ def _open_email_case(
         case,
         now,
         purpose=Purpose.OPENED,
-        text=_opened_text(runtime, case),
+        text=_opened_text(runtime, case, reached),
         subject=strip_reply_prefix(mail.subject) or "Critical case opened",
         dedupe_key=f"opened:{case.number}",
     )
@@ -329,8 +333,9 @@ def _human(delta: timedelta) -> str:
     return f"{int(delta.total_seconds())} seconds"
 
 
-def _opened_text(runtime: Runtime, case: Case) -> str:
-    """The auto-reply to a mail that opened a case: its number and what happens next."""
+def _opened_text(runtime: Runtime, case: Case, reached: Reached) -> str:
+    """The auto-reply to a mail that opened a case: its number and what happens next, which
+    is only "the on-call engineer has been paged" when one was."""
     settings = runtime.settings
     due = (
         case.status_due_at.astimezone(settings.zone).strftime("%H:%M %Z")
@@ -341,11 +346,31 @@ def _opened_text(runtime: Runtime, case: Case) -> str:
     return (
         f"Thank you. Your message opened critical case {case.number} (severity "
         f"{case.severity}) with {settings.company}.\n\n"
-        f"What happens next: the on-call engineer has been paged and will take charge of the "
-        f"case within {_human(settings.sla.triage)}. You will receive a status update with an "
-        f"estimated time to resolution within {_human(settings.sla.first_status)}{status_by}, "
-        f"then regular updates until it is resolved.\n\n"
+        f"What happens next: {_who_has_it(reached, settings.sla.triage)} You will receive a "
+        f"status update with an estimated time to resolution within "
+        f"{_human(settings.sla.first_status)}{status_by}, then regular updates until it is "
+        f"resolved.\n\n"
         f"To add information, reply to this email and keep [Case {case.number}] in the "
         f"subject. If things get worse, call the critical line: "
         f"{settings.twilio.critical_line or 'see your support contract'}."
+    )
+
+
+def _who_has_it(reached: Reached, triage: timedelta) -> str:
+    if reached is Reached.ENGINEER:
+        return (
+            f"the on-call engineer has been paged and will take charge of the case within "
+            f"{_human(triage)}."
+        )
+    # Nobody could be paged (no rota for the team, or nobody on call right now): the managers
+    # were alerted at once instead, and that is what the customer is told.
+    if reached is Reached.MANAGERS:
+        return (
+            "your case is open and our support managers have been alerted; they will see that "
+            "an engineer takes charge of it as soon as possible."
+        )
+    return (
+        "your case is open, but we could not reach an engineer or a manager just now. It has "
+        "been passed to our support team by email; please also contact us through the "
+        "regular support channels."
     )

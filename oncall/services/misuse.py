@@ -9,6 +9,8 @@ Rules decided here:
   ``penalties.per_plan`` for the plan, else ``penalties.misuse_fee``; one fee flag per case,
   in the month (company zone) it was flagged. A case marked ``sender_unverified`` (opened by
   unauthenticated mail of a customer that trusts it) is never flagged: no fee applies.
+* **The evidence** for a fee is the engineer's reason (``SEV 3 1042 customer asked about a
+  password reset``): on the timeline and in the flag's reason, beside the fee.
 * **A waiver** needs a reason, which goes on the case's timeline; waiving twice changes nothing.
 * **Refused attempts** at ``penalties.refused_attempts_review`` in a calendar month (company
   zone) raise one review flag for the customer, with no fee: a person decides.
@@ -26,9 +28,10 @@ from sqlalchemy.orm import Session
 from oncall.cases.customer import case_subject, notify_customer
 from oncall.cases.deadlines import cancel_deadlines
 from oncall.cases.errors import CaseError
-from oncall.cases.events import add_event
+from oncall.cases.events import add_event, note_data
 from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import case_by_number
+from oncall.cases.members import member_of
 from oncall.clock import ensure_aware
 from oncall.db.models import Attempt, Case, MisuseFlag
 from oncall.domain.enums import CaseState, Purpose
@@ -47,12 +50,14 @@ def downgrade(
     name: str,
     severity: int,
     now: datetime,
+    note: str = "",
 ) -> str:
     """SEV 3/4 on a case the caller has locked: off the critical line, with the misuse fee.
 
     The escalation and every timer stop, the others paged and the customer are told, the case
     is forwarded to the regular support queue, and it is flagged for the fee (one flag per
-    case). Returns the reply for the engineer.
+    case) with ``note``, the engineer's reason, as its evidence. Returns the reply for the
+    engineer.
     """
     old = case.severity
     if case.acknowledged_at is None:
@@ -68,10 +73,12 @@ def downgrade(
         case,
         now,
         "severity_changed",
-        f"Severity changed S{old} -> S{severity} by {name}: off the critical line",
+        f"Severity changed S{old} -> S{severity} by {name}: off the critical line"
+        + (f". Reason: {note}" if note else ""),
         actor=name,
         old=old,
         new=severity,
+        **note_data(f"SEV {severity}", note),
     )
     _announce_downgrade(session, runtime, case, member_key, name, severity, now)
     forward_to_support_queue(
@@ -83,7 +90,7 @@ def downgrade(
         ),
         body=(
             f"Case {case.number} came in on the critical line as S{case.severity_claimed} and "
-            f"was downgraded to S{severity} by {name}.\n\n"
+            f"was downgraded to S{severity} by {name}" + (f": {note}" if note else "") + ".\n\n"
             f"Customer: {case.customer_name} ({case.customer_key}, plan {case.plan or '-'})\n"
             f"Contact: {case.contact_name or '-'} {case.contact_phone or ''} "
             f"{case.contact_email or ''}\n\nSummary:\n{case.summary}\n"
@@ -91,11 +98,17 @@ def downgrade(
         case=case,
         dedupe_key=f"forward:{case.id}:downgraded",
     )
-    return _charge(session, runtime, case, name, severity, now)
+    return _charge(session, runtime, case, name, severity, now, note)
 
 
 def _charge(
-    session: Session, runtime: Runtime, case: Case, name: str, severity: int, now: datetime
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    name: str,
+    severity: int,
+    now: datetime,
+    note: str = "",
 ) -> str:
     """Flag the downgraded case for its fee (never one opened by an unverified sender); the
     reply for the engineer."""
@@ -113,11 +126,34 @@ def _charge(
             f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
             f"support queue; no misuse fee (sender unverified)."
         )
-    flag = _flag_for_fee(session, runtime, case, name, severity, now)
+    flag = _flag_for_fee(session, runtime, case, name, severity, now, note)
     return (
         f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
         f"support queue, flagged for the misuse fee ({flag.fee:g} {flag.currency})."
     )
+
+
+def add_downgrade_reason(
+    session: Session, runtime: Runtime, case: Case, member_key: str, note: str, now: datetime
+) -> str:
+    """A reason sent for a case already downgraded (``SEV 1042 3 <reason>`` again): kept on
+    the timeline and added to the fee's reason; nothing else changes."""
+    member = member_of(runtime, case, member_key)
+    name = member.name if member is not None else member_key
+    add_event(
+        session,
+        case,
+        now,
+        "note",
+        f"Reason for S{case.severity} from {name}: {note}",
+        actor=name,
+        member=member_key,
+        **note_data(f"SEV {case.severity}", note),
+    )
+    flag = session.scalar(select(MisuseFlag).where(MisuseFlag.case_id == case.id))
+    if flag is not None and note not in (flag.reason or ""):
+        flag.reason = f"{flag.reason} (reason added by {name}: {note})"
+    return f"Reason noted for {case.number} (S{case.severity}): {note[:60]}"
 
 
 def _announce_downgrade(
@@ -157,7 +193,13 @@ def _announce_downgrade(
 
 
 def _flag_for_fee(
-    session: Session, runtime: Runtime, case: Case, name: str, severity: int, now: datetime
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    name: str,
+    severity: int,
+    now: datetime,
+    note: str = "",
 ) -> MisuseFlag:
     """The case's fee flag, raised the first time the case leaves the critical line."""
     settings = runtime.settings
@@ -175,7 +217,8 @@ def _flag_for_fee(
             severity_set=severity,
             fee=fee,
             currency=settings.penalties.currency,
-            reason=f"Downgraded from S{case.severity_claimed} to S{severity} by {name}",
+            reason=f"Downgraded from S{case.severity_claimed} to S{severity} by {name}"
+            + (f": {note}" if note else ""),
         )
         session.add(flag)
         session.flush()

@@ -212,12 +212,14 @@ def _dispatch(
     session: Session, runtime: Runtime, case: Case, member_key: str, command: Command, now: datetime
 ) -> str:
     if command.verb is Verb.ACK:
-        return acknowledge(session, runtime, case, member_key, now, via="sms")
+        return acknowledge(session, runtime, case, member_key, now, via="sms", note=command.text)
     if command.verb is Verb.STATUS:
         return post_status(session, runtime, case, member_key, command.text, now)
     if command.verb is Verb.RESOLVE:
         return resolve(session, runtime, case, member_key, command.text, now)
     if command.verb is Verb.SEV:
         assert command.severity is not None
-        return set_severity(session, runtime, case, member_key, command.severity, now)
+        return set_severity(
+            session, runtime, case, member_key, command.severity, now, note=command.text
+        )
     return HELP_TEXT

@@ -154,10 +154,14 @@ def test_s1_from_a_registered_contact_opens_a_case_and_auto_replies(client, runt
     assert "case 1001" in reply.body
     assert "within 15 minutes" in reply.body and "within the hour" in reply.body
     assert "[Case 1001]" in reply.body
-    # The page itself is the engine's: the escalation is armed, nothing is refused.
+    # The first page was queued as the case opened, so the reply may say so; nothing refused.
+    assert "the on-call engineer has been paged" in reply.body
+    (page,) = rows(runtime, OutboundMessage, OutboundMessage.channel == "sms")
+    assert (page.purpose, page.recipient, page.to_address) == ("page", "alice", "+15550100101")
     assert count(runtime, Attempt) == 0
     # Nobody texts the customer for an email case.
-    assert count(runtime, OutboundMessage, OutboundMessage.channel == "sms") == 0
+    customer_sms = (OutboundMessage.channel == "sms", OutboundMessage.recipient == "customer")
+    assert count(runtime, OutboundMessage, *customer_sms) == 0
 
 
 def test_s2_by_phrase_opens_an_s2_case(client, runtime):

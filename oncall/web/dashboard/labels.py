@@ -51,6 +51,7 @@ EVENT_LABELS: Mapping[str, str] = {
     "target_met": "Status target met",
     "breach": "SLA target missed",
     "severity_changed": "Severity changed",
+    "note": "Engineer's note",
     "resolved": "Resolved",
     # misuse
     "misuse_flagged": "Misuse fee",
