@@ -15,7 +15,7 @@ import requests
 from sqlalchemy.exc import SQLAlchemyError
 
 from oncall.cli.ports import PortInUse
-from oncall.db.readiness import UPGRADE, DatabaseNotReady, connection_problem, missing_tables
+from oncall.db.preflight import UPGRADE, DatabaseNotReady, connection_problem, missing_tables
 from oncall.db.single_engine import EngineAlreadyRunning
 
 

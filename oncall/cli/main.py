@@ -237,7 +237,7 @@ def db_upgrade(ctx: Context, revision: str) -> None:
 def _upgrade(settings: Settings, revision: str = "head") -> None:
     from sqlalchemy.exc import OperationalError
 
-    from oncall.db.readiness import unusable
+    from oncall.db.preflight import unusable
     from oncall.db.session import upgrade
 
     try:
@@ -247,13 +247,13 @@ def _upgrade(settings: Settings, revision: str = "head") -> None:
 
 
 def _require_ready(settings: Settings) -> None:
-    from oncall.db.readiness import require_ready
+    from oncall.db.preflight import require_ready
 
     require_ready(settings.database_url)
 
 
 def _redact(url: str) -> str:
-    from oncall.db.readiness import redacted
+    from oncall.db.preflight import redacted
 
     return redacted(url)
 

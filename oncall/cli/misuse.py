@@ -20,7 +20,7 @@ def waive(case: int, reason: str, by: str | None) -> None:
     """Waive the misuse fee of CASE (its number, e.g. 1042)."""
     from oncall.bootstrap.runtime import build_runtime
     from oncall.cases.errors import CaseError
-    from oncall.db.readiness import require_ready
+    from oncall.db.preflight import require_ready
     from oncall.db.session import transaction
     from oncall.services.misuse import AlreadyWaived, waive_misuse
 

@@ -23,7 +23,7 @@ def _month(value: str | None, zone) -> str:
 
 
 def _sessions(settings):
-    from oncall.db.readiness import require_ready
+    from oncall.db.preflight import require_ready
     from oncall.db.session import make_engine, make_session_factory
 
     # Reports only read the database: no rotas, transports or clock needed. A missing or

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from oncall.db.readiness import DatabaseNotReady, sqlite_file
+from oncall.db.preflight import DatabaseNotReady, sqlite_file
 
 
 class EngineAlreadyRunning(Exception):
@@ -57,7 +57,7 @@ def claim_engine(database_url: str, now: datetime) -> EngineLock | None:
     """Hold the engine lock of an SQLite database (None for other databases).
 
     Raises :class:`EngineAlreadyRunning` when another live process holds it, and
-    :class:`~oncall.db.readiness.DatabaseNotReady` when the lock file cannot be made.
+    :class:`~oncall.db.preflight.DatabaseNotReady` when the lock file cannot be made.
     """
     database = sqlite_file(database_url)
     if database is None:

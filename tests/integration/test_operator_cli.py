@@ -181,6 +181,7 @@ def test_a_missing_sqlite_database_is_a_sentence_and_no_new_file(runner, project
     waive = oncall(runner, project, "misuse", "waive", "1001", "--reason", "goodwill")
     assert one_error_line(waive) == line
     assert one_error_line(oncall(runner, project, "clock")) == line
+    assert one_error_line(oncall(runner, project, "rota", "retire", "support")) == line
 
 
 def test_a_missing_postgresql_database_is_a_sentence(runner, project, elsewhere, pg_url):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oncall.db.readiness import DatabaseNotReady
+from oncall.db.preflight import DatabaseNotReady
 from oncall.db.single_engine import claim_engine, lock_file
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
