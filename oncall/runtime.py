@@ -41,6 +41,8 @@ class Runtime:
     customers: ReloadingFile[Directory]
     transports: dict[str, Transport]  # by channel: sms, voice, email
     voice_flows: Any = None  # ReloadingFile of the IVR flow, set by the intake wiring
+    # config.yaml reloaded like the files above; ``settings`` follows its last good version.
+    config: ReloadingFile[Settings] | None = None
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     # Called after a transaction that enqueued messages commits, so pages leave at once.
     wake_hooks: list[Callable[[], None]] = field(default_factory=list)
@@ -56,7 +58,10 @@ class Runtime:
         return value
 
     def poll_files(self) -> None:
-        """Pick up edited rotas, customers and voice flows (the last good version stays live)."""
+        """Pick up edited config, rotas, customers and voice flows (the last good version of
+        each stays live)."""
+        if self.config is not None and self.config.poll():
+            self._follow_config()
         self.rotas.poll()
         self.customers.poll()
         if self.voice_flows is not None:
@@ -65,10 +70,20 @@ class Runtime:
 
     def reload_files(self) -> None:
         """Reload everything now (SIGHUP)."""
+        if self.config is not None:
+            self.config.load()
+            self._follow_config()
         self.rotas.reload()
         self.customers.load()
         if self.voice_flows is not None:
             self.voice_flows.load()
+
+    def _follow_config(self) -> None:
+        assert self.config is not None
+        live = self.config.value
+        if live is not None:
+            # One attribute assignment: a request sees the old settings or the new, never a mix.
+            self.settings = live
 
     def let_gone_teams_go(self) -> None:
         """A team whose rota file is gone keeps paging (its last good version) until a manager
@@ -91,7 +106,8 @@ class Runtime:
             self.rotas.retire(team)
 
     def file_errors(self) -> list[SourceError]:
-        errors = list(self.rotas.errors()) + self.customers.errors()
+        errors = self.config.errors() if self.config is not None else []
+        errors += list(self.rotas.errors()) + self.customers.errors()
         if self.voice_flows is not None:
             errors += self.voice_flows.errors()
         return errors

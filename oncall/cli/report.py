@@ -23,9 +23,12 @@ def _month(value: str | None, zone) -> str:
 
 
 def _sessions(settings):
+    from oncall.db.preflight import require_ready
     from oncall.db.session import make_engine, make_session_factory
 
-    # Reports only read the database: no rotas, transports or clock needed.
+    # Reports only read the database: no rotas, transports or clock needed. A missing or
+    # unmigrated database is a sentence (and no new empty SQLite file), not a traceback.
+    require_ready(settings.database_url)
     engine = make_engine(settings.database_url)
     return engine, make_session_factory(engine)
 

@@ -25,10 +25,12 @@ def retire(team: str, by: str | None) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from oncall.bootstrap.runtime import build_runtime
+    from oncall.db.preflight import require_ready
     from oncall.db.session import transaction
     from oncall.services.rota_retirement import RetireRefused, retire_team
 
     settings = click.get_current_context().obj.settings
+    require_ready(settings.database_url)  # a missing database is a sentence, not a new file
     runtime = build_runtime(settings)
     try:
         with transaction(runtime.sessions) as session:

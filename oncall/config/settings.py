@@ -139,6 +139,9 @@ class Settings:
     escalation_contacts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    # The environment the file was read with (its ${VAR}s and overrides): a reload reads the
+    # file again with the same one. Never shown: it holds secrets.
+    environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -34,6 +34,7 @@ from oncall.cases.events import add_event, note_data
 from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import case_by_number
 from oncall.cases.members import member_of
+from oncall.clock import ensure_aware
 from oncall.db.models import Attempt, Case, MisuseFlag
 from oncall.domain.enums import GUESSED_SEVERITIES, CaseState, Purpose
 from oncall.engine.escalation import stop_escalation
@@ -251,12 +252,17 @@ def misuse_fee(runtime: Runtime, case: Case) -> float:
     return float(penalties.misuse_fee)
 
 
+class AlreadyWaived(CaseError):
+    """The fee was waived before; the message gives the earlier reason, who and when."""
+
+
 def waive_misuse(
     session: Session, runtime: Runtime, case_number: int, by: str, reason: str, now: datetime
 ) -> MisuseFlag:
     """A manager waives a case's misuse flag; the reason is required and goes on the timeline.
 
-    Waiving an already waived flag returns it unchanged.
+    Waiving an already waived flag changes nothing and raises :class:`AlreadyWaived`, which
+    says when, by whom and why it was waived: "waived" again would hide the earlier reason.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -268,7 +274,11 @@ def waive_misuse(
     if flag is None:
         raise CaseError(f"Case {case_number} has no misuse flag.")
     if flag.waived_at is not None:
-        return flag
+        when = ensure_aware(flag.waived_at).astimezone(runtime.settings.zone)
+        raise AlreadyWaived(
+            f"the misuse fee is already waived (reason: {flag.waive_reason}; by "
+            f"{flag.waived_by} on {when:%Y-%m-%d %H:%M %Z})"
+        )
     flag.waived_at = now
     flag.waived_by = by
     flag.waive_reason = reason

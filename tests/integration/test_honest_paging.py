@@ -406,8 +406,18 @@ def test_retire_on_a_database_never_migrated_says_what_to_do(make_settings, tmp_
     settings = make_settings(f"sqlite:///{tmp_path / 'empty.db'}")
     result = runner.invoke(main, ["--config", settings.source, "rota", "retire", "nights"])
     assert result.exit_code == 1
-    assert "is it migrated? Run `oncall db upgrade`." in result.output
-    assert "Traceback" not in result.output
+    # The CLI's database preflight (issue 15 item 7) answers before anything opens the file.
+    assert result.output == (
+        f"Error: no database at {tmp_path / 'empty.db'}: run `oncall db upgrade` to create it\n"
+    )
+    assert not (tmp_path / "empty.db").exists()  # and no empty database is left behind
+    (tmp_path / "empty.db").touch()  # a database file that was never migrated
+    result = runner.invoke(main, ["--config", settings.source, "rota", "retire", "nights"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: the database sqlite:///{tmp_path / 'empty.db'} has no tables yet: "
+        "run `oncall db upgrade`\n"
+    )
 
 
 def test_after_a_restart_without_the_rota_the_team_manager_is_still_alerted(make_service):

@@ -34,7 +34,7 @@ def test_shipped_config_loads():
     assert settings.sla.status_every == {1: timedelta(hours=4), 2: timedelta(hours=8)}
     assert settings.transport == "console"
     assert settings.paths.rotations == ROOT / "rotations"
-    assert settings.database_url == "sqlite:///oncall.db"
+    assert settings.database_url == f"sqlite:///{ROOT / 'oncall.db'}"
 
 
 def test_misspelt_sla_key_is_an_error_with_file_line_and_path(tmp_path):
