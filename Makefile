@@ -2,7 +2,10 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: `make run` needs the service's own dependencies only; `make test` (and lint,
+# bench) add the test extras (pytest, ruff, playwright ...) on top.
+RUN_STAMP := $(VENV)/.installed-runtime
+STAMP     := $(VENV)/.installed
 
 .PHONY: run test lint check bench clean
 
@@ -10,12 +13,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 ## run: the service on 127.0.0.1:5000 (SQLite, console transport, example rota and customers)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/oncall check
 	$(BIN)/oncall serve --host 127.0.0.1 --port 5000
 
@@ -28,11 +35,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check oncall tests benchmarks
 	$(BIN)/lint-imports --no-cache
 
-check: $(STAMP)
+check: $(RUN_STAMP)
 	$(BIN)/oncall check
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) oncall.db oncall.db-wal oncall.db-shm .pytest_cache artifacts
+	rm -rf $(VENV) oncall.db oncall.db-wal oncall.db-shm oncall.db-engine.lock .pytest_cache artifacts

@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ("rota lookups", ["rota_lookup.py"]),
+    ("email severity rules on the labelled corpus", ["severity_corpus.py"]),
     ("time to page (in-process, fake Twilio on loopback)", ["time_to_page.py"]),
     ("engine tick cost", ["tick_cost.py"]),
     ("load (gunicorn + PostgreSQL, wrk)", ["load.py"]),

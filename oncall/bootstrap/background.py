@@ -13,6 +13,7 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from oncall.db.single_engine import EngineLock, claim_engine
 from oncall.delivery.reconcile import reconcile_stuck
 from oncall.delivery.worker import OutboxSender
 from oncall.engine.retention import RETENTION_EVERY, apply_retention
@@ -28,12 +29,18 @@ class BackgroundServices:
         self.run_engine = engine
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.sender = None
+        self.engine_lock: EngineLock | None = None
         if sender:
             self.sender = OutboxSender(runtime)
             runtime.wake_hooks.append(self.sender.wake)
 
     def start(self) -> None:
+        """Start the work; with the engine on SQLite, first take the database's engine lock
+        (raises :class:`~oncall.db.single_engine.EngineAlreadyRunning` before starting
+        anything when another engine holds it)."""
         settings = self.runtime.settings
+        if self.run_engine:
+            self.engine_lock = claim_engine(settings.database_url, self.runtime.clock.now())
         if self.sender is not None:
             self.sender.start()
         if self.run_engine:
@@ -74,6 +81,8 @@ class BackgroundServices:
         self.scheduler.shutdown(wait=False)
         if self.sender is not None:
             self.sender.stop()
+        if self.engine_lock is not None:
+            self.engine_lock.release()
 
 
 def clock_pass(runtime: Runtime) -> tuple[TickResult, int]:
@@ -94,12 +103,12 @@ def _guarded(function, runtime: Runtime) -> None:
 
 
 def install_sighup(runtime: Runtime) -> None:
-    """SIGHUP reloads rotas, customers and voice flows at once (main thread only)."""
+    """SIGHUP reloads config.yaml, rotas, customers and voice flows at once (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def _reload(_signum, _frame):
-        log.info("SIGHUP: reloading rotas, customers and voice flows")
+        log.info("SIGHUP: reloading config.yaml, rotas, customers and voice flows")
         runtime.reload_files()
 
     signal.signal(signal.SIGHUP, _reload)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from oncall.clock import Clock, SystemClock
+from oncall.config.live import live_config
 from oncall.config.reloading import ReloadingFile
 from oncall.config.settings import Settings
 from oncall.db.session import make_engine, make_session_factory
@@ -43,6 +44,7 @@ def build_runtime(
         rotas=rotas,
         customers=customers,
         transports=transports if transports is not None else default_transports(settings),
+        config=live_config(settings),
     )
     _attach_voice_flows(runtime)
     return runtime

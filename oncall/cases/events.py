@@ -26,3 +26,10 @@ def add_event(
     session.add(event)
     log.info("%s", text, extra={"case": case.number, "event": kind, "actor": actor})
     return event
+
+
+def note_data(verb: str, note: str) -> dict[str, Any]:
+    """What an engineer wrote with a command, for an event's ``data``: the note and the verb
+    it came with (``SEV 3``, ``STATUS``), so reports can show it as evidence. Empty: nothing."""
+    note = " ".join((note or "").split())
+    return {"note": note, "verb": verb} if note else {}

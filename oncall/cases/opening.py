@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +19,7 @@ from oncall.cases.lookup import find_case_by_intake_key
 from oncall.db.models import Case, Counter
 from oncall.domain import sla
 from oncall.domain.eligibility import is_business_hours
-from oncall.domain.enums import CaseState, DeadlineKind
+from oncall.domain.enums import CaseState, DeadlineKind, SeveritySource
 from oncall.domain.rota.snapshots import policy_snapshot
 from oncall.runtime import Runtime
 
@@ -44,6 +43,7 @@ class NewCase:
     intake_key: str | None = None  # "call:<CallSid>" / "email:<Message-ID>": opens once
     recording_url: str | None = None
     recording_duration: int | None = None
+    severity_source: SeveritySource = SeveritySource.STATED  # who chose the severity
 
 
 def next_case_number(session: Session) -> int:
@@ -70,21 +70,11 @@ def open_case(session: Session, runtime: Runtime, new: NewCase, now: datetime) -
         existing = find_case_by_intake_key(session, new.intake_key)
         if existing is not None:
             return existing
-    settings = runtime.settings
-    after_hours = not is_business_hours(settings.business_hours, now, settings.zone)
-    targets = sla.targets(now, settings.sla, after_hours)
-    case = _new_case(session, runtime, new, now, after_hours, targets)
-    session.add(case)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        # Another worker opened the same intake key between our check and our insert.
-        if new.intake_key:
-            existing = find_case_by_intake_key(session, new.intake_key)
-            if existing is not None:
-                return existing
-        raise
+    row = new_case_row(session, new, now, CaseState.OPEN)
+    case = insert_case(session, row)
+    if case is not row:
+        return case  # another worker opened it a moment ago
+    start_clocks(session, runtime, case, now)
     add_event(
         session,
         case,
@@ -95,29 +85,13 @@ def open_case(session: Session, runtime: Runtime, new: NewCase, now: datetime) -
         actor=new.contact_name or new.customer_name,
         channel=new.channel,
         severity=new.severity,
-        after_hours=after_hours,
+        after_hours=case.after_hours,
     )
-    _arm_first_deadlines(session, runtime, case, now, targets)
     return case
 
 
-def _new_case(
-    session: Session,
-    runtime: Runtime,
-    new: NewCase,
-    now: datetime,
-    after_hours: bool,
-    targets: sla.Targets,
-) -> Case:
-    """The case row, numbered, with its policy snapshot and its SLA targets."""
-    team = live_team(session, runtime, new.team, now)
-    if team is None:
-        # No live rota for the customer's team is a configuration error that must still
-        # reach a human: open the case anyway; the engine pages the fallback (see engine).
-        log.error("no rota for team %r; case opens without an escalation policy", new.team)
-        snapshot: dict[str, Any] = {}
-    else:
-        snapshot = policy_snapshot(team, now)
+def new_case_row(session: Session, new: NewCase, now: datetime, state: CaseState) -> Case:
+    """The case row, numbered; its clocks and policy are set when paging starts."""
     return Case(
         number=next_case_number(session),
         team=new.team,
@@ -130,18 +104,54 @@ def _new_case(
         channel=new.channel,
         severity_claimed=new.severity,
         severity=new.severity,
-        state=CaseState.OPEN,
+        severity_source=new.severity_source,
+        state=state,
         summary=new.summary,
-        after_hours=after_hours,
         intake_key=new.intake_key,
         opened_at=now,
-        triage_due_at=targets.triage_due,
-        status_due_at=targets.first_status_due,
-        escalation=snapshot,
+        escalation={},
         escalation_round=0,
         recording_url=new.recording_url,
         recording_duration=new.recording_duration,
     )
+
+
+def insert_case(session: Session, case: Case) -> Case:
+    """Insert ``case``; if another worker inserted one with the same intake key between the
+    caller's check and this insert, that one is returned instead."""
+    session.add(case)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        if case.intake_key:
+            existing = find_case_by_intake_key(session, case.intake_key)
+            if existing is not None:
+                return existing
+        raise
+    return case
+
+
+def start_clocks(session: Session, runtime: Runtime, case: Case, now: datetime) -> None:
+    """The case is critical from ``now``: its SLA clocks start, the escalation policy and the
+    people it resolves to are frozen on it, and its first deadlines are armed."""
+    settings = runtime.settings
+    after_hours = not is_business_hours(settings.business_hours, now, settings.zone)
+    targets = sla.targets(now, settings.sla, after_hours)
+    case.state = CaseState.OPEN
+    case.opened_at = now
+    case.after_hours = after_hours
+    case.triage_due_at = targets.triage_due
+    case.status_due_at = targets.first_status_due
+    team = live_team(session, runtime, case.team, now)
+    if team is None:
+        # No live rota for the customer's team is a configuration error that must still
+        # reach a human: open the case anyway; the engine pages the fallback (see engine).
+        log.error("no rota for team %r; case opens without an escalation policy", case.team)
+        case.escalation = {}
+    else:
+        case.escalation = policy_snapshot(team, now)
+    _arm_first_deadlines(session, runtime, case, now, targets)
 
 
 def _arm_first_deadlines(

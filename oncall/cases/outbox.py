@@ -7,6 +7,7 @@ Sending them is the delivery worker's job (:mod:`oncall.delivery.worker`).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from oncall.clock import ensure_aware
 from oncall.db.models import Case, OutboundMessage
-from oncall.domain.enums import OutboxState, Purpose
+from oncall.domain.enums import ENGINEER_PAGE_PURPOSES, OutboxState, Purpose
 from oncall.domain.rota.model import Member
 from oncall.runtime import Runtime
 
@@ -123,6 +124,53 @@ def tell_member(
         recipient=member.key,
         dedupe_key=dedupe_key,
     )
+
+
+class Reached(StrEnum):
+    """Who has been told about a case that just opened: what the caller and customer hear."""
+
+    ENGINEER = "engineer"  # a page to a person on the escalation was queued
+    MANAGERS = "managers"  # nobody could be paged; the managers were alerted instead
+    NOBODY = "nobody"  # not even a manager: only the regular support queue was emailed
+
+
+def who_was_reached(session: Session, case: Case) -> Reached:
+    """An engineer paged for ``case`` (or somebody acknowledged it), else managers alerted
+    about it (a manager page to a person), else nobody."""
+    if engineer_paged(session, case):
+        return Reached.ENGINEER
+    alerted = session.scalar(
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.case_id == case.id,
+            OutboundMessage.purpose == Purpose.MANAGER_PAGE,
+            OutboundMessage.recipient != "",
+        )
+        .limit(1)
+    )
+    return Reached.MANAGERS if alerted is not None else Reached.NOBODY
+
+
+def engineer_paged(session: Session, case: Case) -> bool:
+    """Whether a page about ``case`` was queued for a person on its escalation (SMS, voice,
+    or riding in a bundle), or somebody already acknowledged it.
+
+    What the caller hears and the customer reads depends on it: "the on-call engineer has been
+    paged" is only said when this is true. An alert to a manager about a case nobody could be
+    paged for does not count.
+    """
+    if case.acknowledged_at is not None:
+        return True
+    found = session.scalar(
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.case_id == case.id,
+            OutboundMessage.purpose.in_(ENGINEER_PAGE_PURPOSES),
+            OutboundMessage.recipient != "",
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def outbox_backlog(session: Session, now: datetime) -> tuple[int, float | None]:

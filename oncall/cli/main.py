@@ -1,15 +1,16 @@
 """The ``oncall`` command line: the top group and the commands that run or check the service.
 
-Every command reads ``config.yaml`` (or ``--config`` / ``ONCALL_CONFIG``). The other command
-groups (``rota``, ``report``, ``simulate``, ``misuse``, ``user``) live in their own modules of
-this package and are added at the bottom.
+Every command reads ``config.yaml`` (or ``--config`` / ``ONCALL_CONFIG``) for every path it
+uses (see :mod:`oncall.cli.context`). The other command groups (``rota``, ``report``,
+``simulate``, ``misuse``, ``user``) live in their own modules of this package and are added at
+the bottom. Common slips end in a sentence and exit code 1 (:mod:`oncall.cli.errors`);
+``--debug`` shows tracebacks instead.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
+from datetime import UTC, datetime
 
 import click
 
@@ -17,52 +18,44 @@ from oncall import __version__
 from oncall.cli import misuse as misuse_cli
 from oncall.cli import report as report_cli
 from oncall.cli import rota as rota_cli
+from oncall.cli import rota_retire as rota_retire_cli
 from oncall.cli import simulate as simulate_cli
 from oncall.cli import user as user_cli
+from oncall.cli.context import Context
+from oncall.cli.errors import OncallGroup
 from oncall.config.loading import load_settings
 from oncall.config.settings import Settings
 from oncall.config.yamlsource import SourceError, SourceErrors
 
-
-class Context:
-    def __init__(self, config: str | None):
-        self.config_path = Path(config or os.environ.get("ONCALL_CONFIG", "config.yaml"))
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings(self.config_path)
-            except SourceErrors as exc:
-                for error in exc.errors:
-                    click.echo(str(error), err=True)
-                raise SystemExit(1) from None
-        return self._settings
-
-
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OncallGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config",
     envvar="ONCALL_CONFIG",
     default=None,
     metavar="PATH",
-    help="config.yaml to use (default: $ONCALL_CONFIG or ./config.yaml).",
+    help="config.yaml to use (default: $ONCALL_CONFIG or ./config.yaml). Relative paths in it "
+    "are relative to its folder. May also come after the command, like --debug.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="ONCALL_DEBUG",
+    help="Show the traceback of an error instead of one sentence (env ONCALL_DEBUG).",
 )
 @click.version_option(__version__, prog_name="oncall")
 @click.pass_context
-def main(ctx: click.Context, config: str | None) -> None:
+def main(ctx: click.Context, config: str | None, debug: bool) -> None:
     """oncall: the critical support line's paging service.
 
     Customers phone or email the critical line; the service verifies them and the severity,
     opens a case, pages the on-call engineer from rotations/*.yaml, escalates until somebody
     acknowledges, and holds the team to the triage and status targets in config.yaml.
     """
-    ctx.obj = Context(config)
+    ctx.obj = Context(config, debug=debug)
 
 
 @main.command()
@@ -80,16 +73,24 @@ def serve(ctx: Context, host: str, port: int, threads: int, migrate: bool) -> No
     """Run the web service and the engine in one process (the single-box default).
 
     Serves the webhooks, API and dashboard with gunicorn (one worker, several threads) and
-    runs the engine tick, the outbox sender and the rota/customers reload poll beside them.
-    SIGHUP reloads the rotas, customers and voice flows. In production it refuses to start
+    runs the engine tick, the outbox sender and the config/rota/customers reload poll beside
+    them. SIGHUP reloads config.yaml, the rotas, customers and voice flows. On SQLite, a
+    second engine on the same database file is refused. In production it refuses to start
     on empty or development secrets (see `oncall check`).
     """
+    from oncall.cli.ports import check_port_free
+    from oncall.cli.serve import serve_single_box
+    from oncall.db.single_engine import claim_engine
+
     settings = ctx.settings
     _refuse_development_secrets(settings)
+    check_port_free(host, port)
+    # Held by this process for as long as it runs; the worker gunicorn forks inherits it.
+    claim_engine(settings.database_url, datetime.now(UTC))
     if migrate:
         _upgrade(settings)
-    from oncall.cli.serve import serve_single_box
-
+    else:
+        _require_ready(settings)
     serve_single_box(settings, host=host, port=port, threads=threads)
 
 
@@ -99,8 +100,9 @@ def clock(ctx: Context) -> None:
     """Run the engine only: the tick, the outbox sender and file polling (Procfile `clock:`).
 
     Several clock processes may run against one PostgreSQL database; due work is claimed
-    with FOR UPDATE SKIP LOCKED, so nothing is sent twice. In production it refuses to
-    start on empty or development secrets (see `oncall check`).
+    with FOR UPDATE SKIP LOCKED, so nothing is sent twice. On SQLite there is one engine: a
+    second one is refused. SIGHUP reloads config.yaml, the rotas, customers and voice flows.
+    In production it refuses to start on empty or development secrets (see `oncall check`).
     """
     import signal
     import threading
@@ -108,9 +110,12 @@ def clock(ctx: Context) -> None:
     from oncall.bootstrap.background import BackgroundServices, install_sighup
     from oncall.bootstrap.runtime import build_runtime
     from oncall.config.logs import configure_logging
+    from oncall.db.single_engine import claim_engine
 
     settings = ctx.settings
     _refuse_development_secrets(settings)
+    _require_ready(settings)
+    claim_engine(settings.database_url, datetime.now(UTC))  # before anything starts
     configure_logging(settings.log_format, settings.log_level)
     runtime = build_runtime(settings)
     services = BackgroundServices(runtime, engine=True)
@@ -118,7 +123,11 @@ def clock(ctx: Context) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     install_sighup(runtime)
-    services.start()
+    try:
+        services.start()
+    except Exception:
+        runtime.close()
+        raise
     click.echo(f"oncall clock running (tick every {settings.engine.tick.total_seconds()}s)")
     stop.wait()
     services.stop()
@@ -235,17 +244,30 @@ def db_upgrade(ctx: Context, revision: str) -> None:
 
 
 def _upgrade(settings: Settings, revision: str = "head") -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from oncall.db.preflight import unusable
     from oncall.db.session import upgrade
 
-    upgrade(settings.database_url, revision)
+    try:
+        upgrade(settings.database_url, revision)
+    except OperationalError as exc:  # unreachable, missing, no permission: say which
+        raise unusable(settings.database_url, exc, "migrate") from exc
+
+
+def _require_ready(settings: Settings) -> None:
+    from oncall.db.preflight import require_ready
+
+    require_ready(settings.database_url)
 
 
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from oncall.db.preflight import redacted
 
-    return make_url(url).render_as_string(hide_password=True)
+    return redacted(url)
 
 
+rota_cli.rota.add_command(rota_retire_cli.retire)
 for group in (
     rota_cli.rota,
     report_cli.report,

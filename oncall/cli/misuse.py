@@ -20,19 +20,23 @@ def waive(case: int, reason: str, by: str | None) -> None:
     """Waive the misuse fee of CASE (its number, e.g. 1042)."""
     from oncall.bootstrap.runtime import build_runtime
     from oncall.cases.errors import CaseError
+    from oncall.db.preflight import require_ready
     from oncall.db.session import transaction
-    from oncall.services.misuse import waive_misuse
+    from oncall.services.misuse import AlreadyWaived, waive_misuse
 
     settings = click.get_current_context().obj.settings
     if not reason.strip():
         raise click.UsageError("--reason must say why the fee is waived")
     who = by or _login()
+    require_ready(settings.database_url)
     runtime = build_runtime(settings)
     try:
         with transaction(runtime.sessions) as session:
             flag = waive_misuse(session, runtime, case, who, reason, runtime.clock.now())
             fee, currency, waived_by = flag.fee, flag.currency, flag.waived_by
             waive_reason = flag.waive_reason
+    except AlreadyWaived as exc:
+        raise click.ClickException(f"Case {case}: {exc}") from None
     except CaseError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

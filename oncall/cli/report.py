@@ -23,9 +23,12 @@ def _month(value: str | None, zone) -> str:
 
 
 def _sessions(settings):
+    from oncall.db.preflight import require_ready
     from oncall.db.session import make_engine, make_session_factory
 
-    # Reports only read the database: no rotas, transports or clock needed.
+    # Reports only read the database: no rotas, transports or clock needed. A missing or
+    # unmigrated database is a sentence (and no new empty SQLite file), not a traceback.
+    require_ready(settings.database_url)
     engine = make_engine(settings.database_url)
     return engine, make_session_factory(engine)
 
@@ -95,7 +98,8 @@ def sla_command(month: str | None, as_json: bool) -> None:
 def misuse_command(month: str | None, as_csv: bool) -> None:
     """Misuse fees flagged in a month: the billing export.
 
-    Customer, case, date, severity claimed, severity set, fee, currency, waived, reason.
+    Customer, case, date, severity claimed, severity set, fee, currency, waived, reason, and
+    the engineers' notes on the case (the reason given with SEV, STATUS texts, RESOLVE note).
     """
     settings = click.get_current_context().obj.settings
     month = _month(month, settings.zone)
@@ -117,5 +121,8 @@ def misuse_command(month: str | None, as_csv: bool) -> None:
             f"  {row.date}  case {row.case or '-':<6} {row.customer_name:<20} "
             f"S{row.severity_claimed}->S{row.severity_set}  {row.fee:.2f} {row.currency}  {waived}"
         )
+        click.echo(f"      {row.reason}")
+        for note in row.notes:
+            click.echo(f"      note: {note}")
     for currency, total in sorted(totals.items()):
         click.echo(f"  total due: {total:.2f} {currency}")

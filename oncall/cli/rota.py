@@ -1,30 +1,32 @@
 """``oncall rota ...``: check rota files, see who is on call, list shifts, export calendars; the
 live overrides (TAKEs) are in :mod:`oncall.cli.rota_overrides`.
 
-Every command reads ``--rotations DIR`` (default ``$ONCALL_ROTATIONS`` or ``rotations/``), so it
-works without a config file; when run as ``oncall rota`` with a readable config, phone numbers
-written without a country code are read in its ``phone_region``, as the service reads them. The
-current time is read here, at the edge, and nowhere below.
+The rota directory is ``--rotations DIR`` (or ``$ONCALL_ROTATIONS``), else ``paths.rotations``
+of the config (``--config`` / ``ONCALL_CONFIG``, or ``./config.yaml`` when there is one), else
+``./rotations``; phone numbers written without a country code are read in the config's
+``phone_region``, as the service reads them. Commands about one team take ``--team`` and need
+it only when there are several. Every ``--at`` and ``--from`` is local time in the team's zone.
+The current time is read here, at the edge, and nowhere below.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
+from oncall.cli import rota_views
+from oncall.cli.context import current
 from oncall.cli.rota_overrides import live_overrides_from_config, override
-from oncall.config.loading import load_settings
-from oncall.config.yamlsource import SourceErrors
 from oncall.domain.phones import DEFAULT_REGION
 from oncall.domain.rota.live import with_live_overrides
-from oncall.domain.rota.localtime import format_local, to_instant
-from oncall.domain.rota.model import OnCall, Team
-from oncall.domain.rota.resolve import shifts, who_is_on_call
+from oncall.domain.rota.localtime import to_instant
+from oncall.domain.rota.model import Team
+from oncall.domain.rota.resolve import who_is_on_call
 from oncall.reports.calendars import feed_token, team_calendar
 from oncall.sources.rotas.coverage import DEFAULT_COVERAGE_DAYS
 from oncall.sources.rotas.directory import check_directory
@@ -36,28 +38,39 @@ rotations_option = click.option(
     "--rotations",
     "rotations",
     envvar="ONCALL_ROTATIONS",
-    default="rotations",
-    show_default=True,
+    default=None,
     type=click.Path(path_type=Path, file_okay=False),
-    help="Directory of rota files (env ONCALL_ROTATIONS).",
+    help="Directory of rota files (env ONCALL_ROTATIONS; default: paths.rotations of the "
+    "config, else ./rotations).",
 )
+team_option = click.option(
+    "--team",
+    default=None,
+    help="The team (rota file name without .yaml); needed only when there are several.",
+)
+
+
+@dataclass(frozen=True)
+class RotaSource:
+    directory: Path
+    phone_region: str
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _phone_region() -> str:
-    """Config's ``phone_region`` under ``oncall`` with a readable config, else the default."""
-    context = click.get_current_context().find_object(object)
-    path = getattr(context, "config_path", None)
-    if path is None or not Path(path).is_file():
-        return DEFAULT_REGION
-    try:
-        return load_settings(path).phone_region
-    except SourceErrors:
-        # A broken config.yaml is `oncall check`'s to report; the rota commands work without.
-        return DEFAULT_REGION
+def _source(rotations: Path | None) -> RotaSource:
+    """Where the rota files are and how to read their phone numbers (see the module doc)."""
+    context = current()
+    settings = None
+    if context is not None and context.has_config():
+        # Without --rotations the config names the directory, so it must be readable (its
+        # errors are printed); with it, a broken config only costs the phone region.
+        settings = context.settings if rotations is None else context.settings_if_valid()
+    if rotations is None:
+        rotations = settings.paths.rotations if settings is not None else Path("rotations")
+    return RotaSource(rotations, settings.phone_region if settings else DEFAULT_REGION)
 
 
 def _instant(text: str | None, team: Team) -> datetime:
@@ -76,18 +89,18 @@ def _instant(text: str | None, team: Team) -> datetime:
         raise click.BadParameter(str(exc)) from None
 
 
-def _load(rotations: Path, only: str | None = None, live: bool = True) -> dict[str, Team]:
+def _load(source: RotaSource, only: str | None = None, live: bool = True) -> dict[str, Team]:
     """The teams whose files are valid; files with errors are named on stderr and skipped.
     With ``live``, the TAKEs in the service's database are layered on top (when ``oncall``
     runs with a config whose database exists), as the service resolves the rota."""
+    rotations = source.directory
     if not rotations.is_dir():
         raise click.ClickException(f"{rotations}: rotations directory not found")
     teams: dict[str, Team] = {}
-    region = _phone_region()
     for path in _rota_files(rotations):
         if only is not None and path.stem != only:
             continue
-        team, problems = read_team(path, phone_region=region)
+        team, problems = read_team(path, phone_region=source.phone_region)
         if team is None:
             errors = sum(1 for p in problems if p.severity == "error")
             click.echo(f"{path}: {errors} error(s), skipped (run `oncall rota check`)", err=True)
@@ -100,6 +113,18 @@ def _load(rotations: Path, only: str | None = None, live: bool = True) -> dict[s
         overrides = live_overrides_from_config()
         teams = {key: with_live_overrides(t, overrides.get(key, ())) for key, t in teams.items()}
     return teams
+
+
+def _one_team(source: RotaSource, team: str | None, live: bool = True) -> Team:
+    """The team named, or the only one there is (``live``: with the TAKEs, see ``_load``)."""
+    if team is not None:
+        return _load(source, team, live)[team]
+    teams = _load(source, live=live)
+    if len(teams) == 1:
+        return next(iter(teams.values()))
+    if not teams:
+        raise click.ClickException(f"no valid rota in {source.directory}")
+    raise click.UsageError(f"give --team: one of {', '.join(sorted(teams))}")
 
 
 @click.group()
@@ -120,18 +145,16 @@ def rota() -> None:
     "start",
     default=None,
     metavar="TIME",
-    help="Check coverage from this time (ISO; without an offset: UTC). Default: now.",
+    help="Check coverage from this time, in each team's local time (e.g. 2026-11-23T09:00; an "
+    "explicit offset is honoured). Default: now.",
 )
-def check(rotations: Path, days: int, start: str | None) -> None:
+def check(rotations: Path | None, days: int, start: str | None) -> None:
     """Validate every rota file and its coverage; list all problems; exit 1 on any error."""
-    now = _now()
-    if start is not None:
-        try:
-            parsed = datetime.fromisoformat(start)
-        except ValueError:
-            raise click.BadParameter(f"{start!r} is not a time like 2026-11-23T09:00") from None
-        now = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    teams, problems = check_directory(rotations, now, days, phone_region=_phone_region())
+    source = _source(rotations)
+    begin = None if start is None else (lambda team: _instant(start, team))
+    teams, problems = check_directory(
+        source.directory, _now(), days, phone_region=source.phone_region, start=begin
+    )
     for problem in problems:
         click.echo(str(problem))
     errors = [p for p in problems if p.severity == "error"]
@@ -145,60 +168,10 @@ def check(rotations: Path, days: int, start: str | None) -> None:
     )
 
 
-def _person(member: Any) -> dict[str, Any]:
-    return {"member": member.key, "name": member.name, "phone": member.phone, "email": member.email}
-
-
-def _who_json(team: Team, at: datetime) -> dict[str, Any]:
-    levels = []
-    for level in team.levels():
-        current = who_is_on_call(team, level, at)
-        entry: dict[str, Any] = {"level": level}
-        if current is None:
-            entry.update(member=None, next=_next_json(team, level, at))
-        else:
-            entry.update(_person(current.member))
-            entry.update(
-                rotation=current.rotation,
-                override=current.override,
-                note=current.note,
-                start=current.start.astimezone(team.zone).isoformat(),
-                end=current.end.astimezone(team.zone).isoformat(),
-            )
-        levels.append(entry)
-    manager = team.manager_member()
-    return {
-        "team": team.key,
-        "timezone": team.timezone,
-        "at": at.astimezone(team.zone).isoformat(),
-        "levels": levels,
-        "manager": _person(manager) if manager else None,
-    }
-
-
-def _next_on_call(team: Team, level: str, at: datetime) -> OnCall | None:
-    upcoming = shifts(team, level, at, at + timedelta(days=DEFAULT_COVERAGE_DAYS))
-    return upcoming[0] if upcoming else None
-
-
-def _next_json(team: Team, level: str, at: datetime) -> dict[str, Any] | None:
-    upcoming = _next_on_call(team, level, at)
-    if upcoming is None:
-        return None
-    return {**_person(upcoming.member), "start": upcoming.start.astimezone(team.zone).isoformat()}
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-
-
 @rota.command()
 @rotations_option
 @click.option("--team", default=None, help="Only this team.")
+@click.option("--level", default=None, help="Only this level (e.g. primary).")
 @click.option(
     "--at",
     default=None,
@@ -206,53 +179,47 @@ def _table(rows: list[list[str]]) -> list[str]:
     help='When, in each team\'s local time, e.g. "2026-11-28 03:00". Default: now.',
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def who(rotations: Path, team: str | None, at: str | None, as_json: bool) -> None:
+@click.option(
+    "--phone",
+    "phone_only",
+    is_flag=True,
+    help="Print only the phone number of each person on call, one a line (for scripts).",
+)
+def who(
+    rotations: Path | None,
+    team: str | None,
+    level: str | None,
+    at: str | None,
+    as_json: bool,
+    phone_only: bool,
+) -> None:
     """Who is on call for each level: member, phone, and when their period ends."""
-    teams = _load(rotations, team)
-    if as_json:
-        out = [_who_json(t, _instant(at, t)) for _key, t in sorted(teams.items())]
-        click.echo(json.dumps({"teams": out}, indent=2))
-        return
+    teams = _load(_source(rotations), team)
     for key, current_team in sorted(teams.items()):
+        if level is not None and level not in current_team.levels():
+            known = ", ".join(current_team.levels())
+            raise click.ClickException(f"team {key!r} has no level {level!r} (levels: {known})")
+    out = []
+    for _key, current_team in sorted(teams.items()):
         when = _instant(at, current_team)
-        zone = current_team.zone
-        click.echo(f"{key} ({current_team.timezone}) at {format_local(when, zone)}")
-        rows = [["LEVEL", "ON CALL", "PHONE", "UNTIL", "NOTE"]]
-        for level in current_team.levels():
-            current = who_is_on_call(current_team, level, when)
-            if current is None:
-                upcoming = _next_on_call(current_team, level, when)
-                after = (
-                    f"next: {upcoming.member.name} from {format_local(upcoming.start, zone)}"
-                    if upcoming
-                    else f"nobody in the next {DEFAULT_COVERAGE_DAYS} days"
-                )
-                rows.append([level, "nobody", "", "", after])
-                continue
-            notes = []
-            if current.override:
-                notes.append("override" + (f": {current.note}" if current.note else ""))
-            if current.rotation != level:
-                notes.append(f"rotation {current.rotation}")
-            rows.append(
-                [
-                    level,
-                    current.member.name,
-                    current.member.phone or "",
-                    format_local(current.end, zone),
-                    "; ".join(notes),
-                ]
-            )
-        manager = current_team.manager_member()
-        if manager:
-            rows.append(["manager", manager.name, manager.phone or "", "", ""])
-        for line in _table(rows):
-            click.echo(f"  {line}")
+        levels = [level] if level is not None else current_team.levels()
+        if as_json:
+            out.append(rota_views.who_json(current_team, when, levels))
+        elif phone_only:
+            for name in levels:
+                current = who_is_on_call(current_team, name, when)
+                if current is not None and current.member.phone:
+                    click.echo(current.member.phone)
+        else:
+            for line in rota_views.who_lines(current_team, when, levels):
+                click.echo(line)
+    if as_json:
+        click.echo(json.dumps({"teams": out}, indent=2))
 
 
 @rota.command()
 @rotations_option
-@click.option("--team", required=True, help="The team (rota file name without .yaml).")
+@team_option
 @click.option("--days", default=14, show_default=True, help="How many days to show.")
 @click.option(
     "--from",
@@ -261,62 +228,17 @@ def who(rotations: Path, team: str | None, at: str | None, as_json: bool) -> Non
     metavar="TIME",
     help="Start, in the team's local time (e.g. 2026-11-23). Default: now.",
 )
-def show(rotations: Path, team: str, days: int, start: str | None) -> None:
+def show(rotations: Path | None, team: str | None, days: int, start: str | None) -> None:
     """A table of on-call periods per level; overrides and gaps are marked."""
-    current_team = _load(rotations, team)[team]
-    zone = current_team.zone
+    current_team = _one_team(_source(rotations), team)
     begin = _instant(start, current_team)
-    end = begin + timedelta(days=days)
-    click.echo(f"{team}: on call from {format_local(begin, zone)} until {format_local(end, zone)}")
-    rows = [["LEVEL", "FROM", "UNTIL", "ON CALL", "ROTATION", "NOTE"]]
-    for level in current_team.levels():
-        cursor = begin
-        for period in shifts(current_team, level, begin, end):
-            if period.start > cursor:
-                rows.append(
-                    [
-                        level,
-                        format_local(cursor, zone),
-                        format_local(period.start, zone),
-                        "-- nobody --",
-                        "",
-                        "GAP",
-                    ]
-                )
-            note = (
-                ("override" + (f": {period.note}" if period.note else ""))
-                if period.override
-                else ""
-            )
-            rows.append(
-                [
-                    level,
-                    format_local(period.start, zone),
-                    format_local(period.end, zone),
-                    period.member.name,
-                    period.rotation,
-                    note,
-                ]
-            )
-            cursor = period.end
-        if cursor < end:
-            rows.append(
-                [
-                    level,
-                    format_local(cursor, zone),
-                    format_local(end, zone),
-                    "-- nobody --",
-                    "",
-                    "GAP",
-                ]
-            )
-    for line in _table(rows):
+    for line in rota_views.show_lines(current_team, begin, begin + timedelta(days=days)):
         click.echo(line)
 
 
 @rota.command()
 @rotations_option
-@click.option("--team", required=True, help="The team (rota file name without .yaml).")
+@team_option
 @click.option("--member", default=None, help="Only this member's shifts.")
 @click.option("--days", default=90, show_default=True, help="How many days ahead.")
 @click.option(
@@ -326,19 +248,25 @@ def show(rotations: Path, team: str, days: int, start: str | None) -> None:
     metavar="TIME",
     help="Start, in the team's local time. Default: now.",
 )
-def ics(rotations: Path, team: str, member: str | None, days: int, start: str | None) -> None:
+def ics(
+    rotations: Path | None, team: str | None, member: str | None, days: int, start: str | None
+) -> None:
     """The rota as an iCalendar file (RFC 5545) on stdout."""
-    current_team = _load(rotations, team)[team]
-    if member is not None and member not in current_team.members:
-        raise click.ClickException(f"{member!r} is not a member of team {team!r}")
+    current_team = _one_team(_source(rotations), team)
+    _check_member(current_team, member)
     begin = _instant(start, current_team)
     body = team_calendar(current_team, begin, begin + timedelta(days=days), member, stamp=_now())
     click.echo(body, nl=False)  # bytes go to the binary stream unchanged
 
 
+def _check_member(team: Team, member: str | None) -> None:
+    if member is not None and member not in team.members:
+        raise click.ClickException(f"{member!r} is not a member of team {team.key!r}")
+
+
 @rota.command("feed-url")
 @rotations_option
-@click.option("--team", required=True, help="The team (rota file name without .yaml).")
+@team_option
 @click.option("--member", default=None, help="A feed of only this member's shifts.")
 @click.option(
     "--secret-key",
@@ -353,23 +281,26 @@ def ics(rotations: Path, team: str, member: str | None, days: int, start: str | 
     help="The service's public URL (default: public_url from config).",
 )
 def feed_url(
-    rotations: Path, team: str, member: str | None, secret_key: str | None, base_url: str | None
+    rotations: Path | None,
+    team: str | None,
+    member: str | None,
+    secret_key: str | None,
+    base_url: str | None,
 ) -> None:
     """The calendar subscription URL for a team's (or a member's) rota feed."""
-    current_team = _load(rotations, team, live=False)[team]
-    if member is not None and member not in current_team.members:
-        raise click.ClickException(f"{member!r} is not a member of team {team!r}")
+    current_team = _one_team(_source(rotations), team, live=False)
+    _check_member(current_team, member)
     if secret_key is None or base_url is None:
         # The token must be made with the same key the service uses: take it from config.
-        context = click.get_current_context().find_object(object)
-        settings = getattr(context, "settings", None)
-        if settings is None:
+        context = current()
+        if context is None:
             raise click.ClickException("give --secret-key and --base-url (or run via `oncall`)")
-        secret_key = secret_key or settings.secret_key
-        base_url = base_url or settings.public_url
+        secret_key = secret_key or context.settings.secret_key
+        base_url = base_url or context.settings.public_url
     assert secret_key is not None and base_url is not None
-    path = f"/rota/{team}/{member}.ics" if member else f"/rota/{team}.ics"
-    token = feed_token(secret_key, team, member)
+    key = current_team.key
+    path = f"/rota/{key}/{member}.ics" if member else f"/rota/{key}.ics"
+    token = feed_token(secret_key, key, member)
     click.echo(f"{base_url.rstrip('/')}{path}?token={token}")
 
 

@@ -17,9 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from oncall.cases.live_rota import live_overrides
-from oncall.config.loading import load_settings
+from oncall.cli.context import current
 from oncall.config.settings import Settings
-from oncall.config.yamlsource import SourceErrors
 from oncall.db.session import make_engine, make_session_factory, transaction
 from oncall.domain.rota.model import Override
 from oncall.domain.shift_text import local_label
@@ -32,14 +31,10 @@ from oncall.services.live_overrides import (
 
 
 def _settings() -> Settings | None:
-    context = click.get_current_context().find_object(object)
-    path = getattr(context, "config_path", None)
-    if path is None or not Path(path).is_file():
-        return None
-    try:
-        return load_settings(path)
-    except SourceErrors:
-        return None  # a broken config.yaml is `oncall check`'s to report
+    """The config's settings; None without one, or when it is broken (`oncall check`'s to
+    report)."""
+    context = current()
+    return context.settings_if_valid() if context is not None else None
 
 
 def _database(settings: Settings) -> Engine | None:
@@ -69,8 +64,8 @@ def live_overrides_from_config() -> dict[str, list[Override]]:
 
 
 def _require_database() -> tuple[Settings, Engine]:
-    context = click.get_current_context().find_object(object)
-    settings = getattr(context, "settings", None)
+    context = current()
+    settings = context.settings if context is not None and context.has_config() else None
     if settings is None:
         raise click.ClickException("run as `oncall rota override ...` with a config")
     engine = _database(settings)

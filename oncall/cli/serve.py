@@ -2,13 +2,29 @@
 
 One worker on purpose: the single-box default uses SQLite, and one process is the one engine.
 For several boxes, use the Procfile (gunicorn web workers plus ``oncall clock``) on PostgreSQL.
+
+Before gunicorn starts, the command takes the SQLite database's engine lock and checks that
+the port is free (:mod:`oncall.cli.ports`), so that a second ``oncall serve`` is one sentence
+saying why, not a second engine or gunicorn's "Connection in use" five times over. SIGHUP
+reloads config.yaml and the files managers edit inside the running worker (its last good
+versions kept), instead of gunicorn's default of starting a fresh worker.
 """
 
 from __future__ import annotations
 
+import signal
+import sys
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from oncall.config.settings import Settings
+
+
+class _ReloadingArbiter(Arbiter):
+    def handle_hup(self) -> None:
+        self.log.info("SIGHUP: the worker reloads config.yaml, rotas, customers and voice flows")
+        self.kill_workers(signal.SIGHUP)
 
 
 class _SingleBox(BaseApplication):
@@ -22,7 +38,7 @@ class _SingleBox(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from oncall.bootstrap.background import BackgroundServices
+        from oncall.bootstrap.background import BackgroundServices, install_sighup
         from oncall.bootstrap.runtime import build_runtime
         from oncall.config.logs import configure_logging
         from oncall.web.app import create_app
@@ -31,7 +47,15 @@ class _SingleBox(BaseApplication):
         runtime = build_runtime(self.settings)
         app = create_app(runtime=runtime)
         BackgroundServices(runtime, engine=True).start()
+        install_sighup(runtime)  # gunicorn loads the app in the worker's main thread
         return app
+
+    def run(self) -> None:
+        try:
+            _ReloadingArbiter(self).run()
+        except RuntimeError as exc:  # what BaseApplication.run does with gunicorn's own errors
+            print(f"\nError: {exc}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
 
 
 def serve_single_box(settings: Settings, host: str, port: int, threads: int) -> None:
@@ -44,7 +68,6 @@ def serve_single_box(settings: Settings, host: str, port: int, threads: int) -> 
         "graceful_timeout": 10,
         "accesslog": None,
         "loglevel": "warning",
-        # SIGHUP to the master restarts the worker, which reloads every file it reads.
     }
     print(f"oncall serving on http://{host}:{port} (transport: {settings.transport})", flush=True)
     _SingleBox(settings, options).run()

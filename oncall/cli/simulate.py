@@ -14,6 +14,7 @@ Try it with ``make run`` in another terminal::
     oncall simulate call --from +15550009999 --pin 482193 --digits 2 --no-answer
     oncall simulate sms --from +15550100101 "ACK 1001"
     oncall simulate email --from wile@acme.example --subject "Sev 1: down" --body "..."
+    oncall simulate email --from wile@acme.example --subject "Re: [Case 1001] Down" --body "1"
     oncall simulate email --from rr@acme.example --unauthenticated --subject "Sev 1: down"
 """
 

@@ -1,7 +1,8 @@
 """``oncall user add NAME``: make the ``users:`` line for config.yaml, with a password hash.
 
 The password never goes into the file: only werkzeug's salted hash does. The command needs no
-config (it doesn't read or write it), so it works before the service is set up.
+config (it doesn't read or write it), so it works before the service is set up. A running
+service reloads config.yaml by itself, so the new user signs in without a restart.
 """
 
 from __future__ import annotations
@@ -60,3 +61,9 @@ def add(name: str, role: str, member: str | None, password_stdin: bool) -> None:
     password_hash = generate_password_hash(password)
     as_member = f", member: {member}" if member else ""
     click.echo(f'{name}: {{role: {role}, password_hash: "{password_hash}"{as_member}}}')
+    # On stderr, so that scripts can still take the line alone from stdout.
+    click.echo(
+        "Paste the line under `users:` in config.yaml. A running service picks it up within "
+        "engine.reload_poll (or at once: kill -HUP the `oncall serve` process); no restart.",
+        err=True,
+    )

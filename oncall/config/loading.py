@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from oncall.config import sections
 from oncall.config.settings import Settings
 from oncall.config.yamlsource import Node, load_yaml
@@ -88,6 +91,7 @@ TOP_KEYS = {
     "notify",
     "retention",
     "metrics",
+    "escalation_contacts",
 }
 
 
@@ -103,10 +107,7 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
         root.child("public_url").error(f"{public_url!r} is not an http(s) URL")
 
     secret_key = env.get("ONCALL_SECRET_KEY") or root.child("secret_key").string(DEV_SECRET_KEY)
-    database_url = env.get("DATABASE_URL") or root.child("database_url").string(
-        DEFAULT_DATABASE_URL
-    )
-    database_url = _normalise_database_url(database_url or DEFAULT_DATABASE_URL, base)
+    database_url = database_url_from(root.child("database_url"), env, base)
 
     transport_node = root.child("transport")
     transport = transport_node.choice(["console", "twilio"], "console") or "console"
@@ -149,6 +150,10 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
         retention=sections.read_retention(root.child("retention")),
         trusted_proxies=web.child("trusted_proxies").integer(0, minimum=0),
         metrics_token=sections.read_metrics_token(root.child("metrics")),
+        escalation_contacts=sections.read_escalation_contacts(
+            root.child("escalation_contacts"), phone_region
+        ),
+        environ=env,
     )
 
 
@@ -160,7 +165,37 @@ def _check_zone(value: Any) -> str:
     return str(value)
 
 
-def _normalise_database_url(url: str, base: Path) -> str:
+def database_url_from(node: Node, env: dict[str, str], base: Path) -> str:
+    """``DATABASE_URL`` from the environment, else ``database_url`` from the file.
+
+    A relative SQLite path in the file is relative to the file's folder, like ``paths.*``: an
+    operator who runs ``cd /tmp && oncall --config /srv/oncall/config.yaml report sla`` means
+    the service's database, not a new empty one in /tmp. A relative path in ``DATABASE_URL``
+    is the shell's, relative to the current directory, as every path typed in a shell is.
+    """
+    from_env = env.get("DATABASE_URL")
+    if from_env:
+        return _normalise_database_url(from_env)
+    text = node.string(DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        node.error(f"{text!r} is not a database URL (like sqlite:///oncall.db)")
+        return DEFAULT_DATABASE_URL
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and _is_relative_file(database):
+        text = url.set(database=str(base / database)).render_as_string(hide_password=False)
+    return _normalise_database_url(text)
+
+
+def _is_relative_file(database: str) -> bool:
+    # ":memory:" and "" are in-memory databases; "file:..." is an SQLite URI with its own rules.
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return False
+    return not Path(database).is_absolute()
+
+
+def _normalise_database_url(url: str) -> str:
     # Heroku-style URLs say postgres:// or postgresql://; we always drive psycopg 3.
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url[len("postgres://") :]

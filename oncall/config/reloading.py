@@ -20,14 +20,18 @@ log = logging.getLogger("oncall.reload")
 
 
 class ReloadingFile(Generic[T]):
-    def __init__(self, path: Path, loader: Callable[[Path], T], what: str):
+    def __init__(
+        self, path: Path, loader: Callable[[Path], T], what: str, initial: T | None = None
+    ):
+        """``initial``: a version already read from ``path`` (it counts as the file as it is
+        now, so the first poll reloads only after an edit)."""
         self.path = path
         self._loader = loader
         self._what = what
         self._lock = threading.Lock()
-        self._value: T | None = None
+        self._value: T | None = initial
         self._errors: list[SourceError] = []
-        self._signature: tuple[float, int] | None = None
+        self._signature: tuple[float, int] | None = self._stat() if initial is not None else None
 
     def _stat(self) -> tuple[float, int] | None:
         try:

@@ -29,6 +29,14 @@ from oncall.config.settings import (
 from oncall.config.yamlsource import Node
 from oncall.domain.eligibility import BusinessHours
 from oncall.domain.phones import parse_phone
+from oncall.domain.severity_rules import (
+    CONFIG_KEYS,
+    DEFAULT_SEVERITY_RULES,
+    SeverityRules,
+    contradictions,
+    phrase_key,
+    phrase_problem,
+)
 from oncall.domain.sla import SlaSettings
 from oncall.domain.timetext import DAY_NAMES, parse_time_of_day
 
@@ -227,6 +235,7 @@ def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
             "inbound",
             "max_bytes",
             "severity_phrases",
+            "severity_question_timeout",
             "authserv_ids",
         }
     )
@@ -251,13 +260,12 @@ def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
         or inbound_node.child("password").string("")
         or "",
     )
-    phrases: dict[int, tuple[str, ...]] = {}
-    phrase_node = node.child("severity_phrases")
-    if phrase_node.present() and phrase_node.is_mapping():
-        phrase_node.check_keys({"S1", "S2"})
-        for key, sev in (("S1", 1), ("S2", 2)):
-            if phrase_node.child(key).present():
-                phrases[sev] = tuple(p.lower() for p in phrase_node.child(key).string_list())
+    timeout_node = node.child("severity_question_timeout")
+    timeout = timeout_node.duration(timedelta(minutes=10), positive=True) or timedelta(minutes=10)
+    if timeout > timedelta(hours=1):
+        timeout_node.error(
+            "must be 1h or less: an emergency nobody confirmed waits this long for its page"
+        )
 
     def address(key: str, default: str) -> str:
         return node.child(key).validate(normalise_email, default) or default
@@ -270,13 +278,63 @@ def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
         smtp=smtp,
         inbound=inbound,
         max_bytes=node.child("max_bytes").integer(10_000_000, minimum=1024),
-        severity_phrases=phrases,
+        severity_rules=read_severity_phrases(node.child("severity_phrases")),
+        severity_question_timeout=timeout,
         authserv_ids=tuple(
             name.strip().casefold()
             for name in node.child("authserv_ids").string_list()
             if name.strip()
         ),
     )
+
+
+def read_severity_phrases(node: Node) -> SeverityRules:
+    """``email.severity_phrases``: phrases and cues added to the built-in rules (keys as in
+    :data:`oncall.domain.severity_rules.CONFIG_KEYS`), built-in ones dropped with ``ignore``,
+    and the two distances. Every phrase is checked: empty, too short to mean anything, too long
+    to be written exactly, a built-in to ignore that does not exist, or one phrase under two
+    keys that mean opposite things."""
+    if not node.present() or not node.is_mapping():
+        return DEFAULT_SEVERITY_RULES
+    node.check_keys({*CONFIG_KEYS, "ignore", "negation_window", "cue_window"})
+    extra = {key: _phrases(node.child(key)) for key in CONFIG_KEYS if node.child(key).present()}
+    built_in = DEFAULT_SEVERITY_RULES.all_phrases()
+    ignore = []
+    for element in _elements(node.child("ignore")):
+        text = element.string("") or ""
+        if phrase_key(text) not in built_in:
+            element.error(f"{text!r} is not a built-in phrase or cue: nothing to ignore")
+        else:
+            ignore.append(text)
+    windows = {}
+    for key in ("negation_window", "cue_window"):
+        value = node.child(key).integer(getattr(DEFAULT_SEVERITY_RULES, key), minimum=0)
+        if value > 20:
+            node.child(key).error(f"must be 20 words or fewer, got {value}")
+        windows[key] = min(value, 20)
+    rules = DEFAULT_SEVERITY_RULES.extended(extra, ignore, **windows)
+    for phrase, first, second in contradictions(rules):
+        where = node.child(first) if first in extra else node.child(second)
+        where.error(f"{phrase!r} is listed under both {first} and {second}, which contradict")
+    return rules
+
+
+def _elements(node: Node) -> list[Node]:
+    if not node.present() or not node.is_list("a list of phrases"):
+        return []
+    return list(node.elements())
+
+
+def _phrases(node: Node) -> list[str]:
+    phrases = []
+    for element in _elements(node):
+        text = element.string("") or ""
+        problem = phrase_problem(text)
+        if problem is not None:
+            element.error(problem)
+        else:
+            phrases.append(text)
+    return phrases
 
 
 RETENTION_KEYS = ("receipts", "refused_attempts", "recordings", "closed_cases")
@@ -356,3 +414,25 @@ def read_metrics_token(node: Node) -> str:
     if token and len(token) < 16:
         node.child("token").error("the metrics token must be at least 16 characters")
     return token
+
+
+def read_escalation_contacts(node: Node, phone_region: str) -> tuple[str, ...]:
+    """Phones (read in ``phone_region``, stored E.164) and email addresses, each once.
+
+    They are alerted when a case has nobody to page, so a typo here must stop the service
+    rather than leave a case with nobody told.
+    """
+    if not node.present() or not node.is_list("a list of phone numbers and email addresses"):
+        return ()
+    contacts: list[str] = []
+    for element in node.elements():
+        value = element.value
+        if isinstance(value, (dict, list, bool)) or not str(value or "").strip():
+            element.error("expected a phone number or an email address")
+            continue
+        text = str(value)
+        check = normalise_email if "@" in text else (lambda v: parse_phone(v, phone_region))
+        contact = element.validate(check)
+        if contact and contact not in contacts:
+            contacts.append(contact)
+    return tuple(contacts)

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from oncall.domain.eligibility import BusinessHours
+from oncall.domain.severity_rules import SeverityRules
 from oncall.domain.sla import SlaSettings
 
 
@@ -86,7 +87,8 @@ class EmailSettings:
     smtp: SmtpSettings
     inbound: InboundAuth
     max_bytes: int
-    severity_phrases: dict[int, tuple[str, ...]]
+    severity_rules: SeverityRules  # the built-in rules extended by email.severity_phrases
+    severity_question_timeout: timedelta  # an unanswered severity question is decided then
     # Authserv-ids of the receiving MTA whose Authentication-Results headers are believed.
     authserv_ids: tuple[str, ...] = ()
 
@@ -143,8 +145,14 @@ class Settings:
     # web.trusted_proxies: reverse-proxy hops whose X-Forwarded-For/-Proto are believed
     trusted_proxies: int = 0
     metrics_token: str = ""  # metrics.token: /metrics wants it as a bearer token when set
+    # Who is alerted when a case has nobody to page (phones and email addresses); empty means
+    # every loaded team's manager (see oncall.engine.unroutable).
+    escalation_contacts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    # The environment the file was read with (its ${VAR}s and overrides): a reload reads the
+    # file again with the same one. Never shown: it holds secrets.
+    environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def zone(self) -> ZoneInfo:

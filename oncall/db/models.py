@@ -27,7 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from oncall.domain.enums import OPEN_STATES, CaseState, DeadlineState, OutboxState
+from oncall.domain.enums import (
+    OPEN_STATES,
+    CaseState,
+    DeadlineState,
+    OutboxState,
+    SeveritySource,
+)
 
 # The largest value an Integer column holds on PostgreSQL (a signed 32-bit integer); larger
 # numbers arriving from outside (a case number in a subject, an id in a URL) name nothing and
@@ -98,6 +104,13 @@ class Case(Base):
     channel: Mapped[str] = mapped_column(String(10))
     severity_claimed: Mapped[int] = mapped_column(Integer)
     severity: Mapped[int] = mapped_column(Integer)
+    # How the severity was set (SeveritySource), and for an email whose severity was unclear,
+    # when the customer was asked and when they answered (the triage clock starts then).
+    severity_source: Mapped[str] = mapped_column(
+        String(20), default=SeveritySource.STATED.value, server_default=SeveritySource.STATED.value
+    )
+    severity_asked_at: Mapped[datetime | None]
+    severity_answered_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(20), index=True, default=CaseState.OPEN.value)
     summary: Mapped[str] = mapped_column(Text, default="")
     after_hours: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -377,3 +390,19 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     username: Mapped[str] = mapped_column(String(100), index=True)
+
+
+class RetiredRota(Base):
+    """A team a manager retired (``oncall rota retire TEAM``) after its rota file went away.
+
+    A rota file that disappears keeps its team paging with the last good version (a rename is
+    an accident far more often than a wish to stop paging); this row is how every process
+    learns, at its next file poll, to let the team go. It is deleted when a rota file for the
+    team is back, so a later disappearance is kept live again.
+    """
+
+    __tablename__ = "retired_rotas"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime]
+    retired_by: Mapped[str] = mapped_column(String(200), default="")

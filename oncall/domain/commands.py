@@ -10,7 +10,7 @@ Grammar (verbs and keywords are case-insensitive)::
     ACK     [case]
     STATUS  [case] <text>          an "ETA ..." in the text: see oncall.domain.eta
     RESOLVE [case] [note]
-    SEV     [case] <level 1-4>     also SEV <level> [case]
+    SEV     [case] <level 1-4> [reason]    also SEV <level> [case] [reason]
     HELP
     ACK ALL                        every open case the sender was paged for
     ESC     [case] [note]          page the next escalation step now (ESCALATE)
@@ -23,7 +23,12 @@ Accepted spellings of the verbs:
 * STATUS: ``STATUS``, ``STAT``, ``ST``, ``UPDATE``, ``UPD``
 * RESOLVE: ``RESOLVE``, ``RES``, ``RESOLVED``, ``CLOSE``, ``CLOSED``
 * SEV: ``SEV``, ``SEVERITY``; the level may be written ``3``, ``S3``, ``SEV3``, ``SEV 3``,
-  ``SEVERITY 3``, ``LEVEL 3``, ``to S3`` (``SEV 1042 S3``, ``SEV #1042 3``, ``SEV3 1042``)
+  ``SEVERITY 3``, ``LEVEL 3``, ``to S3`` (``SEV 1042 S3``, ``SEV #1042 3``, ``SEV3 1042``).
+  Whatever follows the level and the case is the engineer's reason, kept as the evidence for a
+  misuse fee: ``SEV 3 1002 customer asked about a password reset`` is level 3, case 1002,
+  text "customer asked about a password reset". The case-number rule below applies to the
+  reason's first word as to a status text's: ``SEV 3 12 users affected`` has no case number,
+  ``SEV 3 1500 users affected`` reads as case 1500 (write the case first to be safe)
 * HELP: ``HELP``, ``INFO``, ``COMMANDS``, ``?``
 * ACK ALL: ``ACK ALL``, ``ACK-ALL``, ``ACKALL``, ``A ALL`` (any ACK spelling, then ``ALL``)
 * ESC: ``ESC``, ``ESCALATE``, ``ESCALATED``; the case and a note as for ACK
@@ -92,8 +97,8 @@ class Verb(StrEnum):
 class Command:
     verb: Verb
     case_number: int | None = None
-    #: The status text or resolve note (stripped, whitespace collapsed, may be ""). For ACK and
-    #: SEV, whatever followed the command (ignored by the service, kept for the timeline).
+    #: The status text, resolve note or SEV reason (stripped, whitespace collapsed, may be "").
+    #: For ACK, whatever followed the command. The service keeps every one on the timeline.
     text: str = ""
     #: For SEV: the new level, 1-4.
     severity: int | None = None

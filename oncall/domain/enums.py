@@ -9,6 +9,7 @@ from enum import StrEnum
 
 
 class CaseState(StrEnum):
+    ASKED = "asked"  # an email whose severity the customer is asked: nobody paged yet
     OPEN = "open"  # paging, nobody has acknowledged
     ACKNOWLEDGED = "acknowledged"  # triaged; status targets running
     RESOLVED = "resolved"
@@ -16,6 +17,19 @@ class CaseState(StrEnum):
 
 
 OPEN_STATES = (CaseState.OPEN, CaseState.ACKNOWLEDGED)
+
+
+class SeveritySource(StrEnum):
+    """How a case's severity was set. A downgrade carries the misuse fee only when the customer
+    chose the severity: never on one the service guessed."""
+
+    STATED = "stated"  # the customer's marker in the email, or the phone menu
+    ANSWERED = "answered"  # the customer's answer to the severity question
+    PHRASES = "phrases"  # the email's words made it clear (guessed)
+    TIMEOUT = "timeout"  # the question went unanswered; the words leaned critical (guessed)
+
+
+GUESSED_SEVERITIES = (SeveritySource.PHRASES, SeveritySource.TIMEOUT)
 
 
 class DeadlineState(StrEnum):
@@ -52,6 +66,7 @@ class Purpose(StrEnum):
     STATUS = "status"  # the engineer's status, with its ETA
     RESOLVED = "resolved"
     DOWNGRADED = "downgraded"  # not critical after all: the regular queue takes it
+    SEVERITY_QUESTION = "severity_question"  # the severity menu, by email and SMS
     # What engineers are told about the rota (no case):
     SHIFT_NOTICE = "shift_notice"  # your shift starts (or starts soon)
     ROTA_CHANGE = "rota_change"  # somebody TAKEs your shift; your TAKE was removed
@@ -79,6 +94,8 @@ class DeadlineKind(StrEnum):
     # Timers of a team rather than a case (no case_id; a unique key):
     SHIFT_START = "shift_start"  # tell a member their shift on a level has started
     SHIFT_REMINDER = "shift_reminder"  # remind a member their shift starts soon
+    # The customer did not answer the severity question in time (email.severity_question_timeout)
+    SEVERITY_QUESTION_TIMEOUT = "severity_question_timeout"
 
 
 #: Stopped by an acknowledgement.

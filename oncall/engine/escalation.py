@@ -3,16 +3,20 @@
 a case that opened without one; and the controls other parts use: stop the escalation (an
 acknowledgement), page the next step now (a voice page failed).
 
+**The first step at once.** Intake calls :func:`start_paging` in the transaction that opens
+the case, so the caller and the customer are told what happened: an engineer was paged, or
+nobody could be and the managers were alerted at once.
+
 **Unroutable cases.** A case whose team had no rota when it opened has no escalation
 snapshot. The engine takes the team's policy as soon as a rota for the team is loaded
-(``route_check``: every 5 minutes, for a day), and until then the last resort
-(:mod:`oncall.engine.unroutable`) pages the managers and emails the support queue.
+(``route_check``: one deadline row, looked at again at every tick), and until then the last
+resort (:mod:`oncall.engine.unroutable`) pages the managers and emails the support queue.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -20,7 +24,7 @@ from sqlalchemy.orm import Session
 from oncall.cases.deadlines import cancel_deadlines, schedule
 from oncall.cases.events import add_event
 from oncall.cases.live_rota import live_team
-from oncall.cases.outbox import mark_work_due
+from oncall.cases.outbox import Reached, mark_work_due, who_was_reached
 from oncall.db.models import Case, Deadline, OutboundMessage
 from oncall.domain import escalation as esc
 from oncall.domain.enums import (
@@ -43,9 +47,6 @@ from oncall.runtime import Runtime
 
 # The engine's one logger, as before the split: log filters and alerts name it.
 log = logging.getLogger("oncall.engine.tick")
-
-ROUTE_CHECK_EVERY = timedelta(minutes=5)
-ROUTE_CHECK_LIMIT = 288  # a day of checks; the managers and the queue were told at once
 
 
 # -- the deadlines --------------------------------------------------------------------------
@@ -77,16 +78,49 @@ def route_check(
             f"A rota for team {case.team!r} is loaded now; escalation starts from step 1",
         )
         return run_escalation(session, runtime, case, 0, now)
-    if deadline.seq < ROUTE_CHECK_LIMIT:
-        schedule(
-            session,
-            case,
-            now,
-            DeadlineKind.ROUTE_CHECK,
-            now + ROUTE_CHECK_EVERY,
-            seq=deadline.seq + 1,
-        )
+    # Not yet: look again at the next tick, on this same row (the tick leaves a deadline its
+    # handler moved into the future pending), so a case pages within a tick of its rota
+    # appearing and a long wait adds no rows.
+    deadline.due_at = now + runtime.settings.engine.tick
     return False
+
+
+def start_paging(session: Session, runtime: Runtime, case: Case, now: datetime) -> Reached:
+    """Page the first escalation step of a case that just opened, in its transaction, and
+    say who was reached: an engineer, the managers instead, or nobody (only the support
+    queue's email).
+
+    When nobody was (no rota, or nobody on call for the first step right now) the managers
+    are alerted at once (:mod:`oncall.engine.unroutable`), and the engine goes on as usual:
+    the next step, or the team's rota as soon as it is loaded. A first step that fails is
+    left to the tick, like any deadline that raises: the case itself must still open.
+    """
+    first = session.scalar(
+        select(Deadline).where(
+            Deadline.case_id == case.id,
+            Deadline.kind == DeadlineKind.ESCALATE,
+            Deadline.seq == 0,
+            Deadline.state == DeadlineState.PENDING,
+            Deadline.due_at <= now,
+        )
+    )
+    if first is None:  # already applied (a repeated intake request): nothing new to say
+        return who_was_reached(session, case)
+    reason = f"the first escalation step of team {case.team!r} reaches nobody now"
+    try:
+        with session.begin_nested():
+            escalate(session, runtime, first, case, now)
+            first.state, first.done_at, first.done_by = DeadlineState.DONE, now, runtime.instance
+    except Exception:
+        log.exception("case %s: paging the first step failed; the tick retries", case.number)
+        reason = "the first page could not be queued (see the log)"
+    reached = who_was_reached(session, case)
+    if reached is Reached.ENGINEER:
+        return reached
+    if case.escalation or first.state == DeadlineState.PENDING:
+        # (A case with no rota at all had its managers alerted by the first step itself.)
+        reach_fallback_humans(session, runtime, case, now, reason=reason, key="nobody_on_call")
+    return who_was_reached(session, case)
 
 
 # -- running the policy ---------------------------------------------------------------------
@@ -174,7 +208,9 @@ def _unroutable(session: Session, runtime: Runtime, case: Case, now: datetime, s
     reach_fallback_humans(
         session, runtime, case, now, reason=f"no rota for team {case.team!r}", key="unroutable"
     )
-    schedule(session, case, now, DeadlineKind.ROUTE_CHECK, now + ROUTE_CHECK_EVERY, seq=1)
+    schedule(
+        session, case, now, DeadlineKind.ROUTE_CHECK, now + runtime.settings.engine.tick, seq=1
+    )
     return True
 
 

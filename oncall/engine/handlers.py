@@ -1,5 +1,6 @@
 """What each deadline does when it falls due, keyed by :class:`DeadlineKind`: the escalation
-steps (:mod:`oncall.engine.escalation`), and the SLA targets here: a reminder to the engineers
+steps (:mod:`oncall.engine.escalation`), an unanswered severity question
+(:mod:`oncall.engine.severity_question`), and the SLA targets here: a reminder to the engineers
 before the triage or status target, and a breach (the manager paged) when it is missed.
 
 A handler runs inside the engine's transaction with the deadline and its case locked, and
@@ -19,6 +20,7 @@ from oncall.db.models import Case, Deadline
 from oncall.domain.enums import CaseState, DeadlineKind
 from oncall.engine.escalation import escalate, route_check
 from oncall.engine.paging import names, page_manager, paged_people, remind, status_people
+from oncall.engine.severity_question import severity_question_timeout
 from oncall.engine.status import arm_status_target, status_target
 from oncall.engine.wording import case_zone, hhmm, short
 from oncall.runtime import Runtime
@@ -33,14 +35,16 @@ def apply_deadline(
     session: Session, runtime: Runtime, deadline: Deadline, case: Case, now: datetime
 ) -> bool:
     """Do what ``deadline`` means for ``case`` (both locked). True if anything happened."""
-    if not case.is_open:
-        return False  # resolved or downgraded: every timer stopped with it
     try:
-        handler = HANDLERS[DeadlineKind(deadline.kind)]
+        kind = DeadlineKind(deadline.kind)
     except ValueError:
         log.error("unknown deadline kind %r (id %s); marking it done", deadline.kind, deadline.id)
         return False
-    return handler(session, runtime, deadline, case, now)
+    # A case still asking its customer for the severity is not open yet: its question's
+    # timeout is the one timer it has.
+    if not case.is_open and kind is not DeadlineKind.SEVERITY_QUESTION_TIMEOUT:
+        return False  # resolved or downgraded: every timer stopped with it
+    return HANDLERS[kind](session, runtime, deadline, case, now)
 
 
 # -- triage ---------------------------------------------------------------------------------
@@ -157,4 +161,5 @@ HANDLERS: dict[DeadlineKind, Handler] = {
     DeadlineKind.STATUS_WARN: status_warn,
     DeadlineKind.STATUS_DUE: status_due,
     DeadlineKind.ROUTE_CHECK: route_check,
+    DeadlineKind.SEVERITY_QUESTION_TIMEOUT: severity_question_timeout,
 }

@@ -108,9 +108,12 @@ def apply_due(
                 crash_points.reached(
                     crash_points.AFTER_DEADLINE_APPLIED, deadline=deadline, case=case
                 )
-                deadline.state = DeadlineState.DONE
-                deadline.done_at = now
-                deadline.done_by = runtime.instance
+                if deadline.due_at <= now:
+                    deadline.state = DeadlineState.DONE
+                    deadline.done_at = now
+                    deadline.done_by = runtime.instance
+                # else the handler re-armed its own row for later (a route check waiting for
+                # its team's rota): it stays pending.
         except Exception:
             if claimed_id is None:
                 raise  # the claim itself failed (database down): let the scheduler log it

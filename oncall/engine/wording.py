@@ -1,5 +1,5 @@
-"""How engineers read a case in the engine's messages: times in their team's zone (HH:MM)
-and names short enough for an SMS."""
+"""How engineers read a case in the engine's messages: times in their team's zone, the zone
+named (``03:56 EST``), and names short enough for an SMS."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def case_zone(runtime: Runtime, case: Case) -> ZoneInfo:
 
 
 def hhmm(at: datetime, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%H:%M")
+    """A clock time in ``zone`` with the zone named (``03:56 EST``): the engineer reading it
+    may be elsewhere, and a bare 03:56 is ambiguous around a DST change."""
+    return at.astimezone(zone).strftime("%H:%M %Z")
 
 
 def short(text: str, limit: int = 30) -> str:

@@ -2,13 +2,17 @@
 
 Its rows are the month's fee flags (``MisuseFlag.month``, written in the service's time zone
 when the case was flagged), waived or not; review flags (no fee) are not billed and left out.
-The CSV is what billing imports, so a text a person typed cannot run as a spreadsheet formula.
+Beside each fee, the evidence: every note the engineers wrote on the case (the reason given
+with ``SEV``, the ``STATUS`` texts, the ``RESOLVE`` note, the text after ``ACK``), as kept on
+its timeline. The CSV is what billing imports, so a text a person typed cannot run as a
+spreadsheet formula; its columns only ever grow at the end.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,8 +20,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall.db.models import Case, MisuseFlag
+from oncall.db.models import Case, CaseEvent, MisuseFlag
 from oncall.reports.months import parse_month
+
+NOTE_SEPARATOR = " | "
 
 
 @dataclass(frozen=True)
@@ -34,14 +40,22 @@ class MisuseRow:
     reason: str  # why the case was flagged
     waived_by: str
     waive_reason: str
+    notes: tuple[str, ...] = ()  # the engineers' notes on the case, oldest first
 
     @property
     def due(self) -> float:
         return 0.0 if self.waived else self.fee
 
+    @property
+    def engineer_notes(self) -> str:
+        """The notes in one cell, as the CSV and the API give them."""
+        return NOTE_SEPARATOR.join(self.notes)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["notes"]
         data["due"] = self.due
+        data["engineer_notes"] = self.engineer_notes
         return data
 
 
@@ -59,7 +73,10 @@ CSV_COLUMNS = [
     "reason",
     "waived_by",
     "waive_reason",
+    "engineer_notes",  # added last: billing imports read the columns before it by position
 ]
+# Timeline events that may carry an engineer's note (ACK, STATUS, RESOLVE, SEV, a late reason).
+NOTE_KINDS = ("acknowledged", "status", "resolved", "severity_changed", "note")
 
 
 def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) -> list[MisuseRow]:
@@ -71,7 +88,8 @@ def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) ->
         .outerjoin(Case, Case.id == MisuseFlag.case_id)
         .where(MisuseFlag.month == month, MisuseFlag.kind == "fee")
         .order_by(MisuseFlag.flagged_at, MisuseFlag.id)
-    )
+    ).all()
+    notes = engineer_notes(session, (flag.case_id for flag, _n, _c in rows), zone)
     out = []
     for flag, number, customer_name in rows:
         out.append(
@@ -88,9 +106,37 @@ def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) ->
                 reason=flag.reason or "",
                 waived_by=flag.waived_by or "",
                 waive_reason=flag.waive_reason or "",
+                notes=tuple(notes.get(flag.case_id or 0, ())),
             )
         )
     return out
+
+
+def engineer_notes(
+    session: Session, case_ids: Iterable[int | None], zone: ZoneInfo
+) -> dict[int, list[str]]:
+    """Case id -> its engineers' notes, oldest first, each as ``HH:MM ZONE VERB (who): note``.
+
+    The notes are the ones the timeline events carry in ``data.note``
+    (:func:`oncall.cases.events.note_data`)."""
+    ids = sorted({case_id for case_id in case_ids if case_id is not None})
+    if not ids:
+        return {}
+    events = session.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.case_id.in_(ids), CaseEvent.kind.in_(NOTE_KINDS))
+        .order_by(CaseEvent.case_id, CaseEvent.at, CaseEvent.id)
+    )
+    notes: dict[int, list[str]] = {}
+    for event in events:
+        data = event.data or {}
+        note = data.get("note")
+        if not isinstance(note, str) or not note.strip():
+            continue
+        when = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        verb = str(data.get("verb") or event.kind)
+        notes.setdefault(event.case_id, []).append(f"{when} {verb} ({event.actor}): {note}")
+    return notes
 
 
 def misuse_csv(rows: list[MisuseRow]) -> str:

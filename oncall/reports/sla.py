@@ -177,7 +177,8 @@ def _triage_target(cases: list[Case], now: datetime) -> tuple[int, int]:
 def _first_status_target(cases: list[Case], sla: SlaSettings, now: datetime) -> tuple[int, int]:
     """``(met, measured)``: the customer told (a status or the resolution), or the target passed.
 
-    A case downgraded without a status is left out: the target stopped applying to it.
+    A case downgraded without a status is left out: the target stopped applying to it; so is
+    one still asking its customer for the severity (its clock has not started).
     """
     met = measured = 0
     for case in cases:
@@ -186,7 +187,7 @@ def _first_status_target(cases: list[Case], sla: SlaSettings, now: datetime) -> 
         if told is not None:
             measured += 1
             met += told <= due
-        elif case.state != CaseState.DOWNGRADED.value and due <= now:
+        elif case.state not in (CaseState.DOWNGRADED, CaseState.ASKED) and due <= now:
             measured += 1
     return met, measured
 

@@ -16,6 +16,9 @@ Rules decided here:
 * **RESOLVE** and **SEV 3/4** on an unacknowledged case also stop the escalation and record
   the acknowledgement (whoever closes or downgrades a case has looked at it). SEV 3/4 is a
   downgrade off the critical line, with its misuse fee: :func:`oncall.services.misuse.downgrade`.
+* **Every engineer note is evidence**: the text after ACK, the STATUS text, the RESOLVE note
+  and the reason after SEV are kept on the timeline event (``data.note``, with the verb in
+  ``data.verb``), which the misuse page and ``report misuse --csv`` show beside a fee.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session
 from oncall.cases.customer import notify_customer
 from oncall.cases.deadlines import cancel_deadlines
 from oncall.cases.errors import CaseError
-from oncall.cases.events import add_event
+from oncall.cases.events import add_event, note_data
 from oncall.cases.members import member_of
 from oncall.db.models import Case
 from oncall.domain.enums import STATUS_KINDS, CaseState, Purpose
@@ -40,7 +43,7 @@ from oncall.engine.paging import notify_people
 from oncall.engine.status import arm_status_target, next_status_seq
 from oncall.engine.wording import case_zone, hhmm
 from oncall.runtime import Runtime
-from oncall.services.misuse import downgrade
+from oncall.services.misuse import add_downgrade_reason, downgrade
 
 
 def _lock(session: Session, case: Case) -> Case:
@@ -68,6 +71,11 @@ def _label(case: Case) -> str:
 def _closed_reply(case: Case) -> str:
     if case.state == CaseState.RESOLVED.value:
         return f"Case {case.number} is already resolved."
+    if case.state == CaseState.ASKED.value:
+        return (
+            f"Case {case.number} waits for the customer to confirm its severity; nobody is "
+            "paged until they do."
+        )
     return (
         f"Case {case.number} was downgraded to S{case.severity} and left the critical line; "
         "the regular queue has it."
@@ -86,6 +94,7 @@ def record_ack(
     tell_customer: bool = True,
     tell_others: bool = True,
     name: str | None = None,
+    note: str = "",
 ) -> None:
     """The acknowledgement itself: state, timers stopped, the others and the customer told
     (``tell_others=False``: the caller tells them, e.g. once for all the cases of ACK ALL)."""
@@ -104,11 +113,12 @@ def record_ack(
         now,
         "acknowledged",
         f"Acknowledged by {name} via {via}, {minutes} min after opening (triage target "
-        f"{'met' if met else 'missed'})",
+        f"{'met' if met else 'missed'})" + (f": {note}" if note else ""),
         actor=name,
         via=via,
         member=member_key,
         triage_met=met,
+        **note_data("ACK", note),
     )
     # So nobody else gets up: everyone else who was paged hears who has it.
     if tell_others:
@@ -157,11 +167,13 @@ def acknowledge(
     member_key: str,
     now: datetime,
     via: str,
+    note: str = "",
     *,
     name: str | None = None,
 ) -> str:
-    """ACK: stop the escalation for everyone. Harmless when repeated. ``name``: who acted, when
-    they are not a rota member (a manager on the dashboard)."""
+    """ACK: stop the escalation for everyone. Harmless when repeated. ``note``: whatever the
+    engineer wrote after the command (kept on the timeline). ``name``: who acted, when they are
+    not a rota member (a manager on the dashboard)."""
     case = _lock(session, case)
     zone = case_zone(runtime, case)
     if not case.is_open:
@@ -174,7 +186,7 @@ def acknowledge(
             f"{case.number} was already acknowledged by {case.acknowledged_by_name} at "
             f"{hhmm(case.acknowledged_at, zone)}."
         )
-    record_ack(session, runtime, case, member_key, now, via, name=name)
+    record_ack(session, runtime, case, member_key, now, via, note=note.strip(), name=name)
     due = (
         f" Status due to the customer by {hhmm(case.status_due_at, zone)}."
         if case.status_due_at
@@ -237,6 +249,7 @@ def post_status(
         actor=name,
         member=member_key,
         eta=case.eta_at.isoformat() if has_eta and case.eta_at else None,
+        **note_data("STATUS", text),
     )
     if not has_eta:
         return (
@@ -324,6 +337,7 @@ def resolve(
         f"Resolved by {name}" + (f": {note}" if note else ""),
         actor=name,
         member=member_key,
+        **note_data("RESOLVE", note),
     )
     notify_customer(
         session,
@@ -345,14 +359,23 @@ def set_severity(
     member_key: str,
     severity: int,
     now: datetime,
+    note: str = "",
     *,
     name: str | None = None,
 ) -> str:
-    """SEV: 1/2 re-rate and keep going; 3/4 take the case off the critical line with a fee."""
+    """SEV: 1/2 re-rate and keep going; 3/4 take the case off the critical line with a fee.
+
+    ``note`` is the engineer's reason (``SEV 3 1042 customer asked about a password reset``):
+    the evidence for the fee. A reason sent again for a case already downgraded to that level
+    is added to the record (a forgotten reason can still be given); nothing else changes.
+    """
     case = _lock(session, case)
+    note = " ".join((note or "").split())
     if severity not in (1, 2, 3, 4):
         return "Severity must be 1, 2, 3 or 4."
     if not case.is_open:
+        if note and case.state == CaseState.DOWNGRADED.value and case.severity == severity:
+            return add_downgrade_reason(session, runtime, case, member_key, note, now)
         return _closed_reply(case)
     name = name or _name(runtime, case, member_key)
     old = case.severity
@@ -365,11 +388,12 @@ def set_severity(
             case,
             now,
             "severity_changed",
-            f"Severity changed S{old} -> S{severity} by {name}",
+            f"Severity changed S{old} -> S{severity} by {name}" + (f": {note}" if note else ""),
             actor=name,
             old=old,
             new=severity,
+            **note_data(f"SEV {severity}", note),
         )
         tail = "" if case.acknowledged_at else f" Not acknowledged yet: reply ACK {case.number}."
         return f"{case.number} is now S{severity}.{tail}"
-    return downgrade(session, runtime, case, member_key, name, severity, now)
+    return downgrade(session, runtime, case, member_key, name, severity, now, note=note)

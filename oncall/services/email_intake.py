@@ -1,11 +1,15 @@
 """The critical address's intake: one inbound email at a time, as SendGrid posts it.
 
 A mail that answers one of our case emails goes on that case
-(:mod:`oncall.services.email_replies`). Otherwise a registered contact whose plan covers the
-critical line now, writing about an S1 or S2 issue, opens a case and gets an auto-reply with its
-number and what happens next; anything else is refused (:mod:`oncall.services.email_refusals`):
-told why and where to go, forwarded to the regular support queue and recorded. Automatic mail
-(out-of-office, bounces, lists) never opens a case and is never answered. A mail claiming a
+(:mod:`oncall.services.email_replies`), or answers its severity question
+(:mod:`oncall.services.email_answers`). Otherwise a registered contact whose plan covers the
+critical line now, writing about an S1 or S2 issue (:func:`oncall.domain.severity
+.classify_severity`), opens a case and gets an auto-reply with its number and what happens next;
+one whose severity is unclear is asked, as the phone line asks
+(:mod:`oncall.services.email_question`); anything else is refused
+(:mod:`oncall.services.email_refusals`): told why and where to go, forwarded to the regular
+support queue and recorded. Automatic mail (out-of-office, bounces, lists) never opens a case
+and is never answered. A mail claiming a
 contact, or answering a case, without passing SPF or DKIM aligned with its ``From`` is refused
 as ``unverified`` before anything else (:mod:`oncall.services.email_senders`).
 
@@ -20,31 +24,36 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oncall.cases.asking import awaits_answer, customer_time, line_of
 from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase, open_case
-from oncall.db.models import Case, OutboundMessage
+from oncall.db.models import Case
 from oncall.domain.eligibility import entitlement
-from oncall.domain.enums import Purpose
+from oncall.domain.enums import Purpose, SeveritySource
+from oncall.domain.mail.authentication import SenderVerdict
 from oncall.domain.mail.inbound import InboundEmail
 from oncall.domain.mail.loops import is_auto_generated
 from oncall.domain.mail.text import strip_quoted_reply
-from oncall.domain.mail.threads import make_message_id
 from oncall.domain.severity import (
-    DEFAULT_SEVERITY_RULES,
+    Decision,
     SeverityRules,
     SeverityVerdict,
     classify_severity,
     is_critical,
 )
+from oncall.domain.severity_question import opened_text
+from oncall.engine.escalation import start_paging
 from oncall.runtime import Runtime
-from oncall.services.email_refusals import auto_reply_headers, refuse_email, strip_reply_prefix
+from oncall.services.email_answers import answer_by_email
+from oncall.services.email_question import ask_severity
+from oncall.services.email_refusals import mark_auto_reply, refuse_email, strip_reply_prefix
 from oncall.services.email_replies import attach_reply, threaded_case
 from oncall.services.email_senders import (
     SenderCheck,
@@ -61,9 +70,11 @@ from oncall.sources.customers import Contact, Customer
 class IntakeOutcome:
     """What became of one inbound email (also the JSON the webhook answers)."""
 
-    outcome: str  # case | reply | refused
+    outcome: str  # case | asked | answered | reply | refused
     case_number: int | None = None
-    reason: str | None = None  # refusals: unknown_sender, not_entitled, non_critical, ...
+    # refusals: unknown_sender, not_entitled, non_critical, ...; answers: critical,
+    # not_critical, unclear (asked again)
+    reason: str | None = None
     auto_replied: bool = False
     forwarded: bool = False
     duplicate: bool = False
@@ -104,15 +115,8 @@ def handle_inbound_email(runtime: Runtime, mail: InboundEmail, now: datetime) ->
 
 
 def severity_rules(settings: Any) -> SeverityRules:
-    """The default rules with config's ``email.severity_phrases`` merged over them."""
-    phrases = settings.email.severity_phrases
-    extra_s1 = tuple(phrases.get(1, ()))
-    extra_s2 = tuple(phrases.get(2, ()))
-    return SeverityRules(
-        s1_phrases=tuple(dict.fromkeys(extra_s1 + DEFAULT_SEVERITY_RULES.s1_phrases)),
-        s2_phrases=tuple(dict.fromkeys(extra_s2 + DEFAULT_SEVERITY_RULES.s2_phrases)),
-        low_phrases=DEFAULT_SEVERITY_RULES.low_phrases,
-    )
+    """The built-in rules extended by config's ``email.severity_phrases``."""
+    return settings.email.severity_rules
 
 
 def _email(
@@ -129,8 +133,7 @@ def _email(
     if case is not None:
         if not sender.accepted_for(customer_of_case(runtime, case)):
             return _unverified(session, runtime, mail, key, now, sender, robot, ours, case)
-        forwarded = attach_reply(session, runtime, case, mail, key, robot, now, sender.verdict)
-        return IntakeOutcome("reply", case.number, forwarded=forwarded)
+        return _on_case(session, runtime, case, mail, key, robot, now, sender.verdict)
 
     def refuse(
         reason: str, customer: Customer | None, why: str, severity: int | None = None
@@ -181,15 +184,20 @@ def _email(
     if not verdict.entitled:
         return refuse("not_entitled", customer, why=verdict.reason)
     severity = classify_severity(mail.subject, mail.text, severity_rules(settings))
-    if not is_critical(severity.severity):
-        # No severity at all is a question to ask back, not misuse: only a message that says
-        # it is minor (S3/S4, "not urgent") counts towards the misuse review.
-        reason = "non_critical" if severity.severity is not None else "no_severity"
-        outcome = refuse(reason, customer, why=severity.reason, severity=severity.severity)
-        if reason == "non_critical":
-            review_refused_attempts(session, runtime, customer.key, now)
+    if severity.decision is Decision.ASK:
+        asked = ask_severity(
+            session, runtime, mail, key, now, match, severity, _summary(mail), ours
+        )
+        outcome = IntakeOutcome("asked", asked.number, auto_replied=not ours)
+    elif not is_critical(severity.severity):
+        # Only a message that says it is minor counts towards the misuse review.
+        outcome = refuse("non_critical", customer, why=severity.reason, severity=severity.severity)
+        review_refused_attempts(session, runtime, customer.key, now)
         return outcome
-    outcome = _open_email_case(session, runtime, mail, key, now, customer, contact, severity, ours)
+    else:
+        outcome = _open_email_case(
+            session, runtime, mail, key, now, customer, contact, severity, ours
+        )
     if not sender.verified:
         _mark_sender_unverified(session, outcome, sender, now)
     return outcome
@@ -235,6 +243,26 @@ def _mark_sender_unverified(
     )
 
 
+def _on_case(
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    mail: InboundEmail,
+    key: str,
+    robot: str | None,
+    now: datetime,
+    sender: SenderVerdict,
+) -> IntakeOutcome:
+    """A mail threaded to ``case`` (its sender checked): the answer to its severity question,
+    or a reply."""
+    if awaits_answer(case) and not robot:
+        answered = answer_by_email(session, runtime, case, mail, key, now)
+        if answered is not None:
+            return IntakeOutcome("answered", case.number, reason=answered)
+    forwarded = attach_reply(session, runtime, case, mail, key, robot, now, sender)
+    return IntakeOutcome("reply", case.number, forwarded=forwarded)
+
+
 def _open_email_case(
     session: Session,
     runtime: Runtime,
@@ -262,6 +290,7 @@ def _open_email_case(
             contact_phone=contact.phone,
             contact_email=contact.email or mail.from_address,
             intake_key=key,
+            severity_source=SeveritySource.STATED if severity.stated else SeveritySource.PHRASES,
         ),
         now,
     )
@@ -275,30 +304,27 @@ def _open_email_case(
         actor=contact.name or mail.from_address,
         message_id=mail.message_id,
     )
+    # The first step is paged now, in this transaction, so the auto-reply says what happened.
+    reached = start_paging(session, runtime, case, now)
     if ours:  # a contact registered with one of our own addresses: never mail ourselves
         return IntakeOutcome("case", case.number)
+    status_by = customer_time(runtime, case.status_due_at) if case.status_due_at else ""
     sent = notify_customer(
         session,
         runtime,
         case,
         now,
         purpose=Purpose.OPENED,
-        text=_opened_text(runtime, case),
+        text=opened_text(
+            line_of(runtime), case.number, case.severity, status_by, "Thank you.", reached
+        ),
         subject=strip_reply_prefix(mail.subject) or "Critical case opened",
         dedupe_key=f"opened:{case.number}",
     )
     for message in sent:
         if message.channel == "email":
-            _mark_auto_reply(message, mail)
+            mark_auto_reply(message, mail)
     return IntakeOutcome("case", case.number, auto_replied=any(m.channel == "email" for m in sent))
-
-
-def _mark_auto_reply(message: OutboundMessage, mail: InboundEmail) -> None:
-    """The case's first email answers the sender's mail: marked automatic, threaded under it,
-    and given its Message-ID now so a reply that races the send still finds the case."""
-    message.headers = {**(message.headers or {}), **auto_reply_headers(mail)}
-    if not message.message_id:
-        message.message_id = make_message_id(message.id, message.from_address)
 
 
 def _is_our_address(settings: Any, address: str) -> bool:
@@ -316,36 +342,3 @@ def _summary(mail: InboundEmail) -> str:
     lines = [line.strip() for line in strip_quoted_reply(mail.text).splitlines() if line.strip()]
     head = mail.subject.strip() or "(no subject)"
     return "\n".join([head, *lines[:5]])[:1000]
-
-
-def _human(delta: timedelta) -> str:
-    """A target as a customer reads it: "the hour", "15 minutes"."""
-    minutes = int(delta.total_seconds() // 60)
-    if minutes and minutes % 60 == 0:
-        hours = minutes // 60
-        return "the hour" if hours == 1 else f"{hours} hours"
-    if minutes:
-        return f"{minutes} minutes"
-    return f"{int(delta.total_seconds())} seconds"
-
-
-def _opened_text(runtime: Runtime, case: Case) -> str:
-    """The auto-reply to a mail that opened a case: its number and what happens next."""
-    settings = runtime.settings
-    due = (
-        case.status_due_at.astimezone(settings.zone).strftime("%H:%M %Z")
-        if (case.status_due_at)
-        else ""
-    )
-    status_by = f" (by {due})" if due else ""
-    return (
-        f"Thank you. Your message opened critical case {case.number} (severity "
-        f"{case.severity}) with {settings.company}.\n\n"
-        f"What happens next: the on-call engineer has been paged and will take charge of the "
-        f"case within {_human(settings.sla.triage)}. You will receive a status update with an "
-        f"estimated time to resolution within {_human(settings.sla.first_status)}{status_by}, "
-        f"then regular updates until it is resolved.\n\n"
-        f"To add information, reply to this email and keep [Case {case.number}] in the "
-        f"subject. If things get worse, call the critical line: "
-        f"{settings.twilio.critical_line or 'see your support contract'}."
-    )

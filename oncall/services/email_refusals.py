@@ -29,6 +29,7 @@ from oncall.domain.enums import Purpose
 from oncall.domain.mail.addresses import normalise_spec
 from oncall.domain.mail.authentication import SenderVerdict
 from oncall.domain.mail.inbound import InboundEmail
+from oncall.domain.mail.threads import make_message_id
 from oncall.runtime import Runtime
 from oncall.services import ivr
 from oncall.services.receipts import DEDUPE_MAX, bounded_key
@@ -224,6 +225,14 @@ def auto_reply_headers(mail: InboundEmail) -> dict[str, Any]:
     return headers
 
 
+def mark_auto_reply(message: OutboundMessage, mail: InboundEmail) -> None:
+    """A case's first email answers the sender's mail: marked automatic, threaded under it,
+    and given its Message-ID now so a reply that races the send still finds the case."""
+    message.headers = {**(message.headers or {}), **auto_reply_headers(mail)}
+    if not message.message_id:
+        message.message_id = make_message_id(message.id, message.from_address)
+
+
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|sv|tr)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -257,14 +266,8 @@ REFUSALS = {
         "down for all users, or a security incident) and Severity 2 issues (an important "
         "function unavailable with no workaround) only. Your message does not describe one, "
         "so no critical case was opened. Please note that non-critical use of the critical "
-        "line may incur a fee."
-    ),
-    "no_severity": (
-        "The {company} critical support line is for Severity 1 issues (a production system "
-        "down for all users, or a security incident) and Severity 2 issues (an important "
-        "function unavailable with no workaround) only. We could not tell from your message "
-        "that it is one of these, so no critical case was opened. If it is, reply with "
-        '"Severity 1" or "Severity 2" in the subject, or call the critical line.'
+        'line may incur a fee. If it is one after all, reply with "Severity 1" or '
+        '"Severity 2" on the first line, or call the critical line.'
     ),
 }
 

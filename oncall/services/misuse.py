@@ -8,7 +8,11 @@ Rules decided here:
 * **The fee** of a downgraded case is its plan's own ``misuse_fee`` (``customers.yaml``), else
   ``penalties.per_plan`` for the plan, else ``penalties.misuse_fee``; one fee flag per case,
   in the month (company zone) it was flagged. A case marked ``sender_unverified`` (opened by
-  unauthenticated mail of a customer that trusts it) is never flagged: no fee applies.
+  unauthenticated mail of a customer that trusts it) is never flagged: no fee applies; nor is
+  one whose severity the service guessed (an email's words, or an unanswered severity
+  question): the customer did not choose it.
+* **The evidence** for a fee is the engineer's reason (``SEV 3 1042 customer asked about a
+  password reset``): on the timeline and in the flag's reason, beside the fee.
 * **A waiver** needs a reason, which goes on the case's timeline; waiving twice changes nothing.
 * **Refused attempts** at ``penalties.refused_attempts_review`` in a calendar month (company
   zone) raise one review flag for the customer, with no fee: a person decides.
@@ -26,11 +30,13 @@ from sqlalchemy.orm import Session
 from oncall.cases.customer import case_subject, notify_customer
 from oncall.cases.deadlines import cancel_deadlines
 from oncall.cases.errors import CaseError
-from oncall.cases.events import add_event
+from oncall.cases.events import add_event, note_data
 from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import case_by_number
+from oncall.cases.members import member_of
+from oncall.clock import ensure_aware
 from oncall.db.models import Attempt, Case, MisuseFlag
-from oncall.domain.enums import CaseState, Purpose
+from oncall.domain.enums import GUESSED_SEVERITIES, CaseState, Purpose
 from oncall.engine.escalation import stop_escalation
 from oncall.engine.paging import notify_people
 from oncall.runtime import Runtime
@@ -46,12 +52,14 @@ def downgrade(
     name: str,
     severity: int,
     now: datetime,
+    note: str = "",
 ) -> str:
     """SEV 3/4 on a case the caller has locked: off the critical line, with the misuse fee.
 
     The escalation and every timer stop, the others paged and the customer are told, the case
     is forwarded to the regular support queue, and it is flagged for the fee (one flag per
-    case). Returns the reply for the engineer.
+    case) with ``note``, the engineer's reason, as its evidence. Returns the reply for the
+    engineer.
     """
     old = case.severity
     if case.acknowledged_at is None:
@@ -67,10 +75,12 @@ def downgrade(
         case,
         now,
         "severity_changed",
-        f"Severity changed S{old} -> S{severity} by {name}: off the critical line",
+        f"Severity changed S{old} -> S{severity} by {name}: off the critical line"
+        + (f". Reason: {note}" if note else ""),
         actor=name,
         old=old,
         new=severity,
+        **note_data(f"SEV {severity}", note),
     )
     _announce_downgrade(session, runtime, case, member_key, name, severity, now)
     forward_to_support_queue(
@@ -82,7 +92,7 @@ def downgrade(
         ),
         body=(
             f"Case {case.number} came in on the critical line as S{case.severity_claimed} and "
-            f"was downgraded to S{severity} by {name}.\n\n"
+            f"was downgraded to S{severity} by {name}" + (f": {note}" if note else "") + ".\n\n"
             f"Customer: {case.customer_name} ({case.customer_key}, plan {case.plan or '-'})\n"
             f"Contact: {case.contact_name or '-'} {case.contact_phone or ''} "
             f"{case.contact_email or ''}\n\nSummary:\n{case.summary}\n"
@@ -90,33 +100,64 @@ def downgrade(
         case=case,
         dedupe_key=f"forward:{case.id}:downgraded",
     )
-    return _charge(session, runtime, case, name, severity, now)
+    return _charge(session, runtime, case, name, severity, now, note)
 
 
 def _charge(
-    session: Session, runtime: Runtime, case: Case, name: str, severity: int, now: datetime
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    name: str,
+    severity: int,
+    now: datetime,
+    note: str = "",
 ) -> str:
-    """Flag the downgraded case for its fee (never one opened by an unverified sender); the
-    reply for the engineer."""
-    if case.sender_unverified:
-        # Nobody proved this mail came from the customer: it can never cost them a fee.
-        add_event(
-            session,
-            case,
-            now,
-            "misuse_not_charged",
-            "No misuse fee: the email that opened this case came from an unverified sender",
-            actor=name,
-        )
+    """Flag the downgraded case for its fee (never one opened by an unverified sender, never on
+    a severity the service guessed); the reply for the engineer."""
+    if case.sender_unverified or case.severity_source in GUESSED_SEVERITIES:
+        if case.sender_unverified:
+            # Nobody proved this mail came from the customer: it can never cost them a fee.
+            why = "the email that opened this case came from an unverified sender"
+            short = "sender unverified"
+        else:
+            why = (
+                f"S{case.severity_claimed} was the service's guess ({case.severity_source}), "
+                "not the customer's choice"
+            )
+            short = f"the customer did not choose S{case.severity_claimed}"
+        add_event(session, case, now, "misuse_not_charged", f"No misuse fee: {why}", actor=name)
         return (
             f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
-            f"support queue; no misuse fee (sender unverified)."
+            f"support queue; no misuse fee ({short})."
         )
-    flag = _flag_for_fee(session, runtime, case, name, severity, now)
+    flag = _flag_for_fee(session, runtime, case, name, severity, now, note)
     return (
         f"{case.number} downgraded to S{severity}: off the critical line, forwarded to the "
         f"support queue, flagged for the misuse fee ({flag.fee:g} {flag.currency})."
     )
+
+
+def add_downgrade_reason(
+    session: Session, runtime: Runtime, case: Case, member_key: str, note: str, now: datetime
+) -> str:
+    """A reason sent for a case already downgraded (``SEV 1042 3 <reason>`` again): kept on
+    the timeline and added to the fee's reason; nothing else changes."""
+    member = member_of(runtime, case, member_key)
+    name = member.name if member is not None else member_key
+    add_event(
+        session,
+        case,
+        now,
+        "note",
+        f"Reason for S{case.severity} from {name}: {note}",
+        actor=name,
+        member=member_key,
+        **note_data(f"SEV {case.severity}", note),
+    )
+    flag = session.scalar(select(MisuseFlag).where(MisuseFlag.case_id == case.id))
+    if flag is not None and note not in (flag.reason or ""):
+        flag.reason = f"{flag.reason} (reason added by {name}: {note})"
+    return f"Reason noted for {case.number} (S{case.severity}): {note[:60]}"
 
 
 def _announce_downgrade(
@@ -156,7 +197,13 @@ def _announce_downgrade(
 
 
 def _flag_for_fee(
-    session: Session, runtime: Runtime, case: Case, name: str, severity: int, now: datetime
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    name: str,
+    severity: int,
+    now: datetime,
+    note: str = "",
 ) -> MisuseFlag:
     """The case's fee flag, raised the first time the case leaves the critical line."""
     settings = runtime.settings
@@ -174,7 +221,8 @@ def _flag_for_fee(
             severity_set=severity,
             fee=fee,
             currency=settings.penalties.currency,
-            reason=f"Downgraded from S{case.severity_claimed} to S{severity} by {name}",
+            reason=f"Downgraded from S{case.severity_claimed} to S{severity} by {name}"
+            + (f": {note}" if note else ""),
         )
         session.add(flag)
         session.flush()
@@ -204,12 +252,17 @@ def misuse_fee(runtime: Runtime, case: Case) -> float:
     return float(penalties.misuse_fee)
 
 
+class AlreadyWaived(CaseError):
+    """The fee was waived before; the message gives the earlier reason, who and when."""
+
+
 def waive_misuse(
     session: Session, runtime: Runtime, case_number: int, by: str, reason: str, now: datetime
 ) -> MisuseFlag:
     """A manager waives a case's misuse flag; the reason is required and goes on the timeline.
 
-    Waiving an already waived flag returns it unchanged.
+    Waiving an already waived flag changes nothing and raises :class:`AlreadyWaived`, which
+    says when, by whom and why it was waived: "waived" again would hide the earlier reason.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -221,7 +274,11 @@ def waive_misuse(
     if flag is None:
         raise CaseError(f"Case {case_number} has no misuse flag.")
     if flag.waived_at is not None:
-        return flag
+        when = ensure_aware(flag.waived_at).astimezone(runtime.settings.zone)
+        raise AlreadyWaived(
+            f"the misuse fee is already waived (reason: {flag.waive_reason}; by "
+            f"{flag.waived_by} on {when:%Y-%m-%d %H:%M %Z})"
+        )
     flag.waived_at = now
     flag.waived_by = by
     flag.waive_reason = reason

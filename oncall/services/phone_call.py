@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from oncall.cases.outbox import Reached, who_was_reached
 from oncall.db.models import Case, VoiceCall
 from oncall.domain.phones import parse_phone
 from oncall.runtime import Runtime
@@ -86,6 +87,17 @@ class CallContext:
         if not call.customer_key:
             return None
         return self.runtime.directory().customers.get(call.customer_key)
+
+    def goodbye_for_case(self, case: Case, usual: str = "paged") -> str:
+        """The last words about ``case``: ``usual`` ("paged", or "join_not_connected" for a
+        caller who joined it) only once an engineer was paged for it; until then the truth,
+        "managers_alerted" (or "nobody_alerted" when not even a manager could be)."""
+        told = {
+            Reached.ENGINEER: usual,
+            Reached.MANAGERS: "managers_alerted",
+            Reached.NOBODY: "nobody_alerted",
+        }[who_was_reached(self.session, case)]
+        return self.prompt(told, self.for_case(case))
 
     def for_case(self, case: Case) -> Speech:
         return self.speech.with_(

@@ -16,9 +16,11 @@ from oncall.cases.events import add_event
 from oncall.cases.live_rota import live_team
 from oncall.cases.lookup import case_by_number, find_case_by_intake_key
 from oncall.cases.opening import NewCase, open_case
+from oncall.cases.outbox import Reached
 from oncall.db.models import Case, VoiceCall
 from oncall.domain.enums import Purpose
 from oncall.domain.mail.threads import make_message_id
+from oncall.engine.escalation import start_paging
 from oncall.services import ivr
 from oncall.services.case_actions import acknowledge
 from oncall.services.case_people import step_targets
@@ -57,7 +59,7 @@ def recorded(ctx: CallContext, step: VoiceStep) -> Reply:
                 "recording",
                 f"Recording of the caller's description ({duration or 0}s)",
             )
-        return ivr.goodbye(ctx.prompt("paged", ctx.for_case(case)))
+        return ivr.goodbye(ctx.goodbye_for_case(case))
     customer = ctx.customer(call)
     if customer is None:  # removed from customers.yaml mid-call: verify them again
         call.state = "greeting"
@@ -69,7 +71,7 @@ def recorded(ctx: CallContext, step: VoiceStep) -> Reply:
     plan = _people_for_new_case(ctx, case)
     if not plan:
         call.state = "done"
-        return (opened, *ivr.goodbye(ctx.prompt("paged", speech)))
+        return (opened, *ivr.goodbye(ctx.goodbye_for_case(case)))
     return (opened, *ring(ctx, call, case, plan, 0))
 
 
@@ -106,13 +108,17 @@ def _open_voice_case(
     if call.recording_sid and not case.recording_sid:
         case.recording_sid = call.recording_sid
     call.case_id = case.id
-    _tell_caller_in_writing(ctx, case)
+    # The first step is paged now, in this transaction, so what the caller is told next is
+    # what happened (nobody to page: the managers were alerted instead).
+    reached = start_paging(ctx.session, ctx.runtime, case, ctx.now)
+    _tell_caller_in_writing(ctx, case, reached)
     ctx.wake = True
     return case
 
 
-def _tell_caller_in_writing(ctx: CallContext, case: Case) -> None:
-    """The case number by SMS to the number that called (and by email when we have one)."""
+def _tell_caller_in_writing(ctx: CallContext, case: Case, reached: Reached) -> None:
+    """The case number by SMS to the number that called (and by email when we have one), and
+    who has been told: the on-call engineer, the support managers, or only the support queue."""
     settings = ctx.runtime.settings
     values = {
         "company": settings.company,
@@ -122,15 +128,18 @@ def _tell_caller_in_writing(ctx: CallContext, case: Case) -> None:
         "regular_channels": ctx.speech.values["regular_channels"],
         "hours": ctx.speech.values["hours"],
     }
+    which = {Reached.ENGINEER: "", Reached.MANAGERS: "_managers", Reached.NOBODY: "_unreached"}[
+        reached
+    ]
     sent = notify_customer(
         ctx.session,
         ctx.runtime,
         case,
         ctx.now,
         purpose=Purpose.OPENED,
-        text=ctx.flow.message("case_opened_email", values),
+        text=ctx.flow.message(f"case_opened{which}_email", values),
         subject="Critical case opened by phone",
-        sms_text=ctx.flow.message("case_opened_sms", values),
+        sms_text=ctx.flow.message(f"case_opened{which}_sms", values),
         dedupe_key=f"opened:{case.number}",
     )
     for message in sent:
@@ -176,7 +185,7 @@ def dial_result(ctx: CallContext, step: VoiceStep) -> Reply:
     plan = [Person.from_json(p) for p in call.dial_plan or []]
     speech = ctx.for_case(case)
     own_case = case.intake_key == f"call:{ctx.call_sid}"
-    last = ctx.prompt("paged" if own_case else "join_not_connected", speech)
+    last = ctx.goodbye_for_case(case, "paged" if own_case else "join_not_connected")
     if step.number >= len(plan):
         call.state = "done"
         return ivr.goodbye(last)

@@ -45,7 +45,7 @@ def entry(ctx: CallContext, step: VoiceStep) -> Reply:
         case = ctx.session.get(Case, call.case_id)
         if case is not None:
             call.state = "done"
-            return ivr.goodbye(ctx.prompt("paged", ctx.for_case(case)))
+            return ivr.goodbye(ctx.goodbye_for_case(case))
     call.updated_at = ctx.now
     reply: list = [Say(ctx.prompt("greeting"))]
     match = ctx.runtime.directory().by_phone(ctx.caller)
@@ -183,7 +183,7 @@ def _join(ctx: CallContext, call: VoiceCall, case: Case) -> Reply:
     said = Say(ctx.prompt("joining", speech))
     if not plan:
         call.state = "done"
-        return (said, *ivr.goodbye(ctx.prompt("join_not_connected", speech)))
+        return (said, *ivr.goodbye(ctx.goodbye_for_case(case, "join_not_connected")))
     return (said, *ring(ctx, call, case, plan, 0))
 
 

@@ -16,6 +16,10 @@ Rules decided here:
   at :data:`ERROR_REPLIES_PER_HOUR` per number per hour; after that the service stays silent
   (and logs), so a misbehaving phone or an auto-responder cannot start a loop.
 * **Opt-out words** (``STOP``, ``START``, ...) get no reply from us: Twilio answers them.
+* **A customer's answer** to the severity question of an email case, from the contact's phone
+  the case was opened with, goes to :mod:`oncall.services.email_answers` and nowhere else: a
+  customer gets no engineer command. An engineer whose phone is also such a contact's answers
+  only with a bare menu answer (``1``, ``S2``).
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from oncall.db.models import Case, OutboundMessage, WebhookReceipt
 from oncall.domain.commands import HELP_TEXT, Command, CommandError, Verb, parse_command
 from oncall.domain.enums import OPEN_STATES, PAGING_PURPOSES
 from oncall.domain.phones import parse_phone
+from oncall.domain.severity_markers import parse_sms_answer
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services.ack_all import acknowledge_all
 from oncall.services.case_actions import acknowledge, post_status, resolve, set_severity
+from oncall.services.email_answers import answer_by_sms, waiting_for_answer
 from oncall.services.escalate_case import escalate_case
 from oncall.services.receipts import Repeat, act_once
 from oncall.services.rota_sms import take_shift, who_reply
@@ -137,7 +143,8 @@ def _conversation(
         log.info("SMS from %r (not a phone number) ignored", from_number)
         return None
     sender = _identify(session, runtime, phone)
-    if not sender.known:
+    waiting = waiting_for_answer(session, phone, now)
+    if not sender.known and not waiting:
         log.info("SMS from unknown number %s ignored", phone)
         return None
     if body.strip().upper().rstrip(".!") in OPT_OUT_WORDS:
@@ -148,7 +155,10 @@ def _conversation(
             body.strip(),
         )
         return None
-    reply, is_error = _command_reply(session, runtime, sender, body, now)
+    if waiting and (not sender.known or parse_sms_answer(body) is not None):
+        reply, is_error = answer_by_sms(session, runtime, waiting, body, now)
+    else:
+        reply, is_error = _command_reply(session, runtime, sender, body, now)
     if not is_error or reply is None:
         return reply
     return _capped_error_reply(session, phone, sid, reply, now)
@@ -223,14 +233,16 @@ def _dispatch(
     session: Session, runtime: Runtime, case: Case, member_key: str, command: Command, now: datetime
 ) -> str:
     if command.verb is Verb.ACK:
-        return acknowledge(session, runtime, case, member_key, now, via="sms")
+        return acknowledge(session, runtime, case, member_key, now, via="sms", note=command.text)
     if command.verb is Verb.STATUS:
         return post_status(session, runtime, case, member_key, command.text, now)
     if command.verb is Verb.RESOLVE:
         return resolve(session, runtime, case, member_key, command.text, now)
     if command.verb is Verb.SEV:
         assert command.severity is not None
-        return set_severity(session, runtime, case, member_key, command.severity, now)
+        return set_severity(
+            session, runtime, case, member_key, command.severity, now, note=command.text
+        )
     if command.verb is Verb.ESC:
         return escalate_case(session, runtime, case, member_key, now, note=command.text)
     return HELP_TEXT

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.cases.events import add_event
 from oncall.cases.live_rota import live_team
 from oncall.cases.lookup import case_by_number
 from oncall.cases.members import member_of
-from oncall.db.models import Case, MisuseFlag
+from oncall.db.models import Case
 from oncall.db.session import transaction
 from oncall.domain.eta import find_eta_phrase
 from oncall.runtime import Runtime
@@ -164,13 +163,14 @@ def _dispatch(
     if request.action is Action.RESOLVE:
         return resolve(session, runtime, case, key, text, now, name=name)
     assert request.severity is not None
-    reply = set_severity(session, runtime, case, key, request.severity, now, name=name)
+    reply = set_severity(session, runtime, case, key, request.severity, now, note=text, name=name)
     _record_reason(session, case, name, text, now)
     return reply
 
 
 def _record_reason(session: Session, case: Case, name: str, reason: str, now: datetime) -> None:
-    """Why the case left the critical line: on its timeline and its misuse flag."""
+    """Why the case left the critical line, named on its timeline (the reason is also the
+    downgrade's note: the evidence on its misuse flag, see ``services.misuse``)."""
     add_event(
         session,
         case,
@@ -180,6 +180,3 @@ def _record_reason(session: Session, case: Case, name: str, reason: str, now: da
         actor=name,
         reason=reason,
     )
-    flag = session.scalar(select(MisuseFlag).where(MisuseFlag.case_id == case.id))
-    if flag is not None:
-        flag.reason = f"{flag.reason}: {reason}"[:2000]

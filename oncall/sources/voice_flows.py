@@ -49,6 +49,8 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "joining": frozenset({"case_digits", "severity"}),
         "join_not_connected": frozenset({"case_digits"}),
         "unavailable": frozenset(),
+        "managers_alerted": frozenset({"case_digits"}),
+        "nobody_alerted": frozenset({"case_digits"}),
     }
 )
 # Prompts that may be empty: the step then says nothing there.
@@ -60,6 +62,18 @@ DEFAULT_PROMPTS: Mapping[str, str] = MappingProxyType(
             "Too many wrong PINs have been entered from this number. For the next hour, "
             "please email the critical support line instead, at {email}. Goodbye."
         ),
+        # Said instead of "paged" when nobody could be paged, so no caller hears a promise
+        # that did not happen.
+        "managers_alerted": (
+            "Your case number is {case_digits}. Your case is open and our support managers "
+            "have been alerted. They will contact you as soon as possible. Goodbye."
+        ),
+        "nobody_alerted": (
+            "Your case number is {case_digits}. Your case is open, but we could not reach an "
+            "engineer or a manager just now. It has been passed to our support team by email. "
+            "Please also contact us through the regular support channels: {regular_channels}. "
+            "Goodbye."
+        ),
     }
 )
 
@@ -67,6 +81,44 @@ MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "case_opened_sms": frozenset({"case_number", "severity", "customer"}),
         "case_opened_email": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_managers_sms": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_managers_email": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_unreached_sms": frozenset({"case_number", "severity", "customer"}),
+        "case_opened_unreached_email": frozenset({"case_number", "severity", "customer"}),
+    }
+)
+# Messages added after flow files were written: a file without one sends these words.
+# They are what a caller reads when nobody could be paged for their case (the managers were
+# alerted instead, or not even a manager could be), so the service never falls back on "the
+# on-call engineer has been paged" when that is not true.
+DEFAULT_MESSAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "case_opened_managers_sms": (
+            "{company}: your critical case {case_number} is open and our support managers have "
+            "been alerted. Quote case {case_number} when you contact us."
+        ),
+        "case_opened_managers_email": (
+            "Your phone call to the {company} critical support line opened case "
+            "{case_number} (severity {severity}).\n\n"
+            "Your case is open and our support managers have been alerted; they will take "
+            "charge of it.\n\n"
+            "To add information, reply to this email and keep [Case {case_number}] in the "
+            "subject."
+        ),
+        "case_opened_unreached_sms": (
+            "{company}: your critical case {case_number} is open, but we could not reach an "
+            "engineer or a manager just now. It has been passed to our support team; please "
+            "also use the regular support channels. Quote case {case_number}."
+        ),
+        "case_opened_unreached_email": (
+            "Your phone call to the {company} critical support line opened case "
+            "{case_number} (severity {severity}).\n\n"
+            "We could not reach an engineer or a manager just now. Your case has been passed "
+            "to our support team by email; please also contact us through the regular support "
+            "channels: {regular_channels}.\n\n"
+            "To add information, reply to this email and keep [Case {case_number}] in the "
+            "subject."
+        ),
     }
 )
 
@@ -143,7 +195,9 @@ def _build(root: Node) -> VoiceFlow | None:
     prompts = _templates(
         root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt", defaults=DEFAULT_PROMPTS
     )
-    messages = _templates(root.child("messages"), MESSAGES, frozenset(), "message", True)
+    messages = _templates(
+        root.child("messages"), MESSAGES, frozenset(), "message", True, DEFAULT_MESSAGES
+    )
     return VoiceFlow(
         **fields, prompts=MappingProxyType(prompts), messages=MappingProxyType(messages)
     )
@@ -267,7 +321,7 @@ def _templates(
 ) -> dict[str, str]:
     templates = {name: defaults.get(name, "") for name in spec}
     if not node.present() and section_optional:
-        for name in spec:
+        for name in [n for n in spec if n not in defaults]:
             node.error(f"missing {what} {name!r}")
         return templates
     if not node.is_mapping(f"a mapping of {what}s"):

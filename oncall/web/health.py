@@ -20,6 +20,7 @@ from oncall.clock import ensure_aware
 from oncall.db.models import Case, CaseEvent, EngineHeartbeat
 from oncall.db.session import database_reachable, schema_revision
 from oncall.domain.enums import OPEN_STATES
+from oncall.services.paging_readiness import paging_problems
 from oncall.web.context import runtime
 
 log = logging.getLogger("oncall.web.health")
@@ -68,8 +69,9 @@ def livez():
 
 @bp.get("/healthz")
 def healthz():
-    """Status and reasons for load balancers, in words that name no absolute path, no
-    connection string and no file content: anyone may ask. The details go to the log, and the
+    """Whether the service can page, for the alert that watches it (load balancers use
+    ``/livez``), in words that name no absolute path, no connection string and no file
+    content: anyone may ask. The details go to the log, and the
     signed-in dashboard's Now page lists every file problem in full."""
     rt = runtime()
     reasons: list[str] = []
@@ -93,6 +95,8 @@ def healthz():
             reasons += engine_and_routing_problems(session, rt, now)
         if oldest_age is not None and oldest_age > OUTBOX_STUCK_AFTER.total_seconds():
             reasons.append(f"outbox stuck: oldest message waiting {oldest_age:.0f}s")
+    # Health means "can page": nobody to page for a caller entitled now is as bad as a crash.
+    reasons += paging_problems(rt, rt.clock.now())
     body = {
         "status": "ok" if not reasons else "degraded",
         "version": __version__,

@@ -16,7 +16,9 @@ Metrics (all gauges unless noted):
   out (pending or sending) has been queued; retries do not reset it, so it climbs through a
   provider outage. Alert on this: delivery is stuck.
 * ``oncall_engine_tick_lag_seconds{instance}``, ``oncall_engine_tick_duration_seconds``,
-  ``oncall_engine_seconds_since_tick{instance}`` — from each engine's heartbeat row.
+  ``oncall_engine_seconds_since_tick{instance}`` — from each engine's heartbeat row. An engine
+  that has not beaten for a day is forgotten: every restart is a new instance (host:pid), and
+  a process stopped yesterday is not news (``/healthz`` says when the live engine stalls).
 * ``oncall_file_errors`` — rota/customer/voice-flow files whose last good version is live.
 * ``oncall_metrics_scrape_ok`` — 0 when the database could not be read (the rest is missing).
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -48,6 +51,7 @@ log = logging.getLogger("oncall.web.metrics")
 bp = Blueprint("metrics", __name__)
 
 QUEUED = (OutboxState.PENDING.value, OutboxState.SENDING.value)
+FORGET_ENGINES_AFTER = timedelta(days=1)
 
 
 class DatabaseCollector(Collector):
@@ -176,7 +180,10 @@ def _engines(session, now):
         "Seconds since the engine's last tick",
         labels=["instance"],
     )
-    for beat in session.scalars(select(EngineHeartbeat).order_by(EngineHeartbeat.instance)):
+    recent = EngineHeartbeat.last_tick_at >= now - FORGET_ENGINES_AFTER
+    for beat in session.scalars(
+        select(EngineHeartbeat).where(recent).order_by(EngineHeartbeat.instance)
+    ):
         lag.add_metric([beat.instance], beat.last_lag_ms / 1000.0)
         duration.add_metric([beat.instance], beat.last_duration_ms / 1000.0)
         since.add_metric([beat.instance], max((now - beat.last_tick_at).total_seconds(), 0.0))

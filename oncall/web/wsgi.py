@@ -2,7 +2,9 @@
 
 The engine tick runs in the ``clock`` process; web workers only send what their own requests
 enqueued (woken at once) so a page never waits for the next tick. Set ``ONCALL_ENGINE=1`` to
-run the tick inside the web workers too (what ``oncall serve`` does on a single box).
+run the tick inside the web workers too (what ``oncall serve`` does on a single box); on
+SQLite only the first worker gets the engine (one engine per SQLite file), the others serve
+requests and say so in the log.
 
 In production (an https ``public_url`` or ``ONCALL_ENV=production``) the app refuses to load
 with empty or development secrets: see :mod:`oncall.config.production`.
@@ -10,6 +12,7 @@ with empty or development secrets: see :mod:`oncall.config.production`.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from oncall.bootstrap.background import BackgroundServices
@@ -17,6 +20,7 @@ from oncall.bootstrap.runtime import build_runtime
 from oncall.config.loading import load_settings
 from oncall.config.logs import configure_logging
 from oncall.config.production import refuse_development_secrets
+from oncall.db.single_engine import EngineAlreadyRunning, claim_engine
 from oncall.web.app import create_app
 
 _settings = load_settings()
@@ -26,5 +30,12 @@ configure_logging(_settings.log_format, _settings.log_level)
 refuse_development_secrets(_settings)
 _runtime = build_runtime(_settings)
 app = create_app(runtime=_runtime)
-_services = BackgroundServices(_runtime, engine=os.environ.get("ONCALL_ENGINE") == "1")
+_run_engine = os.environ.get("ONCALL_ENGINE") == "1"
+if _run_engine:
+    try:
+        claim_engine(_settings.database_url, _runtime.clock.now())  # held for the process
+    except EngineAlreadyRunning as refused:
+        logging.getLogger("oncall.web").warning("this worker runs no engine: %s", refused)
+        _run_engine = False
+_services = BackgroundServices(_runtime, engine=_run_engine)
 _services.start()

@@ -91,7 +91,7 @@ def test_a_member_acknowledges_and_posts_a_status_with_an_eta(world, client):
     response = act(client, csrf, "ack")
     assert response.status_code == 302 and response.location.endswith("/cases/1001")
     assert flashes(client) == [
-        "Case 1001: Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00."
+        "Case 1001: Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00 EST."
     ]
     case = world.case(1001)
     assert (case.state, case.acknowledged_by, case.acknowledged_by_name) == (
@@ -207,7 +207,8 @@ def test_api_acknowledge_status_escalate_resolve(world, client):
 
     body = check(api(client, "/api/cases/1001/ack"), "/api/cases/{number}/ack", "200")
     assert (
-        body["message"] == "Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00."
+        body["message"]
+        == "Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00 EST."
     )
     assert body["case"]["state"] == "acknowledged"
     assert body["case"]["acknowledged_by_name"] == "runbook-bot"
@@ -224,7 +225,7 @@ def test_api_acknowledge_status_escalate_resolve(world, client):
         "/api/cases/{number}/status",
         "200",
     )
-    assert body["message"].startswith("Status sent to Acme Corp for 1001. ETA 05:00.")
+    assert body["message"].startswith("Status sent to Acme Corp for 1001. ETA 05:00 EST.")
     world.settle()
     assert world.last_text(WILE).startswith(
         "Update on case 1001 from runbook-bot:\nStill restoring"

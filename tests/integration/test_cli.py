@@ -70,3 +70,16 @@ def test_db_upgrade_creates_the_schema(runner, tmp_path, monkeypatch):
     engine = create_engine(url)
     assert "cases" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_check_validates_the_email_severity_phrases(runner, tmp_path):
+    config = _copy_project(tmp_path)
+    text = config.read_text().replace("    ignore: []", "    ignore: [no such phrase]")
+    config.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "no such phrase" in t)
+    result = runner.invoke(main, ["--config", str(config), "check"])
+    assert result.exit_code == 1
+    assert (
+        f"{config}:{line}: email.severity_phrases.ignore[0]: 'no such phrase' is not a "
+        "built-in phrase or cue: nothing to ignore"
+    ) in result.output

@@ -154,10 +154,14 @@ def test_s1_from_a_registered_contact_opens_a_case_and_auto_replies(client, runt
     assert "case 1001" in reply.body
     assert "within 15 minutes" in reply.body and "within the hour" in reply.body
     assert "[Case 1001]" in reply.body
-    # The page itself is the engine's: the escalation is armed, nothing is refused.
+    # The first page was queued as the case opened, so the reply may say so; nothing refused.
+    assert "the on-call engineer has been paged" in reply.body
+    (page,) = rows(runtime, OutboundMessage, OutboundMessage.channel == "sms")
+    assert (page.purpose, page.recipient, page.to_address) == ("page", "alice", "+15550100101")
     assert count(runtime, Attempt) == 0
     # Nobody texts the customer for an email case.
-    assert count(runtime, OutboundMessage, OutboundMessage.channel == "sms") == 0
+    customer_sms = (OutboundMessage.channel == "sms", OutboundMessage.recipient == "customer")
+    assert count(runtime, OutboundMessage, *customer_sms) == 0
 
 
 def test_s2_by_phrase_opens_an_s2_case(client, runtime):
@@ -236,12 +240,15 @@ def test_non_critical_is_refused_forwarded_and_counts_towards_a_review(client, r
     assert flag.kind == "review" and flag.customer_key == "acme"
 
 
-def test_no_severity_asks_the_sender_to_say_so(client, runtime):
+def test_no_severity_asks_the_sender_with_the_menu_and_no_fee(client, runtime):
+    # Issue 16: an unclear severity is asked, as the phone line asks, instead of refused.
     response = post(client, simple(subject="Problem", text="Something is odd with reports."))
-    assert response.get_json()["reason"] == "no_severity"
-    (reply,) = emails(runtime, "refusal")
-    assert 'reply with "Severity 1" or "Severity 2" in the subject' in reply.body
-    assert count(runtime, MisuseFlag) == 0
+    assert response.get_json()["outcome"] == "asked"
+    (case,) = rows(runtime, Case)
+    assert case.state == "asked" and case.number == response.get_json()["case_number"]
+    (question,) = emails(runtime, "severity_question")
+    assert "Reply 1 if a production system is down for all users" in question.body
+    assert count(runtime, Attempt) == 0 and count(runtime, MisuseFlag) == 0
 
 
 # -- replies -----------------------------------------------------------------------------------

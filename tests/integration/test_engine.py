@@ -62,13 +62,14 @@ def test_nobody_answers_each_step_then_the_repeat_then_the_manager(world):
     world.advance(minutes=5)  # 03:10: Dana, and a reminder to the two already paged
     assert world.texts(DANA) == [PAGE_1001]
     assert world.last_text(ALICE) == (
-        "Reminder: case 1001 (Acme Corp, S1) is not acknowledged. Triage due 03:15. Reply ACK 1001"
+        "Reminder: case 1001 (Acme Corp, S1) is not acknowledged. Triage due 03:15 EST. "
+        "Reply ACK 1001"
     )
     assert world.last_text(BOB).startswith("Reminder: case 1001")
 
     world.advance(minutes=5)  # 03:15: the triage target lapses; round 2 starts with Alice
     assert world.texts(DANA)[-1] == (
-        "SLA breach: case 1001 (Acme Corp, S1) not acknowledged by 03:15. Reply ACK 1001"
+        "SLA breach: case 1001 (Acme Corp, S1) not acknowledged by 03:15 EST. Reply ACK 1001"
     )
     assert world.texts(ALICE)[-1] == PAGE_1001
     world.advance(minutes=5)  # 03:20
@@ -93,7 +94,7 @@ def test_ack_stops_the_escalation_for_everyone_and_tells_them(world):
     case = world.open_case()
     world.advance(minutes=6)  # Alice and Bob have been paged
     reply = world.sms(ALICE, "ACK 1001")
-    assert reply == "Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00."
+    assert reply == "Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00 EST."
     assert world.last_text(BOB) == "1001 acknowledged by Alice Ng"
     assert world.last_text(WILE) == (
         "An engineer is working on your case 1001. You will get a status update with an "
@@ -108,8 +109,8 @@ def test_ack_stops_the_escalation_for_everyone_and_tells_them(world):
     assert stored.state == "acknowledged" and stored.acknowledged_by == "alice"
 
     # A second ACK is harmless, and tells Bob who has it.
-    assert world.sms(ALICE, "ack") == "You already acknowledged 1001. Status due by 04:00."
-    assert world.sms(BOB, "ACK 1001") == "1001 was already acknowledged by Alice Ng at 03:06."
+    assert world.sms(ALICE, "ack") == "You already acknowledged 1001. Status due by 04:00 EST."
+    assert world.sms(BOB, "ACK 1001") == "1001 was already acknowledged by Alice Ng at 03:06 EST."
     assert world.kinds(case).count("acknowledged") == 1
 
 
@@ -119,7 +120,9 @@ def test_status_reaches_the_customer_verbatim_with_the_eta_and_meets_the_target(
     world.sms(ALICE, "ACK")
     world.advance(minutes=18)  # 03:20
     reply = world.sms(ALICE, "STATUS 1001 Database failed over, replaying orders. ETA 45m")
-    assert reply == "Status sent to Acme Corp for 1001. ETA 04:05. Next update due by 07:20."
+    assert (
+        reply == "Status sent to Acme Corp for 1001. ETA 04:05 EST. Next update due by 07:20 EST."
+    )
     assert world.last_text(WILE) == (
         "Update on case 1001 from Alice Ng:\nDatabase failed over, replaying orders. ETA 45m\n"
         "Estimated time to resolution: 04:05 EST."
@@ -136,7 +139,7 @@ def test_a_status_implies_the_acknowledgement(world):
     case = world.open_case()
     world.advance(minutes=3)
     reply = world.sms(ALICE, "STATUS 1001 looking at it, ETA 1h")
-    assert reply.startswith("Status sent to Acme Corp for 1001. ETA 04:03.")
+    assert reply.startswith("Status sent to Acme Corp for 1001. ETA 04:03 EST.")
     stored = world.case(case)
     assert stored.state == "acknowledged" and stored.acknowledged_by == "alice"
     world.advance(minutes=20)
@@ -164,18 +167,19 @@ def test_reminder_then_breach_when_no_status_comes(world):
     assert not any("status to the customer due" in t for t in world.texts(ALICE))
     world.advance(minutes=1)  # 03:55: five minutes before the target
     assert world.last_text(ALICE) == (
-        "Case 1001 (Acme Corp): status to the customer due by 04:00. "
+        "Case 1001 (Acme Corp): status to the customer due by 04:00 EST. "
         "Reply STATUS 1001 <text> ETA <time>"
     )
     assert world.texts(BOB) == []  # acknowledged before Bob's turn: he never hears of it
     world.advance(minutes=5)  # 04:00
     assert world.last_text(DANA) == (
-        "SLA breach: case 1001 (Acme Corp, S1): no status to the customer by 04:00. "
+        "SLA breach: case 1001 (Acme Corp, S1): no status to the customer by 04:00 EST. "
         "Engineer: Alice Ng"
     )
     breaches = [text for kind, text in world.events(case) if kind == "breach"]
     assert breaches == [
-        "Status target missed: no first status with an ETA to the customer by 04:00; manager paged"
+        "Status target missed: no first status with an ETA to the customer by 04:00 EST; "
+        "manager paged"
     ]
     # The clock keeps running: still no status four hours later pages the manager again.
     world.advance(hours=4)
@@ -189,13 +193,13 @@ def test_the_update_cadence_after_the_first_status(world):
     world.advance(minutes=30)  # 03:30
     world.sms(ALICE, "STATUS 1001 restoring from backup ETA 06:00")
     world.advance(hours=3, minutes=54)  # 07:24: the S1 cadence is 4h, the reminder 5m before
-    assert not any("due by 07:30" in t for t in world.texts(ALICE))
+    assert not any("due by 07:30 EST" in t for t in world.texts(ALICE))
     world.advance(minutes=1)  # 07:25
     assert world.last_text(ALICE).startswith(
-        "Case 1001 (Acme Corp): status to the customer due by 07:30"
+        "Case 1001 (Acme Corp): status to the customer due by 07:30 EST"
     )
     reply = world.sms(ALICE, "STATUS 1001 restore at 80%, ETA 08:30")
-    assert reply.endswith("ETA 08:30. Next update due by 11:25.")
+    assert reply.endswith("ETA 08:30 EST. Next update due by 11:25 EST.")
     world.advance(minutes=10)
     assert "breach" not in world.kinds(case)
     with world.runtime.sessions() as session:

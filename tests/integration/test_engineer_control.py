@@ -72,7 +72,7 @@ def test_a_night_on_call_from_the_phone(world, runner, settings):
     # One SMS takes them all; the reply lists them.
     assert world.sms(ALICE, "ACK ALL") == (
         "Acknowledged 8 cases: 1034, 1035, 1036, 1037, 1038, 1039, 1040, 1041. "
-        "First status due by 04:00."
+        "First status due by 04:00 EST."
     )
     world.advance(minutes=20)  # past the secondary's step (03:05) and the triage target (03:15)
     assert pages(world, BOB) == []  # the secondary is never paged for any of them

@@ -238,7 +238,7 @@ def test_user_add_names_the_rota_member(runner, make_settings):
         input="a long enough password\n",
     )
     assert result.exit_code == 0, result.output
-    entry = yaml.safe_load(result.output)
+    entry = yaml.safe_load(result.stdout)  # the hint to paste it is on stderr
     assert entry["alice"]["member"] == "alice"
     assert make_settings(users=entry).users["alice"].member == "alice"  # valid config as printed
     odd = runner.invoke(

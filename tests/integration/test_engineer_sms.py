@@ -60,7 +60,7 @@ def test_ack_all_acknowledges_only_what_was_paged_to_the_sender(world):
     world.advance(minutes=6)  # Bob is paged for 1001 and 1003 (step 2)
     assert (
         world.sms(ALICE, "ack all")
-        == "Acknowledged 2 cases: 1001, 1003. First status due by 04:00."
+        == "Acknowledged 2 cases: 1001, 1003. First status due by 04:00 EST."
     )
     assert [world.case(n).acknowledged_by for n in first] == ["alice", "bob", "alice"]
     # Bob hears it once for both, not once per case; the customers each hear it.

@@ -118,6 +118,64 @@ def test_simulate_needs_an_auth_token(runner, make_settings, db_url):
     assert "needs twilio.auth_token" in result.output
 
 
+def test_simulate_email_asked_and_answered_as_in_the_readme(runner, settings, server, runtime):
+    # README, "An email the service asks about": an unclear mail, the menu, the answer 1.
+    asked = simulate(
+        runner,
+        settings,
+        server,
+        "email",
+        "--from",
+        "wile@acme.example",
+        "--subject",
+        "Checkout",
+        "--body",
+        "Our checkout page is not working.",
+    )
+    assert '"outcome": "asked"' in asked and '"case_number": 1001' in asked
+    with runtime.sessions() as session:
+        question = session.scalar(
+            select(OutboundMessage).where(
+                OutboundMessage.purpose == "severity_question", OutboundMessage.channel == "email"
+            )
+        )
+        assert question.subject == "[Case 1001] Checkout"
+    assert cases(runtime)[0].state == "asked"
+    answered = simulate(
+        runner,
+        settings,
+        server,
+        "email",
+        "--from",
+        "wile@acme.example",
+        "--subject",
+        "Re: [Case 1001] Checkout",
+        "--body",
+        "1",
+    )
+    assert '"outcome": "answered"' in answered and '"reason": "critical"' in answered
+    (case,) = cases(runtime)
+    assert (case.state, case.severity, case.severity_source) == ("open", 1, "answered")
+
+
+def test_simulate_sms_answers_the_severity_question(runner, settings, server, runtime):
+    simulate(
+        runner,
+        settings,
+        server,
+        "email",
+        "--from",
+        "wile@acme.example",
+        "--subject",
+        "Help",
+        "--body",
+        "Something is odd with the reports.",
+    )
+    output = simulate(runner, settings, server, "sms", "--from", "+15551230001", "3")
+    assert output.startswith("reply: Thank you. Case 1001 goes to our regular support queue")
+    assert cases(runtime)[0].state == "downgraded"
+
+
 def test_simulate_email_sends_passing_verdicts_unless_told_otherwise(
     runner, settings, server, runtime
 ):

@@ -106,7 +106,7 @@ def test_alice_acknowledges_and_a_retried_webhook_acts_once(world, alice):
     world.settle()
     params = alice.params("ack 1001", sid="SM" + "1" * 32)
     first = alice.post(params)
-    assert "Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00." in (
+    assert "Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00 EST." in (
         first.get_data(as_text=True)
     )
     again = alice.post(params)  # Twilio retries the same MessageSid
@@ -151,10 +151,10 @@ def test_every_command(world, alice):
     assert alice.text("HELP").startswith("Commands: ACK 1042 | STATUS 1042")
     assert alice.text("SEV 1001 2") == "1001 is now S2. Not acknowledged yet: reply ACK 1001."
     assert alice.text("Ack #1001 -- Sent from my iPhone") == (
-        "Acknowledged 1001 (Acme Corp, S2). Status due to the customer by 04:00."
+        "Acknowledged 1001 (Acme Corp, S2). Status due to the customer by 04:00 EST."
     )
     assert alice.text('STATUS 1001 "DB restored, replaying queue. ETA 30m"') == (
-        "Status sent to Acme Corp for 1001. ETA 03:30. Next update due by 11:00."
+        "Status sent to Acme Corp for 1001. ETA 03:30 EST. Next update due by 11:00 EST."
     )
     assert world.last_text(WILE).endswith("Estimated time to resolution: 03:30 EST.")
     assert alice.text("resolve 1001 queue drained") == (

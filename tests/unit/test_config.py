@@ -34,7 +34,7 @@ def test_shipped_config_loads():
     assert settings.sla.status_every == {1: timedelta(hours=4), 2: timedelta(hours=8)}
     assert settings.transport == "console"
     assert settings.paths.rotations == ROOT / "rotations"
-    assert settings.database_url == "sqlite:///oncall.db"
+    assert settings.database_url == f"sqlite:///{ROOT / 'oncall.db'}"
 
 
 def test_misspelt_sla_key_is_an_error_with_file_line_and_path(tmp_path):
@@ -223,6 +223,65 @@ def test_bad_business_hours_times(tmp_path, start, end, expected):
         f"business_hours: {{start: {start}, end: {end}}}\n",
     )
     assert any(f":3: business_hours.{expected}" in m for m in errors_of(path))
+
+
+# -- email severity rules (issue 16) -------------------------------------------------------------
+EMAIL_HEAD = "timezone: UTC\npublic_url: http://x.example\nemail:\n"
+
+
+def test_severity_question_timeout_defaults_to_10m_and_is_at_most_an_hour(tmp_path):
+    settings = load_settings(write(tmp_path, EMAIL_HEAD + "  transport: console\n"), environ={})
+    assert settings.email.severity_question_timeout == timedelta(minutes=10)
+    shipped = load_settings(ROOT / "config.yaml", environ={})
+    assert shipped.email.severity_question_timeout == timedelta(minutes=10)
+    assert "warehouse on fire" not in shipped.email.severity_rules.s1_phrases
+    path = write(tmp_path, EMAIL_HEAD + "  severity_question_timeout: 2h\n")
+    assert errors_of(path) == [
+        f"{path}:4: email.severity_question_timeout: must be 1h or less: an emergency nobody "
+        "confirmed waits this long for its page"
+    ]
+
+
+def test_severity_phrases_extend_every_list(tmp_path):
+    path = write(
+        tmp_path,
+        EMAIL_HEAD
+        + "  severity_phrases:\n"
+        + "    S1: [warehouse on fire]\n"
+        + "    low: [just curious]\n"
+        + "    maintenance: [patch night]\n"
+        + "    ignore: [outage]\n"
+        + "    negation_window: 2\n",
+    )
+    rules = load_settings(path, environ={}).email.severity_rules
+    assert rules.s1_phrases[0] == "warehouse on fire" and "outage" not in rules.s1_phrases
+    assert rules.low_phrases[0] == "just curious" and rules.maintenance_cues[0] == "patch night"
+    assert rules.negation_window == 2 and rules.cue_window == 6
+
+
+def test_bad_severity_phrases_are_errors_with_file_line_and_key(tmp_path):
+    path = write(
+        tmp_path,
+        EMAIL_HEAD
+        + "  severity_phrases:\n"
+        + "    S1: [meltdown, x]\n"  # line 5
+        + "    low: [Meltdown]\n"
+        + "    symptom: [kaput]\n"  # line 7: misspelt key
+        + "    ignore: [not a built-in]\n"
+        + "    cue_window: 99\n"
+        + "    S2: keine Umgehung\n",  # line 10: not a list
+    )
+    assert errors_of(path) == [
+        f"{path}:7: email.severity_phrases.symptom: unknown key (did you mean 'symptoms'?)",
+        f"{path}:5: email.severity_phrases.S1[1]: 'x' is too short: it would match inside "
+        "almost every email",
+        f"{path}:10: email.severity_phrases.S2: expected a list of phrases, got 'keine Umgehung'",
+        f"{path}:8: email.severity_phrases.ignore[0]: 'not a built-in' is not a built-in "
+        "phrase or cue: nothing to ignore",
+        f"{path}:9: email.severity_phrases.cue_window: must be 20 words or fewer, got 99",
+        f"{path}:5: email.severity_phrases.S1: 'meltdown' is listed under both S1 and low, "
+        "which contradict",
+    ]
 
 
 def test_the_shipped_retention_policy_and_sender_trust_settings():

@@ -331,6 +331,24 @@ def _flags(sessions):
                     waive_reason='=HYPERLINK("http://evil.example")' if waived else None,
                 )
             )
+        # The engineers' notes on the timeline: the evidence shown beside the fee.
+        for case, at, kind, verb, note in (
+            (first, 20, "status", "STATUS", "looking into it"),
+            (first, 30, "severity_changed", "SEV 3", "customer asked about a password reset"),
+            (first, 31, "customer_notified", None, None),  # no note: not evidence
+            (second, 30, "severity_changed", "SEV 3", "=cmd|' /C calc'!A0"),
+        ):
+            data = {"note": note, "verb": verb} if note else {}
+            session.add(
+                CaseEvent(
+                    case_id=case.id,
+                    at=case.opened_at + at * MINUTE,
+                    kind=kind,
+                    actor="Alice Ng",
+                    text="",
+                    data=data,
+                )
+            )
         session.add(
             MisuseFlag(
                 kind="review",
@@ -365,10 +383,19 @@ def test_misuse_report_and_csv(sessions):
         "reason": "Downgraded from S1 to S3 by Alice Ng",
         "waived_by": "",
         "waive_reason": "",
+        "engineer_notes": (
+            "2026-11-03 07:20 EST STATUS (Alice Ng): looking into it | "
+            "2026-11-03 07:30 EST SEV 3 (Alice Ng): customer asked about a password reset"
+        ),
     }
+    assert list(table[0]) == [  # the columns only grow at the end: billing reads by position
+        "customer", "customer_name", "case", "date", "severity_claimed", "severity_set", "fee",
+        "currency", "waived", "due", "reason", "waived_by", "waive_reason", "engineer_notes",
+    ]  # fmt: skip
     assert table[1]["waived"] == "yes" and table[1]["due"] == "0.00"
     # A typed reason that a spreadsheet would run as a formula is neutralised.
     assert table[1]["waive_reason"] == '\'=HYPERLINK("http://evil.example")'
+    assert table[1]["engineer_notes"].startswith("2026-11-30 22:30 EST SEV 3 (Alice Ng): =cmd")
 
 
 # -- the CLIs ---------------------------------------------------------------------------------

@@ -511,13 +511,80 @@ def test_added_and_removed_files(files, clock):
     files.write("ops.yaml", edit("team: support", "team: ops"))
     assert registry.poll() is True
     assert sorted(registry.teams()) == ["ops", "support"]
+    # A deleted file is a problem, not a wish: its team keeps paging with the last good
+    # version until a manager retires it.
+    live = registry.team("support")
     (files.directory / "support.yaml").unlink()
     assert registry.poll() is True
-    assert sorted(registry.teams()) == ["ops"]
-    assert registry.team("support") is None
+    assert registry.team("support") is live
+    (gone,) = registry.vanished()
+    assert (gone.team, gone.file_name, gone.look_alikes) == ("support", "support.yaml", ())
+    assert registry.poll() is False  # reported once, not "changed" at every poll
+    assert registry.retire("ops") is False  # its file is there: not touched
+    assert registry.retire("support") is True
+    assert sorted(registry.teams()) == ["ops"] and registry.vanished() == []
     # Editor droppings are not rota files.
     files.write(".#ops.yaml", "not: [yaml")
     assert registry.poll() is False
+
+
+def test_a_renamed_rota_keeps_paging_until_it_is_back(files, clock, caplog):
+    path = files.write("support.yaml", GOOD)
+    registry = RotaRegistry(files.directory, clock)
+    registry.load()
+    live = registry.team("support")
+    clock.advance(minutes=10)
+    path.rename(files.directory / "support.yml")  # same inode, same times
+    with caplog.at_level(logging.ERROR, logger="oncall.sources.rotas"):
+        assert registry.poll() is True
+    assert registry.team("support") is live
+    assert primary_now(registry, clock) == "carol"
+    (gone,) = registry.vanished()
+    assert gone.look_alikes == ("support.yml",) and gone.vanished_at == clock.now()
+    assert "support.yml found: rota files must end in .yaml" in caplog.text
+    assert "`oncall rota retire support`" in caplog.text
+    assert registry.teams_with_files() == set()
+    # Renamed back: the very same file (inode and times) is live again, not "vanished".
+    (files.directory / "support.yml").rename(path)
+    assert registry.poll() is True
+    assert registry.vanished() == [] and registry.teams_with_files() == {"support"}
+    assert registry.team("support") == live
+
+
+def test_a_broken_edit_that_is_then_deleted_leaves_only_the_gone_file_to_report(files, clock):
+    files.write("support.yaml", GOOD)
+    registry = RotaRegistry(files.directory, clock)
+    registry.load()
+    live = registry.team("support")
+    files.write("support.yaml", edit("timezone: America/Toronto", "timezone: Mars/Olympus"))
+    registry.poll()
+    assert registry.errors()
+    (files.directory / "support.yaml").unlink()
+    registry.poll()
+    assert registry.errors() == [] and registry.team("support") is live
+    assert [gone.file_name for gone in registry.vanished()] == ["support.yaml"]
+
+
+def test_a_gone_rota_no_customer_names_is_forgotten(files, clock):
+    files.write("support.yaml", GOOD)
+    files.write("ops.yaml", edit("team: support", "team: ops"))
+    registry = RotaRegistry(files.directory, clock)
+    registry.load()
+    (files.directory / "support.yaml").unlink()
+    (files.directory / "ops.yaml").unlink()
+    registry.poll()
+    assert registry.forget_vanished_except({"support"}) == ["ops"]
+    assert list(registry.teams()) == ["support"]
+
+
+def test_a_file_that_never_loaded_is_simply_forgotten_when_removed(files, clock):
+    files.write("support.yaml", edit("timezone: America/Toronto", "timezone: Mars/Olympus"))
+    registry = RotaRegistry(files.directory, clock)
+    registry.load()
+    assert registry.errors()
+    (files.directory / "support.yaml").unlink()
+    assert registry.poll() is True
+    assert registry.errors() == [] and registry.vanished() == [] and registry.teams() == {}
 
 
 def test_file_broken_from_the_start_is_not_loaded_but_reported(files, clock):

@@ -15,7 +15,7 @@ def test_user_add_prints_a_config_line(runner, make_settings):
         input="long enough pw\nlong enough px\nlong enough pw\nlong enough pw\n",
     )
     assert result.exit_code == 0, result.output
-    line = result.output.strip().splitlines()[-1]
+    line = result.stdout.strip().splitlines()[-1]
     assert line.startswith("maria: {role: engineer, password_hash: ")
     entry = yaml.safe_load(line)
     assert check_password_hash(entry["maria"]["password_hash"], "long enough pw")
@@ -28,7 +28,7 @@ def test_user_add_from_stdin_and_refusals(runner):
         main, ["user", "add", "ops.lead", "--password-stdin"], input="from a password manager\n"
     )
     assert result.exit_code == 0, result.output
-    entry = yaml.safe_load(result.output)
+    entry = yaml.safe_load(result.stdout)
     assert entry["ops.lead"]["role"] == "manager"
     assert check_password_hash(entry["ops.lead"]["password_hash"], "from a password manager")
     short = runner.invoke(main, ["user", "add", "x", "--password-stdin"], input="short\n")

@@ -63,6 +63,20 @@ class TwilioTransport:
         self.client.region = None
         self.client.api.base_url = twilio.api_base.rstrip("/")
 
+    def cannot_send(self) -> str | None:
+        """Why no SMS or call can go out, if that is known without trying (for /healthz)."""
+        missing = [
+            name
+            for name, value in (
+                ("account SID", self.client.username),
+                ("auth token", self.client.password),
+            )
+            if not value
+        ]
+        if missing:
+            return f"transport cannot send: the Twilio transport has no {' or '.join(missing)}"
+        return None
+
     # -- sending ---------------------------------------------------------------------------
     def send(self, message: Outgoing) -> SendResult:
         if message.channel == "sms":

@@ -4,6 +4,7 @@ them all at once with their coverage, as ``oncall check`` and ``oncall rota chec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -29,9 +30,13 @@ def check_directory(
     now: datetime,
     days: int = DEFAULT_COVERAGE_DAYS,
     phone_region: str = DEFAULT_REGION,
+    start: Callable[[Team], datetime] | None = None,
 ) -> tuple[dict[str, Team], list[SourceError]]:
     """Validate every rota file and its coverage: the teams that loaded and all problems
-    (errors and warnings), as ``oncall check`` and ``oncall rota check`` print them."""
+    (errors and warnings), as ``oncall check`` and ``oncall rota check`` print them.
+
+    Coverage is checked from ``now``, or from ``start(team)`` when given (``rota check
+    --from`` is local time, so each team's start depends on its zone)."""
     directory = Path(directory)
     if not directory.is_dir():
         return {}, [SourceError(str(directory), 0, "", "rotations directory not found")]
@@ -53,5 +58,6 @@ def check_directory(
         problems.extend(found)
         if team is not None:
             teams[team.key] = team
-            problems.extend(coverage_problems(team, now, days))
+            begin = start(team) if start is not None else now
+            problems.extend(coverage_problems(team, begin, days))
     return teams, problems

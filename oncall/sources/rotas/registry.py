@@ -38,6 +38,19 @@ class FileStatus:
     problems: list[SourceError] = field(default_factory=list)  # of the version on disk
     coverage: list[SourceError] = field(default_factory=list)  # coverage gaps, same version
     rejected: bool = False  # the version on disk is not live
+    vanished_at: datetime | None = None  # the file is gone; its last good version stays live
+
+
+@dataclass(frozen=True)
+class VanishedRota:
+    """A rota file that disappeared while its team was live: the team keeps paging with the
+    last good version until the file is back or the team is retired."""
+
+    team: str
+    file_name: str  # the name it had (never a path: this is shown on /healthz)
+    loaded_at: datetime | None  # when the version still live was loaded
+    vanished_at: datetime
+    look_alikes: tuple[str, ...]  # files beside it that look like it renamed (support.yml)
 
 
 class RotaRegistry:
@@ -54,9 +67,13 @@ class RotaRegistry:
     Otherwise the last good version stays live; the problems are logged and reported by
     :meth:`errors` (for ``/healthz``) until the file is fixed. A file seen for the first time
     (at start-up or added later) has no last good version: with validation errors it is not
-    loaded; with only coverage errors it is loaded (some paging beats none) and reported. A
-    removed file removes its team. Coverage is re-checked every ``coverage_every`` because
-    gaps come closer as time passes.
+    loaded; with only coverage errors it is loaded (some paging beats none) and reported.
+
+    A file that disappears (deleted, or renamed to ``support.yml``) is a problem like a broken
+    edit, not a wish to stop paging: its last good version stays live and is reported by
+    :meth:`vanished` until the file is back, or until :meth:`retire` (``oncall rota retire``)
+    or :meth:`forget_vanished_except` (the team left customers.yaml) drops it. Coverage is
+    re-checked every ``coverage_every`` because gaps come closer as time passes.
 
     Thread-safe: web threads read while the engine polls.
     """
@@ -117,6 +134,54 @@ class RotaRegistry:
         with self._lock:
             return sorted(self._files.values(), key=lambda s: s.path)
 
+    def teams_with_files(self) -> set[str]:
+        """The teams whose rota file is in the directory (loaded or broken)."""
+        with self._lock:
+            return {s.path.stem for s in self._files.values() if s.vanished_at is None}
+
+    def vanished(self) -> list[VanishedRota]:
+        """Rota files that are gone while their team, at its last good version, still pages."""
+        with self._lock:
+            gone = [
+                (status.path, status.team.key, status.loaded_at, status.vanished_at)
+                for status in sorted(self._files.values(), key=lambda s: s.path)
+                if status.vanished_at is not None and status.team is not None
+            ]
+        return [
+            VanishedRota(team, path.name, loaded_at, vanished_at, self._look_alikes(path))
+            for path, team, loaded_at, vanished_at in gone
+        ]
+
+    def _look_alikes(self, path: Path) -> tuple[str, ...]:
+        """Files beside a vanished one that look like it, renamed (support.yml, support.yaml~)."""
+        try:
+            names = sorted(p.name for p in self.directory.glob(f"{path.stem}.*"))
+        except OSError:
+            return ()
+        return tuple(name for name in names if name != path.name)
+
+    # -- dropping a team whose file is gone --------------------------------------------------
+    def retire(self, team: str) -> bool:
+        """Stop paging ``team`` if its file is gone (``oncall rota retire``). A team whose file
+        is still there is not touched: delete or fix the file first."""
+        return bool(self._forget(lambda key: key == team, "retired"))
+
+    def forget_vanished_except(self, wanted: set[str]) -> list[str]:
+        """Drop vanished teams no customer names any more; the teams dropped."""
+        return self._forget(lambda key: key not in wanted, "no longer named in customers.yaml")
+
+    def _forget(self, matches, why: str) -> list[str]:
+        dropped = []
+        with self._lock:
+            for path, status in list(self._files.items()):
+                team = status.team
+                if status.vanished_at is not None and team is not None and matches(team.key):
+                    del self._files[path]
+                    dropped.append(team.key)
+        for key in dropped:
+            log.warning("team %s %s: its rota file is gone, and it no longer pages", key, why)
+        return dropped
+
     # -- loading ---------------------------------------------------------------------------
     def load(self) -> None:
         """Initial load of every file in the directory."""
@@ -165,13 +230,15 @@ class RotaRegistry:
                 current = dict(self._files)
             changed = False
             for path in sorted(set(current) - set(seen)):
-                log.warning("%s removed: team %s no longer pages", path, path.stem)
-                changed = True
-                with self._lock:
-                    del self._files[path]
+                changed = self._file_gone(current[path], now) or changed
             for path, signature in seen.items():
                 previous = current.get(path)
-                if not force and previous is not None and previous.signature == signature:
+                if (
+                    not force
+                    and previous is not None
+                    and previous.signature == signature
+                    and previous.vanished_at is None  # renamed back: same inode, same times
+                ):
                     continue
                 status = self._load_file(path, signature, previous, now)
                 changed = True
@@ -184,6 +251,32 @@ class RotaRegistry:
                 self._recheck_coverage(now)
                 self._coverage_checked = now
             return changed
+
+    def _file_gone(self, status: FileStatus, now: datetime) -> bool:
+        """A file left the directory: its live team stays live (and is reported) until the
+        file is back or the team is retired; a file that never loaded is simply forgotten."""
+        if status.vanished_at is not None:
+            return False  # already known
+        if status.team is None:
+            log.warning("%s removed (it had no live version)", status.path)
+            with self._lock:
+                self._files.pop(status.path, None)
+            return True
+        with self._lock:
+            status.vanished_at = now
+            # A broken edit that was on disk went with the file: only the gone file is news.
+            status.problems, status.rejected = [], False
+        renamed = self._look_alikes(status.path)
+        log.error(
+            "%s is gone%s: team %s keeps paging with the version loaded at %s UTC; put the file "
+            "back, or run `oncall rota retire %s` to stop paging the team",
+            status.path,
+            f" ({', '.join(renamed)} found: rota files must end in .yaml)" if renamed else "",
+            status.team.key,
+            f"{status.loaded_at:%Y-%m-%d %H:%M:%S}" if status.loaded_at else "start-up",
+            status.team.key,
+        )
+        return True
 
     def _load_file(
         self, path: Path, signature: tuple[int, ...], previous: FileStatus | None, now: datetime

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app
 
 from oncall.domain.timetext import format_duration
 from oncall.reports.clocks import format_seconds
+from oncall.services.paging_readiness import paging_problems
 from oncall.services.web_actions import Action
 from oncall.web.context import runtime
 from oncall.web.dashboard import case_actions, cases, recording, reports, rotas
@@ -118,4 +119,7 @@ def _dashboard_globals():
         "company": rt.settings.company,
         "server_now": rt.clock.now(),
         "warn_seconds": int(rt.settings.sla.warn_before.total_seconds()),
+        # The red banner on every signed-in page: why a caller might reach no engineer now
+        # (a function, so the sign-in page does not pay for it).
+        "paging_problems": lambda: paging_problems(rt, rt.clock.now()),
     }

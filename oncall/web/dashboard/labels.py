@@ -21,6 +21,9 @@ EVENT_LABELS: Mapping[str, str] = {
     "customer_reply": "Customer replied",
     "recording": "Caller's recording",
     "customer_notified": "Customer told",
+    "severity_asked": "Severity asked",
+    "severity_answered": "Severity answered",
+    "severity_unanswered": "Severity question not answered in time",
     # the call
     "call_connect": "Putting the caller through",
     "call_accepted": "Engineer took the call",
@@ -53,11 +56,12 @@ EVENT_LABELS: Mapping[str, str] = {
     "severity_changed": "Severity changed",
     "escalated": "Escalated by hand",
     "downgrade_reason": "Why it was downgraded",
+    "note": "Engineer's note",
     "resolved": "Resolved",
     # misuse
     "misuse_flagged": "Misuse fee",
     "misuse_waived": "Fee waived",
-    "misuse_not_charged": "No fee: sender unverified",
+    "misuse_not_charged": "No misuse fee",
     # sender authentication and retention
     "sender_unverified": "Sender not verified (customer trusts unauthenticated email)",
     "unverified_reply": "Reply from an unverified sender, not relayed",
@@ -96,6 +100,7 @@ PURPOSE_LABELS: Mapping[str, str] = {
     "downgraded": "Downgrade to the customer",
     "refusal": "Refusal to the sender",
     "customer_reply": "Customer's reply relayed",
+    "severity_question": "Severity question to the customer",
     "security_alert": "Security alert to the managers",
     "shift_notice": "Shift notice",
     "rota_change": "Rota change (TAKE)",
@@ -111,10 +116,12 @@ DEADLINE_LABELS: Mapping[str, str] = {
     "route_check": "Look for the team's rota again",
     "shift_start": "Shift starts",
     "shift_reminder": "Shift reminder",
+    "severity_question_timeout": "Severity question times out",
 }
 
 #: A case's state (``cases.state``).
 STATE_LABELS: Mapping[str, str] = {
+    "asked": "Severity asked",
     "open": "Open",
     "acknowledged": "Acknowledged",
     "resolved": "Resolved",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.errors import CaseError
 from oncall.db.models import Attempt, Case, MisuseFlag
-from oncall.reports.misuse import misuse_csv, misuse_report
+from oncall.reports.misuse import engineer_notes, misuse_csv, misuse_report
 from oncall.reports.months import month_bounds, month_of, parse_month
 from oncall.reports.sla import sla_report
 from oncall.runtime import Runtime
@@ -58,6 +58,7 @@ def misuse_page():
                 .order_by(MisuseFlag.flagged_at.desc(), MisuseFlag.id.desc())
             )
         ]
+        notes = engineer_notes(session, (flag.case_id for flag, *_ in flags), rt.settings.zone)
         per_customer = _refusals_per_customer(session, start, end)
         attempts = list(
             session.scalars(
@@ -82,6 +83,7 @@ def misuse_page():
         "misuse.html",
         month=month,
         flags=flags,
+        notes=notes,
         refused=_refused_rows(per_customer, names),
         attempts=attempts,
         unverified=unverified,

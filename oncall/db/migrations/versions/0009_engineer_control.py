@@ -1,7 +1,7 @@
 """engineer control: live overrides (TAKE), and deadlines of a team (shift notices)
 
 Revision ID: 0009_engineer_control
-Revises: 0006_sender_trust
+Revises: 0008_severity_question
 Create Date: 2026-12-03
 """
 
@@ -9,9 +9,10 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0009_engineer_control'
-# Written after 0003_intake; re-chained after 0006_sender_trust when main was merged into this
-# branch (the lead re-chains it again if other migrations land first).
-down_revision = '0006_sender_trust'
+# Written after 0003_intake; re-chained after 0006_sender_trust, then after
+# 0008_severity_question, as main was merged into this branch (the lead re-chains it again if
+# other migrations land first).
+down_revision = '0008_severity_question'
 branch_labels = None
 depends_on = None
 
