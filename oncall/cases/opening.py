@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.deadlines import schedule
 from oncall.cases.events import add_event
+from oncall.cases.live_rota import live_team
 from oncall.cases.lookup import find_case_by_intake_key
 from oncall.db.models import Case, Counter
 from oncall.domain import sla
@@ -142,7 +143,7 @@ def start_clocks(session: Session, runtime: Runtime, case: Case, now: datetime) 
     case.after_hours = after_hours
     case.triage_due_at = targets.triage_due
     case.status_due_at = targets.first_status_due
-    team = runtime.rotas.team(case.team)
+    team = live_team(session, runtime, case.team, now)
     if team is None:
         # No live rota for the customer's team is a configuration error that must still
         # reach a human: open the case anyway; the engine pages the fallback (see engine).

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from oncall.clock import ensure_aware
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.enums import ENGINEER_PAGE_PURPOSES, OutboxState, Purpose
+from oncall.domain.rota.model import Member
 from oncall.runtime import Runtime
 
 # ``session.info`` flag set by :func:`enqueue`, and by whoever makes a timer due at once
@@ -90,6 +91,39 @@ def enqueue(
     session.flush()
     mark_work_due(session)
     return message
+
+
+def tell_member(
+    session: Session,
+    runtime: Runtime,
+    now: datetime,
+    member: Member,
+    *,
+    purpose: Purpose,
+    text: str,
+    subject: str,
+    dedupe_key: str,
+) -> OutboundMessage | None:
+    """A message to a rota member about the rota, not a case: by SMS, or by email when they
+    have no phone (None: neither, or already sent under ``dedupe_key``)."""
+    if member.phone:
+        channel, address = "sms", member.phone
+    elif member.email:
+        channel, address = "email", member.email
+    else:
+        return None
+    return enqueue(
+        session,
+        now,
+        channel=channel,
+        purpose=purpose,
+        to=address,
+        from_address=sender_address(runtime, channel),
+        subject=subject if channel == "email" else None,
+        body=text,
+        recipient=member.key,
+        dedupe_key=dedupe_key,
+    )
 
 
 class Reached(StrEnum):

@@ -202,7 +202,8 @@ def _voice_flow_errors(settings: Settings) -> list[SourceError]:
 
 
 def _cross_check(settings: Settings, teams: dict) -> list[SourceError]:
-    """Every customer's team must have a rota, or their cases could page nobody."""
+    """Every customer's team must have a rota, or their cases could page nobody; a user's or
+    API token's ``member`` must be a member of some rota, or it acts as nobody."""
     from oncall.sources.customers import load_directory
 
     directory = load_directory(settings.paths.customers, settings.phone_region)
@@ -216,6 +217,14 @@ def _cross_check(settings: Settings, teams: dict) -> list[SourceError]:
                     f"customers.{customer.key}.team",
                     f"no rota for team {customer.team!r} in {settings.paths.rotations}",
                 )
+            )
+    members = {key for team in teams.values() for key in team.members}
+    named = [(f"users.{u.username}.member", u.member) for u in settings.users.values()]
+    named += [(f"api.tokens[{t.name}].member", t.member) for t in settings.api_tokens]
+    for key_path, member in named:
+        if member is not None and member not in members:
+            problems.append(
+                SourceError(settings.source, 0, key_path, f"{member!r} is not on any rota")
             )
     return problems
 

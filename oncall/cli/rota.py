@@ -1,4 +1,5 @@
-"""``oncall rota ...``: check rota files, see who is on call, list shifts, export calendars.
+"""``oncall rota ...``: check rota files, see who is on call, list shifts, export calendars; the
+live overrides (TAKEs) are in :mod:`oncall.cli.rota_overrides`.
 
 The rota directory is ``--rotations DIR`` (or ``$ONCALL_ROTATIONS``), else ``paths.rotations``
 of the config (``--config`` / ``ONCALL_CONFIG``, or ``./config.yaml`` when there is one), else
@@ -20,7 +21,9 @@ import click
 
 from oncall.cli import rota_views
 from oncall.cli.context import current
+from oncall.cli.rota_overrides import live_overrides_from_config, override
 from oncall.domain.phones import DEFAULT_REGION
+from oncall.domain.rota.live import with_live_overrides
 from oncall.domain.rota.localtime import to_instant
 from oncall.domain.rota.model import Team
 from oncall.domain.rota.resolve import who_is_on_call
@@ -86,8 +89,10 @@ def _instant(text: str | None, team: Team) -> datetime:
         raise click.BadParameter(str(exc)) from None
 
 
-def _load(source: RotaSource, only: str | None = None) -> dict[str, Team]:
-    """The teams whose files are valid; files with errors are named on stderr and skipped."""
+def _load(source: RotaSource, only: str | None = None, live: bool = True) -> dict[str, Team]:
+    """The teams whose files are valid; files with errors are named on stderr and skipped.
+    With ``live``, the TAKEs in the service's database are layered on top (when ``oncall``
+    runs with a config whose database exists), as the service resolves the rota."""
     rotations = source.directory
     if not rotations.is_dir():
         raise click.ClickException(f"{rotations}: rotations directory not found")
@@ -104,14 +109,17 @@ def _load(source: RotaSource, only: str | None = None) -> dict[str, Team]:
     if only is not None and only not in teams:
         known = ", ".join(sorted(p.stem for p in _rota_files(rotations))) or "none"
         raise click.ClickException(f"no valid rota for team {only!r} (files: {known})")
+    if live and teams:
+        overrides = live_overrides_from_config()
+        teams = {key: with_live_overrides(t, overrides.get(key, ())) for key, t in teams.items()}
     return teams
 
 
-def _one_team(source: RotaSource, team: str | None) -> Team:
-    """The team named, or the only one there is."""
+def _one_team(source: RotaSource, team: str | None, live: bool = True) -> Team:
+    """The team named, or the only one there is (``live``: with the TAKEs, see ``_load``)."""
     if team is not None:
-        return _load(source, team)[team]
-    teams = _load(source)
+        return _load(source, team, live)[team]
+    teams = _load(source, live=live)
     if len(teams) == 1:
         return next(iter(teams.values()))
     if not teams:
@@ -121,7 +129,7 @@ def _one_team(source: RotaSource, team: str | None) -> Team:
 
 @click.group()
 def rota() -> None:
-    """Rotas: who is on call, shifts, calendars, and checking rotations/*.yaml."""
+    """Rotas: who is on call, shifts, calendars, live overrides (TAKEs), checking the files."""
 
 
 @rota.command()
@@ -280,7 +288,7 @@ def feed_url(
     base_url: str | None,
 ) -> None:
     """The calendar subscription URL for a team's (or a member's) rota feed."""
-    current_team = _one_team(_source(rotations), team)
+    current_team = _one_team(_source(rotations), team, live=False)
     _check_member(current_team, member)
     if secret_key is None or base_url is None:
         # The token must be made with the same key the service uses: take it from config.
@@ -294,3 +302,6 @@ def feed_url(
     path = f"/rota/{key}/{member}.ics" if member else f"/rota/{key}.ics"
     token = feed_token(secret_key, key, member)
     click.echo(f"{base_url.rstrip('/')}{path}?token={token}")
+
+
+rota.add_command(override)

@@ -29,14 +29,20 @@ def user() -> None:
     type=click.Choice(["manager", "engineer"]),
     default="manager",
     show_default=True,
-    help="Managers may waive misuse fees; engineers only look.",
+    help="Managers may waive misuse fees and act on any case; engineers act on their team's.",
+)
+@click.option(
+    "--member",
+    default=None,
+    metavar="KEY",
+    help="The rota member this user is (acts on their team's cases from the case page).",
 )
 @click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from the first line of standard input (for scripts).",
 )
-def add(name: str, role: str, password_stdin: bool) -> None:
+def add(name: str, role: str, member: str | None, password_stdin: bool) -> None:
     """Print the line to paste under ``users:`` in config.yaml for NAME."""
     if not NAME.match(name):
         raise click.BadParameter(
@@ -50,8 +56,11 @@ def add(name: str, role: str, password_stdin: bool) -> None:
         )
     if len(password) < MIN_PASSWORD:
         raise click.UsageError(f"the password must be at least {MIN_PASSWORD} characters")
+    if member is not None and not NAME.match(member):
+        raise click.BadParameter("a rota member key, like alice", param_hint="--member")
     password_hash = generate_password_hash(password)
-    click.echo(f'{name}: {{role: {role}, password_hash: "{password_hash}"}}')
+    as_member = f", member: {member}" if member else ""
+    click.echo(f'{name}: {{role: {role}, password_hash: "{password_hash}"{as_member}}}')
     # On stderr, so that scripts can still take the line alone from stdout.
     click.echo(
         "Paste the line under `users:` in config.yaml. A running service picks it up within "

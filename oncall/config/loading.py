@@ -88,6 +88,7 @@ TOP_KEYS = {
     "api",
     "logging",
     "web",
+    "notify",
     "retention",
     "metrics",
     "escalation_contacts",
@@ -145,6 +146,7 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
             or "INFO"
         ),
         max_request_bytes=web.child("max_request_bytes").integer(1_000_000, minimum=1024),
+        notify=sections.read_notify(root.child("notify")),
         retention=sections.read_retention(root.child("retention")),
         trusted_proxies=web.child("trusted_proxies").integer(0, minimum=0),
         metrics_token=sections.read_metrics_token(root.child("metrics")),

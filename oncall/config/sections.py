@@ -18,6 +18,7 @@ from oncall.config.settings import (
     EmailSettings,
     EngineSettings,
     InboundAuth,
+    NotifySettings,
     Paths,
     PenaltySettings,
     RetentionSettings,
@@ -154,6 +155,7 @@ def read_engine(node: Node) -> EngineSettings:
             "max_attempts",
             "sending_timeout",
             "send_concurrency",
+            "bundle_max_cases",
         }
     )
     return EngineSettings(
@@ -168,7 +170,22 @@ def read_engine(node: Node) -> EngineSettings:
             timedelta(seconds=60), positive=True
         ),
         send_concurrency=node.child("send_concurrency").integer(8, minimum=1),
+        bundle_max_cases=node.child("bundle_max_cases").integer(10, minimum=1),
     )  # type: ignore[arg-type]
+
+
+def read_notify(node: Node) -> NotifySettings:
+    if node.present():
+        node.is_mapping()
+    node.check_keys({"shift_start", "shift_reminder"})
+    reminder_node = node.child("shift_reminder")
+    reminder = None
+    if reminder_node.present() and reminder_node.value not in (False, "off", "no"):
+        reminder = reminder_node.duration(None, positive=True)
+    return NotifySettings(
+        shift_start=node.child("shift_start").boolean(True),
+        shift_reminder=reminder,
+    )
 
 
 def read_twilio(
@@ -356,14 +373,15 @@ def read_users(node: Node) -> dict[str, User]:
     for name, child in node.items():
         if not child.is_mapping():
             continue
-        child.check_keys({"role", "password_hash"}, required={"password_hash"})
+        child.check_keys({"role", "password_hash", "member"}, required={"password_hash"})
         role = child.child("role").choice(["manager", "engineer"], "manager") or "manager"
+        member = child.child("member").string() or None
         password_hash = child.child("password_hash").string("") or ""
         if password_hash and ":" not in password_hash:
             child.child("password_hash").error(
                 "is not a werkzeug password hash (make one with `oncall user add NAME`)"
             )
-        users[str(name)] = User(str(name), role, password_hash)
+        users[str(name)] = User(str(name), role, password_hash, member)
     return users
 
 
@@ -375,12 +393,15 @@ def read_api_tokens(node: Node) -> tuple[ApiToken, ...]:
     for element in node.child("tokens").elements():
         if not element.is_mapping():
             continue
-        element.check_keys({"name", "token"}, required={"name", "token"})
+        element.check_keys({"name", "token", "scope", "member"}, required={"name", "token"})
         token = element.child("token").string("") or ""
+        scope = element.child("scope").choice(["read", "act"], "read") or "read"
+        member = element.child("member").string() or None
         if token and len(token) < 16:
             element.child("token").error("API tokens must be at least 16 characters")
         elif token:
-            tokens.append(ApiToken(element.child("name").string("") or "", token))
+            name = element.child("name").string("") or ""
+            tokens.append(ApiToken(name, token, scope, member))
     return tuple(tokens)
 
 

@@ -43,6 +43,13 @@ class EngineSettings:
     max_attempts: int
     sending_timeout: timedelta  # a row stuck in "sending" longer than this is reconciled
     send_concurrency: int  # provider calls a sender makes side by side
+    bundle_max_cases: int = 10  # case numbers listed in one bundled page; beyond: count and link
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    shift_start: bool = True  # SMS each member when their shift on a level starts
+    shift_reminder: timedelta | None = None  # and this long before it starts (None: no)
 
 
 @dataclass(frozen=True)
@@ -101,12 +108,15 @@ class User:
     username: str
     role: str  # "manager" | "engineer"
     password_hash: str
+    member: str | None = None  # the rota member this user is (acts on their team's cases)
 
 
 @dataclass(frozen=True)
 class ApiToken:
     name: str
     token: str
+    scope: str = "read"  # "read" | "act": act may acknowledge, post statuses, escalate, resolve
+    member: str | None = None  # the rota member its actions are made as (else the token name)
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ class Settings:
     log_format: str
     log_level: str
     max_request_bytes: int
+    notify: NotifySettings = field(default_factory=NotifySettings)
     # web.trusted_proxies: reverse-proxy hops whose X-Forwarded-For/-Proto are believed
     trusted_proxies: int = 0
     metrics_token: str = ""  # metrics.token: /metrics wants it as a bearer token when set

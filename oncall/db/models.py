@@ -171,7 +171,9 @@ class Deadline(Base):
     """A timer: something the engine must do at ``due_at`` unless cancelled first.
 
     ``(case_id, kind, seq)`` is unique, so scheduling the same timer twice is a no-op and a
-    retried transaction can never arm a second copy.
+    retried transaction can never arm a second copy. A timer of a team rather than a case (a
+    shift notice) has no case: it names its ``team``, and its unique ``key`` makes arming it
+    idempotent however many engines try.
     """
 
     __tablename__ = "deadlines"
@@ -181,7 +183,11 @@ class Deadline(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    team: Mapped[str | None] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime]
@@ -190,6 +196,30 @@ class Deadline(Base):
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(100))  # engine instance that applied it
+
+
+class LiveOverride(Base):
+    """Somebody on call for a level of a team's rota, from the database rather than the file:
+    an engineer's ``TAKE``. Layered over the file's overrides wherever the rota is resolved
+    (:mod:`oncall.cases.live_rota`); a manager removes it (``removed_at``), nothing deletes it.
+    """
+
+    __tablename__ = "live_overrides"
+    __table_args__ = (Index("ix_live_overrides_team_ends", "team", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(64))
+    rotation: Mapped[str] = mapped_column(String(64))  # the level's rotation it is written for
+    member: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))  # who made it (a name)
+    created_via: Mapped[str] = mapped_column(String(20), default="sms")  # sms | dashboard | cli
+    replaced: Mapped[str] = mapped_column(String(400), default="")  # who was on call instead
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class OutboundMessage(Base):

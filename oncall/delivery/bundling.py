@@ -3,8 +3,10 @@ except a *repeat* page, and never for longer than ``engine.sms_rate_window``:
 
 1. the first page of a case to a person is never delayed;
 2. pages to one person for two or more different cases that are due together go out as one
-   SMS (``bundle_text``: "3 new critical cases: 1042 Acme S1, ..."); the rows are marked
-   ``bundled_into`` the bundle row and follow its fate (sent, delivered, failed, fallback);
+   SMS (``bundle_text``: "3 new critical cases: 1042 Acme S1, ... Reply ACK ALL or ACK <case>",
+   every case number up to ``engine.bundle_max_cases``, as a multi-part SMS if need be); the
+   rows are marked ``bundled_into`` the bundle row and follow its fate (sent, delivered,
+   failed, fallback);
 3. a repeat page (the case already paged this person) for a *different* case than the last
    page SMS that person got within the window is held until that page's time + the window,
    and then goes out together with whatever else is due for them by then;
@@ -166,7 +168,11 @@ def _make_bundle(
         recipient=members[0].recipient,
         to_address=phone,
         from_address=members[0].from_address,
-        body=bundle_text(items),
+        body=bundle_text(
+            items,
+            max_cases=runtime.settings.engine.bundle_max_cases,
+            more_link=f"{runtime.settings.public_url}/cases",
+        ),
         headers={},
         state=OutboxState.PENDING,
         attempts=0,

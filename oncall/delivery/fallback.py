@@ -7,6 +7,8 @@ same for a permanent send error and for an ``undelivered``/``failed`` status cal
 * a voice page that fails (busy, no answer, failed) → the next escalation target: the case's
   next ``escalate`` deadline is pulled forward to now (the manager's own voice page has no
   next target: it is recorded);
+* a voice page of a ``via: voice`` step (a call first) that fails → the same page by SMS, so the
+  person has it in writing; the escalation goes on at its own pace;
 * anything to the customer (SMS or email) → a ``delivery_failed`` event for the humans on the
   timeline, and the message is forwarded to the regular support queue (``email.forward_to``)
   so somebody contacts the customer another way.
@@ -24,6 +26,7 @@ from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
 from oncall.delivery.rows import who
 from oncall.domain.enums import CaseState, Purpose
+from oncall.domain.sms_text import page_text
 from oncall.engine.escalation import escalate_now
 from oncall.engine.paging import voice_script
 from oncall.runtime import Runtime
@@ -163,8 +166,44 @@ def _voice_page_failed(
 ) -> None:
     """A call that was itself a fallback: the next escalation target, if it was a page."""
     original = session.get(OutboundMessage, row.fallback_of) if row.fallback_of else None
-    if original is not None and original.purpose == Purpose.PAGE and case.state == CaseState.OPEN:
+    if (row.headers or {}).get("via") == "voice" and case.state == CaseState.OPEN:
+        _text_instead_of_call(session, runtime, case, row, now, failure)
+    elif original is not None and original.purpose == Purpose.PAGE and case.state == CaseState.OPEN:
         reason = f"voice page to {who(runtime, case, row)} failed ({reason})"
         escalate_now(session, case, now, reason=reason)
     else:
         add_event(session, case, now, "delivery_failed", f"{failure}: {reason}", outbox_id=row.id)
+
+
+def _text_instead_of_call(
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    row: OutboundMessage,
+    now: datetime,
+    failure: str,
+) -> None:
+    """A call-first page nobody answered: the page by SMS, so it is there in writing."""
+    text = enqueue(
+        session,
+        now,
+        channel="sms",
+        purpose=Purpose.PAGE,
+        to=row.to_address,
+        from_address=runtime.settings.twilio.critical_line,
+        body=page_text(case.number, case.severity, case.customer_name, case.summary),
+        case=case,
+        recipient=row.recipient,
+        fallback_of=row.id,
+        dedupe_key=f"sms:{row.id}",
+    )
+    if text is not None:
+        add_event(
+            session,
+            case,
+            now,
+            "fallback",
+            f"{failure}: paging {who(runtime, case, row)} by SMS instead",
+            outbox_id=row.id,
+            sms_id=text.id,
+        )

@@ -12,6 +12,10 @@ Grammar (verbs and keywords are case-insensitive)::
     RESOLVE [case] [note]
     SEV     [case] <level 1-4> [reason]    also SEV <level> [case] [reason]
     HELP
+    ACK ALL                        every open case the sender was paged for
+    ESC     [case] [note]          page the next escalation step now (ESCALATE)
+    TAKE    [level] [until <time> | for <duration>]   see oncall.domain.take
+    WHO     [team]                 who is on call now
 
 Accepted spellings of the verbs:
 
@@ -26,6 +30,10 @@ Accepted spellings of the verbs:
   reason's first word as to a status text's: ``SEV 3 12 users affected`` has no case number,
   ``SEV 3 1500 users affected`` reads as case 1500 (write the case first to be safe)
 * HELP: ``HELP``, ``INFO``, ``COMMANDS``, ``?``
+* ACK ALL: ``ACK ALL``, ``ACK-ALL``, ``ACKALL``, ``A ALL`` (any ACK spelling, then ``ALL``)
+* ESC: ``ESC``, ``ESCALATE``, ``ESCALATED``; the case and a note as for ACK
+* TAKE: ``TAKE``, ``TAKEOVER``; the level and the end: :mod:`oncall.domain.take`
+* WHO: ``WHO``, ``WHOS``, ``ONCALL`` (``who's on call?``, ``WHO support``)
 
 The case number rule: the first word after the verb is the case number when it is written with
 ``#`` (``#1042``, ``# 1042``) or after the word ``case`` (``case 1042``), whatever its length, or
@@ -63,6 +71,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from oncall.domain.eta import find_eta_phrase
+from oncall.domain.take import TakeRequest, parse_take
 
 __all__ = [
     "HELP_TEXT",
@@ -79,6 +88,9 @@ class Verb(StrEnum):
     RESOLVE = "RESOLVE"
     SEV = "SEV"
     HELP = "HELP"
+    ESC = "ESC"
+    TAKE = "TAKE"
+    WHO = "WHO"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +104,12 @@ class Command:
     severity: int | None = None
     #: For STATUS: the ETA phrase as written (``"ETA 30m"``), if the text has one that parses.
     eta_text: str | None = None
+    #: For ACK: ``ACK ALL``, every open case the sender was paged for.
+    all_cases: bool = False
+    #: For TAKE: the level and until when.
+    take: TakeRequest | None = None
+    #: For WHO: the team asked about (None: the sender's own).
+    team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +120,10 @@ class CommandError:
     verb: Verb | None = None
 
 
-#: The reply to HELP: one GSM-7 segment.
+#: The reply to HELP: every command, in one GSM-7 segment.
 HELP_TEXT = (
-    "Commands: ACK 1042 | STATUS 1042 <text> ETA 2h | RESOLVE 1042 [note] | SEV 1042 3 | HELP."
-    " Case no. optional if you have one open case."
+    "Commands: ACK 1042 | STATUS 1042 <text> ETA 2h | RESOLVE 1042 | SEV 1042 3 | ACK ALL"
+    " | ESC 1042 | TAKE primary for 2h | WHO | HELP"
 )
 
 _EMPTY_MESSAGE = "Empty message. Reply HELP for the commands, e.g. ACK 1042."
@@ -122,6 +140,9 @@ _USAGE = {
     Verb.RESOLVE: "RESOLVE 1042 fixed",
     Verb.SEV: "SEV 1042 3",
     Verb.HELP: "HELP",
+    Verb.ESC: "ESC 1042",
+    Verb.TAKE: "TAKE primary for 12h",
+    Verb.WHO: "WHO",
 }
 
 _SYNONYMS: dict[str, Verb] = {
@@ -132,7 +153,12 @@ _SYNONYMS: dict[str, Verb] = {
     **dict.fromkeys(("RESOLVE", "RES", "RESOLVED", "CLOSE", "CLOSED"), Verb.RESOLVE),
     **dict.fromkeys(("SEV", "SEVERITY"), Verb.SEV),
     **dict.fromkeys(("HELP", "INFO", "COMMANDS"), Verb.HELP),
+    **dict.fromkeys(("ESC", "ESCALATE", "ESCALATED"), Verb.ESC),
+    **dict.fromkeys(("TAKE", "TAKEOVER"), Verb.TAKE),
+    **dict.fromkeys(("WHO", "WHOS", "ONCALL"), Verb.WHO),
 }
+# Verbs glued to their first argument: (verb, what follows it).
+_GLUED: dict[str, tuple[Verb, str]] = {"ACKALL": (Verb.ACK, "ALL")}
 
 _MAX_CASE_DIGITS = 9
 _MIN_BARE_CASE_DIGITS = 4
@@ -192,6 +218,12 @@ def parse_command(body: str) -> Command | CommandError:
         return CommandError(_UNKNOWN_MESSAGE)
     if verb is Verb.HELP:
         return Command(Verb.HELP)
+    if verb is Verb.TAKE:
+        return _parse_take(rest)
+    if verb is Verb.WHO:
+        return _parse_who(rest)
+    if verb is Verb.ACK and (after_all := _after_all(rest)) is not None:
+        return Command(Verb.ACK, text=_clean_text(after_all), all_cases=True)
 
     case = _take_case(rest)
     if isinstance(case, CommandError):
@@ -204,7 +236,7 @@ def parse_command(body: str) -> Command | CommandError:
     if case_number is None:
         stripped = _CASE_LEAD_RE.sub("", rest)
         bare = _BARE_NUMBER_RE.match(stripped)
-        if bare and (verb is Verb.ACK or not _clean_text(stripped[bare.end() :])):
+        if bare and (verb in (Verb.ACK, Verb.ESC) or not _clean_text(stripped[bare.end() :])):
             return _not_a_case(bare.group(0), verb)
 
     note = _clean_text(rest)
@@ -246,6 +278,9 @@ def _split_verb(text: str) -> tuple[Verb | None, str]:
     word = unicodedata.normalize("NFKC", match.group(0)).upper().replace("’", "'")
     if word.startswith("?"):
         return Verb.HELP, text[match.end() :]
+    if word in _GLUED:
+        verb, argument = _GLUED[word]
+        return verb, f"{argument} {text[match.end() :]}"
     return _SYNONYMS.get(word), text[match.end() :]
 
 
@@ -313,3 +348,34 @@ def _unwrap_quotes(text: str) -> str:
         ):
             return inner
     return text
+
+
+# --- the verbs that act beyond one case: ACK ALL, TAKE, WHO ----------------------------------
+
+_ALL_RE = re.compile(rf"^[\s:;,.\-–—=>*{_QUOTES}]*all(?![^\W\d_])", re.IGNORECASE)
+_WHO_FILLER = frozenset({"s", "is", "on", "call", "oncall", "on-call", "now", "for", "in", "the"})
+_TEAM_RE = re.compile(r"[a-z0-9][\w.-]*", re.IGNORECASE)
+
+
+def _after_all(rest: str) -> str | None:
+    """What follows ``ALL`` when ``rest`` starts with it (``ACK ALL``), else None."""
+    rest = unicodedata.normalize("NFKC", rest)
+    match = _ALL_RE.match(rest)
+    return rest[match.end() :] if match else None
+
+
+def _parse_take(rest: str) -> Command | CommandError:
+    request = parse_take(_unwrap_quotes(unicodedata.normalize("NFKC", rest).lstrip(" \t:;,-=>")))
+    if isinstance(request, str):
+        return CommandError(request, Verb.TAKE)
+    return Command(Verb.TAKE, take=request)
+
+
+def _parse_who(rest: str) -> Command | CommandError:
+    rest = unicodedata.normalize("NFKC", rest).lower()
+    words = [w for w in re.split(r"[\s?!.,:;'’]+", rest) if w and w not in _WHO_FILLER]
+    if not words:
+        return Command(Verb.WHO)
+    if len(words) > 1 or not _TEAM_RE.fullmatch(words[0]):
+        return CommandError("WHO, or WHO <team> for another team, e.g. WHO support", Verb.WHO)
+    return Command(Verb.WHO, team=words[0])

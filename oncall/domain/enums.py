@@ -67,6 +67,9 @@ class Purpose(StrEnum):
     RESOLVED = "resolved"
     DOWNGRADED = "downgraded"  # not critical after all: the regular queue takes it
     SEVERITY_QUESTION = "severity_question"  # the severity menu, by email and SMS
+    # What engineers are told about the rota (no case):
+    SHIFT_NOTICE = "shift_notice"  # your shift starts (or starts soon)
+    ROTA_CHANGE = "rota_change"  # somebody TAKEs your shift; your TAKE was removed
 
 
 #: Messages that make their recipient someone "paged for the case" (may act on it by SMS).
@@ -88,6 +91,9 @@ class DeadlineKind(StrEnum):
     STATUS_WARN = "status_warn"
     STATUS_DUE = "status_due"
     ROUTE_CHECK = "route_check"  # an unroutable case looks for its team's rota again
+    # Timers of a team rather than a case (no case_id; a unique key):
+    SHIFT_START = "shift_start"  # tell a member their shift on a level has started
+    SHIFT_REMINDER = "shift_reminder"  # remind a member their shift starts soon
     # The customer did not answer the severity question in time (email.severity_question_timeout)
     SEVERITY_QUESTION_TIMEOUT = "severity_question_timeout"
 
@@ -100,3 +106,5 @@ ESCALATION_KINDS = (
     DeadlineKind.ROUTE_CHECK,
 )
 STATUS_KINDS = (DeadlineKind.STATUS_WARN, DeadlineKind.STATUS_DUE)
+#: Timers of a team: applied by oncall.engine.shift_notices, not the case handlers.
+TEAM_KINDS = (DeadlineKind.SHIFT_START, DeadlineKind.SHIFT_REMINDER)

@@ -297,24 +297,35 @@ def page_text(
     return render(truncate_words(name, name_limit), "")
 
 
-def bundle_text(cases: list[tuple[int, int, str]], limit: int = 160) -> str:
-    """One SMS for a storm of pages: ``3 new critical cases: 1042 Acme S1, 1043 Globex S2,
-    1044 Initech S1. Reply ACK <case>``.
+def bundle_text(
+    cases: list[tuple[int, int, str]], max_cases: int = 10, more_link: str | None = None
+) -> str:
+    """One SMS for a storm of pages, listing every case number: ``3 new critical cases: 1042
+    Acme S1, 1044 Initech S1, 1043 Globex S2. Reply ACK ALL or ACK <case>``.
 
-    ``cases`` are ``(case_number, severity, customer)``. They are listed most severe first (stable
-    otherwise). Fitting ``limit`` septets: customer names are first shortened to 16, then cases
-    are left off the end as ``+N more``, and if not even one fits, only the count is sent. A
-    single case says ``Reply ACK <its number>``. Always GSM-7.
+    ``cases`` are ``(case_number, severity, customer)``. They are listed most severe first
+    (stable otherwise), up to ``max_cases``; beyond that the text says how many more there are
+    and where to see them (``more_link``, e.g. the dashboard's case list). Customer names are
+    kept whole when the text fits one segment, else shortened to 16 septets each: the text is
+    sent as a multi-part SMS, so the numbers all reach the phone. A single case says ``Reply
+    ACK <its number>``. Always GSM-7.
 
-    Raises ``ValueError`` for an empty list or a ``limit`` too small for the count alone.
+    Raises ``ValueError`` for an empty list or a ``max_cases`` below 1.
     """
     if not cases:
         raise ValueError("bundle_text needs at least one case")
+    if max_cases < 1:
+        raise ValueError("a bundle lists at least one case")
     ordered = sorted(cases, key=lambda case: case[1])
     count = len(ordered)
     noun = "case" if count == 1 else "cases"
-    tail = f". Reply ACK {ordered[0][0]}" if count == 1 else ". Reply ACK <case>"
-    header = f"{count} new critical {noun}"
+    tail = f". Reply ACK {ordered[0][0]}" if count == 1 else ". Reply ACK ALL or ACK <case>"
+    header = f"{count} new critical {noun}: "
+    listed, rest = ordered[:max_cases], count - min(count, max_cases)
+    more = ""
+    if rest:
+        where = f": {_clean(more_link)}" if more_link else " on the dashboard"
+        more = f" +{rest} more{where}"
 
     def item(case: tuple[int, int, str], name_limit: int | None) -> str:
         number, severity, customer = case
@@ -323,19 +334,11 @@ def bundle_text(cases: list[tuple[int, int, str]], limit: int = 160) -> str:
             name = truncate_words(name, name_limit)
         return f"{number} {name} S{severity}" if name else f"{number} S{severity}"
 
-    def fits(text: str) -> bool:
-        return septets(text) <= limit
+    text = header + ", ".join(item(c, None) for c in listed) + more + tail
+    if segments(text) == 1:
+        return text
+    return header + ", ".join(item(c, _BUNDLE_NAME) for c in listed) + more + tail
 
-    for name_limit in (None, 16):
-        text = header + ": " + ", ".join(item(c, name_limit) for c in ordered) + tail
-        if fits(text):
-            return text
-    items = [item(c, 16) for c in ordered]
-    for shown in range(count - 1, 0, -1):
-        text = f"{header}: {', '.join(items[:shown])} +{count - shown} more{tail}"
-        if fits(text):
-            return text
-    text = header + tail
-    if not fits(text):
-        raise ValueError(f"a bundle needs more than {limit} septets")
-    return text
+
+#: How long a customer's name may be in a bundle that takes more than one segment.
+_BUNDLE_NAME = 16

@@ -7,8 +7,8 @@ does), ``escalation`` (paging the first step as a case opens, running the policy
 case, stopping it, pulling a step forward), ``paging`` (pages, reminders, notices), ``status``
 (the status target), ``unroutable`` (the last resort), ``severity_question`` (an email's
 severity question left unanswered), ``wording`` (times and names in messages), ``retention``
-(old records deleted in batches, recordings at Twilio too), ``crash_points`` (where tests make
-the engine die).
+(old records deleted in batches, recordings at Twilio too), ``shift_notices`` (the team timers:
+shift starts and reminders), ``crash_points`` (where tests make the engine die).
 
 May import ``cases``, ``runtime``, ``db``, ``sources``, ``config`` and ``domain``; never
 ``delivery`` (the outbox worker), ``services``, ``web`` or ``cli``.

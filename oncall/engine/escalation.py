@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.deadlines import cancel_deadlines, schedule
 from oncall.cases.events import add_event
+from oncall.cases.live_rota import live_team
 from oncall.cases.outbox import Reached, mark_work_due, who_was_reached
 from oncall.db.models import Case, Deadline, OutboundMessage
 from oncall.domain import escalation as esc
@@ -66,7 +67,7 @@ def route_check(
     """The ``route_check`` deadline: an unroutable case looks for its team's rota again."""
     if case.state != CaseState.OPEN or case.escalation:
         return False
-    team = runtime.rotas.team(case.team)
+    team = live_team(session, runtime, case.team, now)
     if team is not None:
         case.escalation = policy_snapshot(team, now)
         add_event(
@@ -127,7 +128,8 @@ def run_escalation(session: Session, runtime: Runtime, case: Case, seq: int, now
     """Page step ``seq`` of the case's snapshotted policy and arm the next one."""
     snapshot = case.escalation
     try:
-        plan = esc.Plan.from_policy(team_from_snapshot(snapshot).escalation)
+        policy = team_from_snapshot(snapshot).escalation
+        plan = esc.Plan.from_policy(policy)
     except (KeyError, ValueError, TypeError):
         log.exception("case %s has an unreadable escalation snapshot", case.number)
         return _unroutable(session, runtime, case, now, seq)
@@ -141,10 +143,14 @@ def run_escalation(session: Session, runtime: Runtime, case: Case, seq: int, now
         return True
 
     assert step.index is not None
-    targets = targets_from_snapshot(snapshot, step.index, now, runtime.rotas.team(case.team))
+    live = live_team(session, runtime, case.team, now)
+    targets = targets_from_snapshot(snapshot, step.index, now, live)
     case.escalation_round = step.round
+    via = policy.steps[step.index].via
     for member in targets:
-        page_member(session, runtime, case, member, now, key=str(seq), detail=step.describe(plan))
+        page_member(
+            session, runtime, case, member, now, key=str(seq), detail=step.describe(plan), via=via
+        )
     # Counted by contact details, not by rows enqueued: a page already enqueued for this step
     # (deduplicated) still reached its person.
     reached = sum(1 for member in targets if member.phone or member.email)
@@ -187,7 +193,7 @@ def _page_manager_exhausted(
 
 def _unroutable(session: Session, runtime: Runtime, case: Case, now: datetime, seq: int) -> bool:
     """No policy for the case: take the live rota if there is one now, else reach a human."""
-    team = runtime.rotas.team(case.team)
+    team = live_team(session, runtime, case.team, now)
     if team is not None and team.escalation.steps:
         case.escalation = policy_snapshot(team, now)
         add_event(

@@ -37,8 +37,16 @@ def page_member(
     detail: str = "",
     purpose: Purpose = Purpose.PAGE,
     text: str | None = None,
+    via: str = "sms",
+    lead: str = "",
 ) -> OutboundMessage | None:
-    """Page one person for ``case`` (SMS; email if they have no phone), once per ``key``."""
+    """Page one person for ``case``, once per ``key``: by SMS (email if they have no phone),
+    by a voice call (``via="voice"``; SMS if the call fails), or both at once. ``lead`` is said
+    before the case on a call."""
+    if member.phone and via in ("voice", "both"):
+        call = _call_member(session, runtime, case, member, now, key=key, detail=detail, lead=lead)
+        if via == "voice":
+            return call
     body = text or page_text(case.number, case.severity, case.customer_name, case.summary)
     dedupe = f"page:{case.id}:{key}:{member.key}"
     if member.phone:
@@ -83,6 +91,47 @@ def page_member(
             purpose=purpose,
         )
     return message
+
+
+def _call_member(
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    member: Member,
+    now: datetime,
+    *,
+    key: str,
+    detail: str,
+    lead: str,
+) -> OutboundMessage | None:
+    """A voice page: the call reads the case and takes 1 to acknowledge."""
+    assert member.phone is not None
+    call = enqueue(
+        session,
+        now,
+        channel="voice",
+        purpose=Purpose.PAGE_VOICE,
+        to=member.phone,
+        from_address=runtime.settings.twilio.critical_line,
+        body=voice_script(case, lead),
+        headers={"via": "voice"},  # a call that fails falls back to an SMS page
+        case=case,
+        recipient=member.key,
+        dedupe_key=f"page-voice:{case.id}:{key}:{member.key}",
+    )
+    if call is not None:
+        add_event(
+            session,
+            case,
+            now,
+            "paged",
+            f"Paged {member.name} by voice call to {member.phone}"
+            + (f" ({detail})" if detail else ""),
+            member=member.key,
+            outbox_id=call.id,
+            purpose=Purpose.PAGE_VOICE,
+        )
+    return call
 
 
 def page_manager(

@@ -23,6 +23,9 @@ before touching its deadlines, so no two transactions wait on each other in a cy
 Pages are idempotent on their own too: every page is enqueued with
 ``dedupe_key = page:<case id>:<seq>:<member>``, so even a deadline applied twice could not
 send a second SMS for the same step to the same person.
+
+Timers of a team rather than a case (shift notices, :mod:`oncall.engine.shift_notices`) are
+armed at the start of each tick and claimed the same way after the cases' deadlines.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from oncall.db.session import transaction
 from oncall.domain.enums import DeadlineState
 from oncall.engine import crash_points
 from oncall.engine.handlers import apply_deadline
+from oncall.engine.shift_notices import apply_due_team_deadlines, arm_shift_notices
 from oncall.runtime import Runtime
 
 log = logging.getLogger("oncall.engine.tick")
@@ -64,6 +68,10 @@ def tick(runtime: Runtime) -> TickResult:
     """
     started = time.perf_counter()
     now = runtime.clock.now()
+    try:
+        arm_shift_notices(runtime, now)
+    except Exception:  # notices must never hold up paging: log, and the next tick tries again
+        log.exception("arming shift notices failed")
     result = apply_due(runtime, now)
     _heartbeat(runtime, now, result.lag_seconds, time.perf_counter() - started)
     return result
@@ -82,7 +90,8 @@ def apply_due(
     now = now or runtime.clock.now()
     result = TickResult()
     oldest_due: datetime | None = None
-    for _ in range(limit or runtime.settings.engine.batch_size):
+    limit = limit or runtime.settings.engine.batch_size
+    for _ in range(limit):
         claimed_id: int | None = None
         try:
             with transaction(runtime.sessions) as session:
@@ -118,6 +127,11 @@ def apply_due(
             result.applied += 1
         else:
             result.skipped += 1
+    if result.claimed < limit:
+        claimed, applied = apply_due_team_deadlines(runtime, now, limit - result.claimed)
+        result.claimed += claimed
+        result.applied += applied
+        result.skipped += claimed - applied
     if result.applied:
         runtime.wake_sender()
     if oldest_due is not None:

@@ -82,7 +82,7 @@ def _closed_reply(case: Case) -> str:
     )
 
 
-def _record_ack(
+def record_ack(
     session: Session,
     runtime: Runtime,
     case: Case,
@@ -92,10 +92,13 @@ def _record_ack(
     *,
     notice: str | None = None,
     tell_customer: bool = True,
+    tell_others: bool = True,
+    name: str | None = None,
     note: str = "",
 ) -> None:
-    """The acknowledgement itself: state, timers stopped, the others and the customer told."""
-    name = _name(runtime, case, member_key)
+    """The acknowledgement itself: state, timers stopped, the others and the customer told
+    (``tell_others=False``: the caller tells them, e.g. once for all the cases of ACK ALL)."""
+    name = name or _name(runtime, case, member_key)
     if case.state == CaseState.OPEN.value:
         case.state = CaseState.ACKNOWLEDGED.value
     case.acknowledged_at = now
@@ -118,15 +121,16 @@ def _record_ack(
         **note_data("ACK", note),
     )
     # So nobody else gets up: everyone else who was paged hears who has it.
-    notify_people(
-        session,
-        runtime,
-        case,
-        now,
-        notice or f"{case.number} acknowledged by {name}",
-        key="ack_notice",
-        exclude=member_key,
-    )
+    if tell_others:
+        notify_people(
+            session,
+            runtime,
+            case,
+            now,
+            notice or f"{case.number} acknowledged by {name}",
+            key="ack_notice",
+            exclude=member_key,
+        )
     if tell_customer:
         _tell_customer_acknowledged(session, runtime, case, now)
 
@@ -164,9 +168,12 @@ def acknowledge(
     now: datetime,
     via: str,
     note: str = "",
+    *,
+    name: str | None = None,
 ) -> str:
     """ACK: stop the escalation for everyone. Harmless when repeated. ``note``: whatever the
-    engineer wrote after the command (kept on the timeline)."""
+    engineer wrote after the command (kept on the timeline). ``name``: who acted, when they are
+    not a rota member (a manager on the dashboard)."""
     case = _lock(session, case)
     zone = case_zone(runtime, case)
     if not case.is_open:
@@ -179,7 +186,7 @@ def acknowledge(
             f"{case.number} was already acknowledged by {case.acknowledged_by_name} at "
             f"{hhmm(case.acknowledged_at, zone)}."
         )
-    _record_ack(session, runtime, case, member_key, now, via, note=note.strip())
+    record_ack(session, runtime, case, member_key, now, via, note=note.strip(), name=name)
     due = (
         f" Status due to the customer by {hhmm(case.status_due_at, zone)}."
         if case.status_due_at
@@ -189,7 +196,14 @@ def acknowledge(
 
 
 def post_status(
-    session: Session, runtime: Runtime, case: Case, member_key: str, text: str, now: datetime
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    member_key: str,
+    text: str,
+    now: datetime,
+    *,
+    name: str | None = None,
 ) -> str:
     """STATUS: the text goes to the customer verbatim, with the ETA; it may meet the target."""
     case = _lock(session, case)
@@ -201,9 +215,11 @@ def post_status(
             f"STATUS needs a text for the customer, e.g. STATUS {case.number} DB restored, ETA 30m"
         )
     zone = case_zone(runtime, case)
-    name = _name(runtime, case, member_key)
+    name = name or _name(runtime, case, member_key)
     if case.acknowledged_at is None:
-        _record_ack(session, runtime, case, member_key, now, "status", tell_customer=False)
+        record_ack(
+            session, runtime, case, member_key, now, "status", tell_customer=False, name=name
+        )
     has_eta = _take_eta(case, text, now, zone)
     eta_line = (
         f"\nEstimated time to resolution: {_customer_time(runtime, case.eta_at)}."
@@ -281,16 +297,23 @@ def _meet_status_target(
 
 
 def resolve(
-    session: Session, runtime: Runtime, case: Case, member_key: str, note: str, now: datetime
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    member_key: str,
+    note: str,
+    now: datetime,
+    *,
+    name: str | None = None,
 ) -> str:
     """RESOLVE: the case is closed, every timer stops, the customer is told."""
     case = _lock(session, case)
     if not case.is_open:
         return _closed_reply(case)
-    name = _name(runtime, case, member_key)
+    name = name or _name(runtime, case, member_key)
     note = (note or "").strip()
     if case.acknowledged_at is None:
-        _record_ack(
+        record_ack(
             session,
             runtime,
             case,
@@ -299,6 +322,7 @@ def resolve(
             "resolve",
             notice=f"{case.number} resolved by {name}",
             tell_customer=False,
+            name=name,
         )
     case.state = CaseState.RESOLVED.value
     case.resolved_at = now
@@ -336,6 +360,8 @@ def set_severity(
     severity: int,
     now: datetime,
     note: str = "",
+    *,
+    name: str | None = None,
 ) -> str:
     """SEV: 1/2 re-rate and keep going; 3/4 take the case off the critical line with a fee.
 
@@ -351,7 +377,7 @@ def set_severity(
         if note and case.state == CaseState.DOWNGRADED.value and case.severity == severity:
             return add_downgrade_reason(session, runtime, case, member_key, note, now)
         return _closed_reply(case)
-    name = _name(runtime, case, member_key)
+    name = name or _name(runtime, case, member_key)
     old = case.severity
     if is_critical(severity):
         if severity == old:

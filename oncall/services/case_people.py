@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from oncall.cases.live_rota import live_team
 from oncall.cases.members import member_of
 from oncall.db.models import Case, Deadline
 from oncall.domain.enums import DeadlineKind, DeadlineState
@@ -24,7 +25,7 @@ log = logging.getLogger("oncall.intake")
 def case_people(session: Session, runtime: Runtime, case: Case, now: datetime) -> list[Member]:
     """Who has the case: the engineer who acknowledged it, else whoever the escalation step
     paged last is paging now (live overrides honoured)."""
-    live = runtime.rotas.team(case.team)
+    live = live_team(session, runtime, case.team, now)
     if case.acknowledged_by:
         member = member_of(runtime, case, case.acknowledged_by)
         return [member] if member is not None else []

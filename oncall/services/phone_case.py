@@ -13,6 +13,7 @@ from oncall.cases.attempts import record_attempt
 from oncall.cases.customer import notify_customer
 from oncall.cases.errors import CaseError
 from oncall.cases.events import add_event
+from oncall.cases.live_rota import live_team
 from oncall.cases.lookup import case_by_number, find_case_by_intake_key
 from oncall.cases.opening import NewCase, open_case
 from oncall.cases.outbox import Reached
@@ -352,7 +353,7 @@ def call_status(ctx: CallContext, step: VoiceStep) -> Reply:
 def _people_for_new_case(ctx: CallContext, case: Case) -> list[Person]:
     """The first ``connect.levels`` escalation steps' people, in order (the engine pages
     them by SMS at the same time; the phone just tries to put the caller through)."""
-    live = ctx.runtime.rotas.team(case.team)
+    live = live_team(ctx.session, ctx.runtime, case.team, ctx.now)
     levels = []
     for step in range(ctx.flow.connect_levels):
         targets = step_targets(case, step, ctx.now, live)

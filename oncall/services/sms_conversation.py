@@ -9,7 +9,9 @@ Rules decided here:
 * **Who may act on a case**: whoever was paged for it (an outbox page, voice page, manager
   page or reminder to that number), or a member of its team's rota (live, or as snapshotted
   on the case). A bare command (no case number) acts on the sender's only open case; with
-  several, the reply lists them.
+  several, the reply lists them (and offers ``ACK ALL``: :mod:`oncall.services.ack_all`).
+* **WHO and TAKE** (:mod:`oncall.services.rota_sms`) are for members of a loaded team's rota;
+  anyone else who is known (paged once) is told so, strangers learn nothing as always.
 * **Error replies** (bad syntax, unknown or foreign case, ambiguous bare command) are capped
   at :data:`ERROR_REPLIES_PER_HOUR` per number per hour; after that the service stays silent
   (and logs), so a misbehaving phone or an auto-responder cannot start a loop.
@@ -38,9 +40,12 @@ from oncall.domain.phones import parse_phone
 from oncall.domain.severity_markers import parse_sms_answer
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
+from oncall.services.ack_all import acknowledge_all
 from oncall.services.case_actions import acknowledge, post_status, resolve, set_severity
 from oncall.services.email_answers import answer_by_sms, waiting_for_answer
+from oncall.services.escalate_case import escalate_case
 from oncall.services.receipts import Repeat, act_once
+from oncall.services.rota_sms import take_shift, who_reply
 
 log = logging.getLogger("oncall.commands")
 
@@ -185,6 +190,10 @@ def _command_reply(
         return command.message, True
     if command.verb is Verb.HELP:
         return HELP_TEXT, False
+    if command.verb in (Verb.WHO, Verb.TAKE):
+        return _rota_reply(session, runtime, sender, command, now)
+    if command.all_cases:
+        return acknowledge_all(session, runtime, sender.phone, now), False
     if command.case_number is not None:
         case = case_by_number(session, command.case_number)
         if case is None:
@@ -208,8 +217,10 @@ def _command_reply(
                 for c in cases[:5]
             )
             more = f" +{len(cases) - 5} more" if len(cases) > 5 else ""
+            either = " or ACK ALL" if command.verb is Verb.ACK else ""
             return (
-                f"Which case? Open: {listed}{more}. Reply e.g. {command.verb} {cases[0].number}",
+                f"Which case? Open: {listed}{more}. Reply e.g. {command.verb} {cases[0].number}"
+                f"{either}",
                 True,
             )
         case = cases[0]
@@ -232,4 +243,19 @@ def _dispatch(
         return set_severity(
             session, runtime, case, member_key, command.severity, now, note=command.text
         )
+    if command.verb is Verb.ESC:
+        return escalate_case(session, runtime, case, member_key, now, note=command.text)
     return HELP_TEXT
+
+
+def _rota_reply(
+    session: Session, runtime: Runtime, sender: _Sender, command: Command, now: datetime
+) -> tuple[str | None, bool]:
+    """WHO and TAKE: rota members only."""
+    if not sender.teams:
+        log.info("%s sent %s but is on no loaded rota", sender.phone, command.verb)
+        return f"{command.verb} is for members of a team's rota.", True
+    if command.verb is Verb.WHO:
+        return who_reply(session, runtime, sender.teams, command.team, now), False
+    assert command.take is not None
+    return take_shift(session, runtime, sender.teams, command.take, now), False

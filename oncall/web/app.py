@@ -18,6 +18,7 @@ from oncall.config.loading import load_settings
 from oncall.config.settings import Settings
 from oncall.runtime import Runtime
 from oncall.web import auth, edge, email_inbound, feeds, health, metrics
+from oncall.web.api import actions as api_actions
 from oncall.web.api import routes as api_routes
 from oncall.web.context import attach
 from oncall.web.dashboard import blueprint as dashboard
@@ -87,11 +88,12 @@ def _install_request_logging(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Every blueprint, in order; a module's optional ``init_app(app)`` runs after it."""
+    assert api_actions.bp is api_routes.bp
     for module in (
         health,
         auth,  # before the others: its guard must run before any other module's hooks
         dashboard,
-        api_routes,
+        api_routes,  # with api_actions' routes, added to the same blueprint (one token guard)
         metrics,
         feeds,
         twilio_voice,

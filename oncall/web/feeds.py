@@ -2,7 +2,8 @@
 
 Calendar apps subscribe to a URL and can't log in, so each feed URL carries ``?token=...``
 (:func:`oncall.reports.calendars.feed_token`; ``oncall rota feed-url`` prints it). Feeds are
-read from the live rotas, so a rota edit shows up at the calendar's next refresh.
+read from the live rotas (TAKEs included), so a rota edit shows up at the calendar's next
+refresh.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from oncall.reports.calendars import check_feed_token, team_calendar
 from oncall.web.context import runtime
+from oncall.web.on_call import live_team_now
 
 bp = Blueprint("feeds", __name__)
 
@@ -29,7 +31,7 @@ def _feed(team_key: str, member: str | None) -> Response:
     secret = current_app.config["ONCALL_SECRET_KEY"]
     if not check_feed_token(secret, team_key, member, request.args.get("token")):
         abort(403)
-    team = services.rotas.team(team_key)
+    team = live_team_now(services, team_key)
     if team is None or (member is not None and member not in team.members):
         abort(404)
     now = services.clock.now()

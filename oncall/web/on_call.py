@@ -1,5 +1,6 @@
 """Who is on call now, until when, and who is next: per team and escalation level, read from
-the live rotas. The dashboard's Now and Rota pages and ``GET /api/oncall`` show it.
+the live rotas (the files, with the engineers' TAKEs from the database). The dashboard's Now and
+Rota pages and ``GET /api/oncall`` show it.
 """
 
 from __future__ import annotations
@@ -7,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from oncall.cases.live_rota import live_team
+from oncall.cases.live_rota import live_teams as teams_with_live_overrides
+from oncall.domain.rota.live import stretch
 from oncall.domain.rota.model import OnCall, Team
-from oncall.domain.rota.resolve import shifts, who_is_on_call
 from oncall.runtime import Runtime
 
 NEXT_HORIZON = timedelta(days=60)  # how far ahead "who's next" looks
@@ -28,8 +31,17 @@ class TeamNow:
     levels: list[LevelNow]
 
 
-def live_teams(rt: Runtime) -> list[Team]:
-    return [team for _key, team in sorted(rt.rotas.teams().items())]
+def live_teams(rt: Runtime, now: datetime | None = None) -> list[Team]:
+    """Every loaded team with its live overrides, by key."""
+    with rt.sessions() as session:
+        teams = teams_with_live_overrides(session, rt, now or rt.clock.now())
+    return [team for _key, team in sorted(teams.items())]
+
+
+def live_team_now(rt: Runtime, key: str, now: datetime | None = None) -> Team | None:
+    """Team ``key`` with its live overrides (None: no such team loaded)."""
+    with rt.sessions() as session:
+        return live_team(session, rt, key, now or rt.clock.now())
 
 
 def level_now(team: Team, level: str, now: datetime) -> LevelNow:
@@ -38,18 +50,8 @@ def level_now(team: Team, level: str, now: datetime) -> LevelNow:
     Back-to-back periods of the same person (an override that ends where their own shift
     continues) are one stretch: "until" is when somebody *else* takes over.
     """
-    periods = shifts(team, level, now, now + NEXT_HORIZON)
-    current = who_is_on_call(team, level, now)
-    following = [p for p in periods if p.start > now]
-    until = current.end if current else None
-    nxt = None
-    for period in following:
-        if current and period.member.key == current.member.key and period.start == until:
-            until = period.end
-            continue
-        nxt = period
-        break
-    return LevelNow(level, current, until, nxt)
+    found = stretch(team, level, now, NEXT_HORIZON)
+    return LevelNow(level, found.current, found.until, found.next)
 
 
 def on_call_board(teams: list[Team], now: datetime) -> list[TeamNow]:

@@ -351,3 +351,36 @@ def test_the_width_check_finds_what_sticks_out(sync_playwright):
     assert any(line.startswith("td#wide spans") for line in measured["offenders"])
     assert not any(line.startswith("p ") for line in measured["offenders"])
     assert measured["hiddenCells"] == 1
+
+
+def test_acknowledge_and_resolve_a_case_from_its_page(sync_playwright, live_server):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(15_000)
+            _sign_in(page, live_server)
+            page.goto(live_server + "/cases/1042")
+
+            # Acknowledge: the same use case as ACK by SMS, named on the timeline.
+            page.click("#act-ack")
+            page.wait_for_selector("text=Case 1042: Acknowledged 1042 (Acme Corp, S1).")
+            assert page.locator("#timeline", has_text="Acknowledged by maria via dashboard").count()
+            assert not page.locator("#act-ack").count()  # nothing left to acknowledge
+            page.screenshot(path=str(SCREENSHOTS / "case-actions.png"), full_page=True)
+
+            # Resolve with a note: the customer is told, and the forms go away.
+            page.fill("#resolve-note", "Rolled back the payment release")
+            page.click("#act-resolve")
+            page.wait_for_selector("text=Case 1042: Resolved 1042 (Acme Corp, S1).")
+            assert page.locator("#timeline", has_text="Rolled back the payment release").count()
+            assert not page.locator("#act-resolve").count()
+            # The customer is told: the message sits under the resolution on the timeline.
+            told = page.locator("details.message", has_text="SMS to the customer").filter(
+                has_text="Your case 1042 has been resolved."
+            )
+            told.locator("summary").click()
+            assert told.locator("text=Rolled back the payment release").is_visible()
+        finally:
+            browser.close()

@@ -119,14 +119,15 @@ def get(client, path, **kwargs):
     ],
 )
 def test_missing_or_wrong_token_is_401(app, client, headers):
-    paths = [
-        _example(r.rule)
+    routes = [
+        (_example(r.rule), method)
         for r in app.url_map.iter_rules()
         if r.rule.startswith("/api/") and r.rule != "/api/openapi.json"  # public: its own test
+        for method in sorted(r.methods - {"HEAD", "OPTIONS"})
     ]
-    assert len(paths) == 5
-    for path in paths:
-        response = client.get(path, headers=headers)
+    assert len(routes) == 9  # 5 to read, 4 to act on a case
+    for path, method in routes:
+        response = client.open(path, method=method, headers=headers)
         assert response.status_code == 401, path
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert response.get_json() == {"error": "a valid bearer token is required"}

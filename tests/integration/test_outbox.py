@@ -383,7 +383,8 @@ def test_pages_due_together_for_different_cases_go_out_as_one_sms(world):
         world.open_case(customer)
     world.settle()
     assert world.texts(ALICE) == [
-        "3 new critical cases: 1001 Acme Corp S1, 1002 Globex S1, 1003 Initech S1. Reply ACK <case>"
+        "3 new critical cases: 1001 Acme Corp S1, 1002 Globex S1, 1003 Initech S1. "
+        "Reply ACK ALL or ACK <case>"
     ]
     rows = [r for r in world.outbox(to_address=ALICE)]
     bundle = next(r for r in rows if r.purpose == "page_bundle")
@@ -435,7 +436,7 @@ def test_repeat_pages_inside_the_window_are_held_and_bundled_never_past_it(world
     world.advance(seconds=20)  # 03:16:00: the window after the last page ends
     assert pages() == [
         PAGE_1001,
-        "2 new critical cases: 1002 Globex S1, 1003 Initech S1. Reply ACK <case>",
+        "2 new critical cases: 1002 Globex S1, 1003 Initech S1. Reply ACK ALL or ACK <case>",
     ]
 
 
@@ -459,7 +460,10 @@ def test_two_pages_of_the_same_case_are_never_merged(world):
     world.settle()
     texts = world.texts(ALICE)
     assert len(texts) == 2
-    assert "2 new critical cases: 1001 Acme Corp S1, 1002 Globex S1. Reply ACK <case>" in texts
+    assert (
+        "2 new critical cases: 1001 Acme Corp S1, 1002 Globex S1. Reply ACK ALL or ACK <case>"
+        in texts
+    )
     rows_1001 = [r for r in world.outbox(to_address=ALICE, purpose=Purpose.PAGE, case_id=1)]
     assert len(rows_1001) == 2
     assert sorted(r.bundled_into is None for r in rows_1001) == [False, True]  # one rode alone

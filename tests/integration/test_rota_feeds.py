@@ -14,6 +14,7 @@ from flask import Flask
 from icalendar import Calendar
 
 from oncall.clock import FakeClock
+from oncall.db.session import make_session_factory
 from oncall.reports.calendars import check_feed_token, feed_token, team_calendar
 from oncall.sources.rotas.reading import load_team
 from oncall.sources.rotas.registry import RotaRegistry
@@ -24,14 +25,17 @@ SECRET = "feed-test-secret"
 
 
 @pytest.fixture
-def client(tmp_path):
+def client(tmp_path, db_engine):
     shutil.copy(ROOT / "rotations" / "support.yaml", tmp_path / "support.yaml")
     clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
     registry = RotaRegistry(tmp_path, clock)
     registry.load()
     app = Flask(__name__)
     app.config["ONCALL_SECRET_KEY"] = SECRET
-    app.extensions["oncall"] = types.SimpleNamespace(rotas=registry, clock=clock)
+    # The feed reads the live rota: the file, and the TAKEs kept in the database.
+    app.extensions["oncall"] = types.SimpleNamespace(
+        rotas=registry, clock=clock, sessions=make_session_factory(db_engine)
+    )
     app.register_blueprint(bp)
     return app.test_client()
 

@@ -173,7 +173,7 @@ def test_a_bare_command_needs_exactly_one_open_case(world, alice):
     world.open_case("globex")
     world.settle()
     assert alice.text("ACK") == (
-        "Which case? Open: 1001 Acme Corp S1, 1002 Globex S1. Reply e.g. ACK 1001"
+        "Which case? Open: 1001 Acme Corp S1, 1002 Globex S1. Reply e.g. ACK 1001 or ACK ALL"
     )
     assert alice.text("ACK 1002").startswith("Acknowledged 1002")
     assert alice.text("RESOLVE 1002 fixed").startswith("Resolved 1002")

@@ -47,6 +47,7 @@ COPIED_ATTRIBUTES = {"kind", "reason", "purpose", "channel"}
 # Local names that hold a copy of a stored value too: (function, name).
 COPIED_NAMES = {
     ("notify_people", "channel"),  # each paged person's channel, read from their pages
+    ("_tell_the_others", "channel"),  # the same, for the one notice of an ACK ALL
 }
 ENUMS = {
     name: value

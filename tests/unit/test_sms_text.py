@@ -306,7 +306,8 @@ def test_page_text_keeps_short_inputs_whole(customer, summary):
 def test_bundle_text_example():
     cases = [(1042, 1, "Acme"), (1043, 2, "Globex"), (1044, 1, "Initech")]
     assert bundle_text(cases) == (
-        "3 new critical cases: 1042 Acme S1, 1044 Initech S1, 1043 Globex S2. Reply ACK <case>"
+        "3 new critical cases: 1042 Acme S1, 1044 Initech S1, 1043 Globex S2. "
+        "Reply ACK ALL or ACK <case>"
     )
 
 
@@ -314,24 +315,37 @@ def test_bundle_text_of_one_case_names_it_in_the_instruction():
     assert bundle_text([(1042, 1, "Acme")]) == "1 new critical case: 1042 Acme S1. Reply ACK 1042"
 
 
-def test_bundle_text_shortens_names_then_leaves_cases_off():
-    cases = [(1000 + i, 1 + i % 2, f"Customer Number {i} Incorporated") for i in range(30)]
+def test_bundle_text_lists_every_number_in_a_multipart_sms_with_names_shortened():
+    cases = [(1000 + i, 1 + i % 2, f"Customer Number {i} Incorporated") for i in range(8)]
     text = bundle_text(cases)
-    assert septets(text) <= 160
-    assert text.startswith("30 new critical cases: 1000 ")
-    more = re.search(r" \+(\d+) more\. Reply ACK <case>$", text)
-    assert more is not None
-    listed = re.findall(r"\b1\d{3}\b", text)
-    assert len(listed) + int(more.group(1)) == 30
+    assert segments(text) > 1  # sent as one multi-part SMS: every number reaches the phone
+    assert sorted(int(n) for n in re.findall(r"\b1\d{3}\b", text)) == [c[0] for c in cases]
+    assert "Customer Number 0 Incorporated" not in text  # names give way, numbers never
+    assert text.endswith(". Reply ACK ALL or ACK <case>")
+
+
+def test_bundle_text_beyond_the_cap_gives_the_count_and_the_link():
+    cases = [(1000 + i, 1, "Acme") for i in range(13)]
+    text = bundle_text(cases, max_cases=10, more_link="https://oncall.vendor.example/cases")
+    assert text.startswith("13 new critical cases: 1000 Acme S1, ")
+    assert re.findall(r"\b1\d{3}\b", text) == [str(1000 + i) for i in range(10)]
+    assert text.endswith(
+        "1009 Acme S1 +3 more: https://oncall.vendor.example/cases. Reply ACK ALL or ACK <case>"
+    )
+    assert bundle_text(cases, max_cases=12).endswith(
+        "1011 Acme S1 +1 more on the dashboard. Reply ACK ALL or ACK <case>"
+    )
 
 
 def test_bundle_text_cleans_names_and_rejects_nonsense():
     text = bundle_text([(1042, 1, "Caf\u00e1 \u201cBistro\u201d"), (1043, 2, "\U0001f525")])
-    assert text == '2 new critical cases: 1042 Cafa "Bistro" S1, 1043 S2. Reply ACK <case>'
+    assert text == (
+        '2 new critical cases: 1042 Cafa "Bistro" S1, 1043 S2. Reply ACK ALL or ACK <case>'
+    )
     with pytest.raises(ValueError):
         bundle_text([])
     with pytest.raises(ValueError):
-        bundle_text([(1042, 1, "Acme"), (1043, 1, "Globex")], limit=20)
+        bundle_text([(1042, 1, "Acme"), (1043, 1, "Globex")], max_cases=0)
 
 
 @settings(max_examples=300, deadline=None)
@@ -340,17 +354,24 @@ def test_bundle_text_cleans_names_and_rejects_nonsense():
         st.tuples(st.integers(1000, 999_999_999), st.integers(1, 4), gsm_or_not),
         min_size=1,
         max_size=40,
-    )
+    ),
+    st.integers(1, 15),
 )
-def test_bundle_text_is_one_gsm7_segment_and_accounts_for_every_case(cases):
-    text = bundle_text(cases)
+def test_bundle_text_is_gsm7_and_lists_every_case_up_to_the_cap(cases, max_cases):
+    link = "https://oncall.vendor.example/cases"
+    text = bundle_text(cases, max_cases=max_cases, more_link=link)
     assert is_gsm7(text)
-    assert segments(text) == 1
+    assert len(text) <= 1600  # Twilio's limit for one (multi-part) message
     assert text.startswith(f"{len(cases)} new critical case")
-    assert "Reply ACK" in text
-    more = re.search(r" \+(\d+) more\.", text)
-    shown = len(cases) - (int(more.group(1)) if more else 0)
-    ordered = sorted(cases, key=lambda case: case[1])
-    if ": " in text:
-        for number, severity, _ in ordered[:shown]:
-            assert re.search(rf"\b{number}\b.*? S{severity}\b", text)
+    ending = ". Reply ACK ALL or ACK <case>" if len(cases) > 1 else f". Reply ACK {cases[0][0]}"
+    assert text.endswith(ending)
+    shown = min(len(cases), max_cases)
+    more = re.search(r" \+(\d+) more: ", text)
+    assert (int(more.group(1)) if more else 0) == len(cases) - shown
+    ordered = sorted(cases, key=lambda case: case[1])  # most severe first, stable otherwise
+    position = text.index(": ") + 2
+    for number, severity, _name in ordered[:shown]:  # each listed, in order, with its severity
+        assert text.startswith(f"{number} ", position), (number, text)
+        found = re.compile(rf" S{severity}(?=, | \+\d+ more: |\. Reply )").search(text, position)
+        assert found is not None, (number, text)
+        position = found.end() + 2

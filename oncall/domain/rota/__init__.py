@@ -16,5 +16,7 @@ The modules, each importing only the ones above it:
 * :mod:`~oncall.domain.rota.resolve`: who is on call at an instant, shifts, gaps, who a step
   pages;
 * :mod:`~oncall.domain.rota.snapshots`: the policy frozen on a case when it opens, and who its
-  steps page later.
+  steps page later;
+* :mod:`~oncall.domain.rota.live`: live overrides (TAKEs) layered over a team, and who holds a
+  level until when.
 """

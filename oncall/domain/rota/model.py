@@ -79,10 +79,19 @@ class Override:
             raise ValueError("an override must end after it starts")
 
 
+#: How a step reaches people: an SMS page, a voice call, or both at once.
+STEP_CHANNELS = ("sms", "voice", "both")
+
+
 @dataclass(frozen=True)
 class EscalationStep:
     after: timedelta  # since the case opened
     notify: tuple[str, ...]  # level, rotation or member names
+    via: str = "sms"  # one of STEP_CHANNELS
+
+    def __post_init__(self) -> None:
+        if self.via not in STEP_CHANNELS:
+            raise ValueError(f"a step pages via {', '.join(STEP_CHANNELS)}, not {self.via!r}")
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def policy_snapshot(team: Team, at: datetime) -> dict[str, Any]:
         "escalation": {
             "repeat": team.escalation.repeat,
             "steps": [
-                {"after_seconds": s.after.total_seconds(), "notify": list(s.notify)}
+                {"after_seconds": s.after.total_seconds(), "notify": list(s.notify), "via": s.via}
                 for s in team.escalation.steps
             ],
         },
@@ -136,7 +136,8 @@ def team_from_snapshot(snapshot: Mapping[str, Any]) -> Team:
     )
     escalation = EscalationPolicy(
         tuple(
-            EscalationStep(_td(s["after_seconds"]), tuple(s["notify"]))
+            # Snapshots taken before steps had a channel paged by SMS.
+            EscalationStep(_td(s["after_seconds"]), tuple(s["notify"]), s.get("via", "sms"))
             for s in snapshot["escalation"]["steps"]
         ),
         snapshot["escalation"]["repeat"],

@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from oncall.config.sections import normalise_email
 from oncall.config.yamlsource import Node, SourceError, SourceErrors, load_yaml
 from oncall.domain.phones import DEFAULT_REGION, parse_phone
-from oncall.domain.rota.model import EscalationPolicy, EscalationStep, Member, Rotation, Team
+from oncall.domain.rota.model import (
+    STEP_CHANNELS,
+    EscalationPolicy,
+    EscalationStep,
+    Member,
+    Rotation,
+    Team,
+)
 from oncall.domain.timetext import format_duration
 from oncall.sources.rotas.fields import Names, check_name, did_you_mean
 from oncall.sources.rotas.schedules import read_overrides, read_rotations
@@ -179,7 +186,8 @@ def _escalation(node: Node, names: Names, lines: dict[str, int]) -> EscalationPo
         lines[f"escalation.steps[{index}]"] = child.line
         if not child.is_mapping("a step like {after: 5m, notify: [secondary]}"):
             continue
-        child.check_keys({"after", "notify"}, required={"after", "notify"})
+        child.check_keys({"after", "notify", "via"}, required={"after", "notify"})
+        via = child.child("via").choice(list(STEP_CHANNELS), "sms") or "sms"
         after_node = child.child("after")
         after = after_node.duration()
         if after is not None and previous is not None and after <= previous:
@@ -212,7 +220,7 @@ def _escalation(node: Node, names: Names, lines: dict[str, int]) -> EscalationPo
             targets.append(target)
         pages_somebody = pages_somebody or bool(targets)
         if after is not None:
-            steps.append(EscalationStep(after, tuple(targets)))
+            steps.append(EscalationStep(after, tuple(targets), via))
     if not steps_node.value:
         steps_node.error("the escalation policy has no steps: a case would page nobody")
     elif not pages_somebody:

@@ -1,9 +1,11 @@
-"""The JSON API under ``/api/``: cases, who is on call, and the monthly reports.
+"""The JSON API under ``/api/``: cases, who is on call, and the monthly reports; and acting on a
+case (``POST /api/cases/<n>/ack|status|escalate|resolve``: :mod:`oncall.web.api.actions`).
 
 Every route but ``/api/openapi.json`` needs ``Authorization: Bearer <token>`` with a token from
-``api.tokens`` in config; anything else gets 401 with ``WWW-Authenticate: Bearer``. The public
-``/api/openapi.json`` describes the routes (``openapi.yaml`` beside this module); a test checks
-that it lists exactly the routes registered here and that the answers match its schemas.
+``api.tokens`` in config; anything else gets 401 with ``WWW-Authenticate: Bearer``. Acting needs
+a token whose ``scope`` is ``act``. The public ``/api/openapi.json`` describes the routes
+(``openapi.yaml`` beside this module); a test checks that it lists exactly the routes registered
+here and that the answers match its schemas.
 
 Times are ISO 8601 in UTC. ``since``/``until`` accept an ISO datetime with an offset, or a
 date (``2026-11-24``), read as local midnight in the service's time zone.
@@ -103,6 +105,7 @@ def _require_token():
         log.warning("API request with a wrong token from %s", request.remote_addr or "-")
         return _unauthorized("invalid_token")
     g.api_client = match.name
+    g.api_token = match
     return None
 
 

@@ -19,11 +19,13 @@ from flask import Blueprint, Response, current_app
 from oncall.domain.timetext import format_duration
 from oncall.reports.clocks import format_seconds
 from oncall.services.paging_readiness import paging_problems
+from oncall.services.web_actions import Action
 from oncall.web.context import runtime
-from oncall.web.dashboard import cases, recording, reports, rotas
+from oncall.web.dashboard import case_actions, cases, recording, reports, rotas
 from oncall.web.dashboard.labels import label
 
 bp = Blueprint("dashboard", __name__)
+_ACTIONS = ", ".join(action.value for action in Action)
 
 
 def favicon():
@@ -43,9 +45,11 @@ _PAGES = (
     ("/", cases.now_page, ["GET"]),
     ("/cases", cases.cases_page, ["GET"]),
     ("/cases/<int:number>", cases.case_page, ["GET"]),
+    (f"/cases/<int:number>/<any({_ACTIONS}):action>", case_actions.act, ["POST"]),
     ("/cases/<int:number>/recording", recording.case_recording, ["GET"]),
     ("/rotas", rotas.rotas_page, ["GET"]),
     ("/rotas/<team>", rotas.rota_page, ["GET"]),
+    ("/rotas/<team>/overrides/<int:override_id>/remove", rotas.remove_override, ["POST"]),
     ("/misuse", reports.misuse_page, ["GET"]),
     ("/misuse/<int:number>/waive", reports.waive, ["POST"]),
     ("/reports", reports.reports_page, ["GET"]),
@@ -100,6 +104,12 @@ def words_filter(code: str | None, table: str) -> str:
 @bp.app_template_filter("iso")
 def iso_filter(value: datetime | None) -> str:
     return value.isoformat() if value else ""
+
+
+@bp.app_template_global("may_act_on")
+def may_act_on(case) -> bool:
+    """Whether the signed-in user may act on ``case`` (the case page's forms)."""
+    return case_actions.user_may_act(case)
 
 
 @bp.app_context_processor

@@ -54,6 +54,8 @@ EVENT_LABELS: Mapping[str, str] = {
     "target_met": "Status target met",
     "breach": "SLA target missed",
     "severity_changed": "Severity changed",
+    "escalated": "Escalated by hand",
+    "downgrade_reason": "Why it was downgraded",
     "note": "Engineer's note",
     "resolved": "Resolved",
     # misuse
@@ -100,6 +102,8 @@ PURPOSE_LABELS: Mapping[str, str] = {
     "customer_reply": "Customer's reply relayed",
     "severity_question": "Severity question to the customer",
     "security_alert": "Security alert to the managers",
+    "shift_notice": "Shift notice",
+    "rota_change": "Rota change (TAKE)",
 }
 
 #: What the engine will do when a timer falls due (``deadlines.kind``).
@@ -110,6 +114,8 @@ DEADLINE_LABELS: Mapping[str, str] = {
     "status_warn": "Status reminder",
     "status_due": "Status due to the customer",
     "route_check": "Look for the team's rota again",
+    "shift_start": "Shift starts",
+    "shift_reminder": "Shift reminder",
     "severity_question_timeout": "Severity question times out",
 }
 

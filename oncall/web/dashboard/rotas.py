@@ -1,7 +1,8 @@
 """The dashboard's rota pages: the list of teams (``/rotas``) and one team's rota
 (``/rotas/<team>``): who is on call now and next, a calendar of the coming days per level, the
-coming overrides, and the problems in the team's file. ``/rota/<team>.ics`` is the iCal feed
-(:mod:`oncall.web.feeds`).
+coming overrides, the live overrides (engineers' TAKEs, which a manager may remove here, and
+copy into the file as YAML), and the problems in the team's file. ``/rota/<team>.ics`` is the
+iCal feed (:mod:`oncall.web.feeds`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from flask import abort, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 
 from oncall.config.yamlsource import SourceError
+from oncall.db.session import transaction
 from oncall.domain.rota.localtime import to_instant
 from oncall.domain.rota.model import EscalationStep, OnCall, Team
 from oncall.domain.rota.resolve import shifts, who_is_on_call
 from oncall.runtime import Runtime
-from oncall.web.auth import login_required
+from oncall.services.live_overrides import (
+    OverrideError,
+    override_rows,
+    overrides_yaml,
+    remove_live_override,
+)
+from oncall.web.auth import current_user, login_required, manager_required
 from oncall.web.context import runtime
-from oncall.web.on_call import live_teams, on_call_board
+from oncall.web.on_call import live_team_now, live_teams, on_call_board
 
 ROTA_DAYS = 14
 
@@ -36,16 +44,18 @@ def rotas_page():
 @login_required
 def rota_page(team: str):
     rt = runtime()
-    live = rt.rotas.team(team)
+    now = rt.clock.now()
+    live = live_team_now(rt, team, now)
     if live is None:
         abort(404)
-    now = rt.clock.now()
     horizon = now + timedelta(days=ROTA_DAYS + 1)
     overrides = [o for o in live.overrides if o.end > now and o.start < horizon]
+    with rt.sessions() as session:
+        takes = override_rows(session, now, live.key)
     return render_template(
         "rota.html",
         team=live,
-        teams=live_teams(rt),
+        teams=live_teams(rt, now),
         days=rota_days(live, now),
         levels=live.levels(),
         board=on_call_board([live], now)[0],
@@ -53,7 +63,26 @@ def rota_page(team: str):
         overrides=overrides,
         errors=rota_errors_for(rt, live.key, live.source),
         now=now,
+        takes=takes,
+        takes_yaml=overrides_yaml(takes, {live.key: live.zone}),
     )
+
+
+@manager_required
+def remove_override(team: str, override_id: int):
+    rt = runtime()
+    user = current_user()
+    try:
+        with transaction(rt.sessions) as session:
+            removed = remove_live_override(session, rt, override_id, user.username, rt.clock.now())
+            what = f"{removed.row.member} as {removed.row.level} (live override {removed.row.id})"
+    except OverrideError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.rota_page", team=team))
+    rt.wake_sender()
+    told = f"; {removed.told} is told by SMS" if removed.told else ""
+    flash(f"Removed {what}: the rota file applies again{told}.", "ok")
+    return redirect(url_for("dashboard.rota_page", team=team))
 
 
 def rota_errors_for(rt: Runtime, team_key: str, source: str = "") -> list[SourceError]:
