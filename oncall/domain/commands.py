@@ -129,7 +129,7 @@ class CommandError:
 #: The reply to HELP: every command, in one GSM-7 segment.
 HELP_TEXT = (
     "Commands: ACK 1042 | STATUS 1042 <text> ETA 2h | RESOLVE 1042 | SEV 1042 3 | ACK ALL"
-    " | ESC 1042 | TAKE primary for 2h | WHO | WAIT 1042 <question> | HELP"
+    " | ESC 1042 | WAIT 1042 Why? | TAKE primary for 2h | WHO | HELP"
 )
 
 _EMPTY_MESSAGE = "Empty message. Reply HELP for the commands, e.g. ACK 1042."

@@ -128,13 +128,16 @@ def _triage(case: Case, breached: bool) -> Triage:
 
 
 def _closing(case: Case, events: Sequence[CaseEvent]) -> Closing:
-    kind = "resolved" if case.state == CaseState.RESOLVED.value else "severity_changed"
+    finished = (CaseState.RESOLVED.value, CaseState.CLOSED.value)
+    kind = "resolved" if case.state in finished else "severity_changed"
     last = next((e for e in reversed(events) if e.kind == kind), None)
     at = case.resolved_at or (last.at if last else None)
     by = last.actor if last is not None and last.actor != "system" else ""
     note = case.resolution_note or ""
     if case.state == CaseState.DOWNGRADED.value:
         note = f"Downgraded to S{case.severity} (claimed S{case.severity_claimed})"
+    elif case.state == CaseState.CLOSED.value:
+        note = (note + "; " if note else "") + "closed: no REOPEN within the window"
     return Closing(
         state=label("state", case.state),
         at=at,
