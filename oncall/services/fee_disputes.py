@@ -79,10 +79,7 @@ def notify_fee(
     """The notice of the fee to the customer, by email; False when no address is known (the
     timeline says so, and billing sends it another way)."""
     settings = runtime.settings
-    address = case.contact_email
-    if not address and case.contact_phone:
-        match = runtime.directory().by_phone(case.contact_phone)
-        address = match[1].email if match is not None else None
+    address = _address(runtime, case)
     evidence = flag.evidence or {}
     until = customer_when(runtime, flag.flagged_at + settings.penalties.dispute_within)
     text = (
@@ -232,16 +229,54 @@ def tell_decision(
     _tell(session, runtime, case, now, told, f"dispute:decided:{flag.state}")
 
 
+def _address(runtime: Runtime, case: Case) -> str | None:
+    """Where fee mail goes: the case's address, else that of the contact with its phone (a
+    phone case's caller disputes by email too)."""
+    if case.contact_email:
+        return case.contact_email
+    match = runtime.directory().by_phone(case.contact_phone) if case.contact_phone else None
+    return match[1].email if match is not None and match[1].email else None
+
+
 def _tell(
     session: Session, runtime: Runtime, case: Case, now: datetime, text: str, key: str
 ) -> None:
-    notify_customer(
+    """An answer about the fee, by email like the notice (else as the case's messages go)."""
+    dedupe = f"customer:{key}:{case.id}"[:190]
+    subject = "Your dispute of the misuse fee"
+    address = _address(runtime, case)
+    if address is None:
+        notify_customer(
+            session,
+            runtime,
+            case,
+            now,
+            purpose=Purpose.DISPUTE_REPLY,
+            subject=subject,
+            text=text,
+            dedupe_key=dedupe,
+        )
+        return
+    message = enqueue(
         session,
-        runtime,
-        case,
         now,
+        channel="email",
         purpose=Purpose.DISPUTE_REPLY,
-        subject="Your dispute of the misuse fee",
-        text=text,
-        dedupe_key=f"customer:{key}:{case.id}"[:190],
+        recipient="customer",
+        to=address,
+        from_address=runtime.settings.email.from_address,
+        subject=case_subject(case, subject),
+        body=text,
+        case=case,
+        dedupe_key=dedupe,
     )
+    if message is not None:
+        add_event(
+            session,
+            case,
+            now,
+            "customer_notified",
+            f"Customer told (email): {text[:500]}",
+            purpose=Purpose.DISPUTE_REPLY,
+            outbox_ids=[message.id],
+        )
