@@ -16,10 +16,13 @@ from sqlalchemy import select
 
 from oncall.bootstrap.runtime import build_runtime
 from oncall.cases.opening import NewCase, open_case
-from oncall.db.models import Deadline
+from oncall.db.models import Case, Deadline
 from oncall.db.session import transaction
 from oncall.engine.escalation import start_paging
+from oncall.engine.retention import apply_retention
+from oncall.reports.sla import sla_report
 from oncall.web.app import create_app
+from tests.fakes import seed
 from tests.fakes.sendgrid import inbound, post
 from tests.fakes.transports import ALICE, WILE, FakeTransport, PagingWorld
 
@@ -289,3 +292,40 @@ def test_a_late_reopen_before_the_engine_closed_it_still_opens_a_new_case(world)
     assert f"Case {number} was closed on" in reply and f"case {number + 1}" in reply
     assert world.case(number).state == "closed"
     assert world.case(number + 1).follows_number == number
+
+
+def test_retention_treats_closed_like_resolved_and_keeps_waiting_cases(
+    make_settings, db_url, clock, db_engine
+):
+    settings = make_settings(db_url, retention={"closed_cases": "400d", "recordings": "never"})
+    runtime = build_runtime(settings, clock=clock, db=db_engine)
+    old = clock.now() - timedelta(days=500)
+    with transaction(runtime.sessions) as session:
+        seed.add_case(session, 1001, opened_at=old, state="closed", resolved_at=old, closed_at=old)
+        seed.add_case(session, 1002, opened_at=old, state="resolved", resolved_at=old)
+        # Open work however old: waiting for the customer is not finished.
+        seed.add_case(session, 1003, opened_at=old, state="waiting_customer", waiting_since=old)
+    assert apply_retention(runtime).cases == 2
+    with runtime.sessions() as session:
+        assert list(session.scalars(select(Case.number))) == [1003]
+
+
+def test_the_first_status_target_in_the_sla_report_moves_with_the_wait(world):
+    number = open_email_case(world)
+    world.sms(ALICE, f"ACK {number}")
+    world.sms(ALICE, f"WAIT {number} Which region?")
+    world.advance(hours=2)  # an hour past the first-status target, all of it waiting
+    with world.runtime.sessions() as session:
+        report = sla_report(
+            session, "2026-11", world.runtime.settings.zone, sla=world.runtime.settings.sla,
+            now=world.clock.now(),
+        )  # fmt: skip
+    assert report.first_status_measured == 0  # not missed: the clock is paused
+    world.sms(WILE, "eu-west")
+    world.sms(ALICE, f"STATUS {number} Rolled back eu-west ETA 30m")
+    with world.runtime.sessions() as session:
+        report = sla_report(
+            session, "2026-11", world.runtime.settings.zone, sla=world.runtime.settings.sla,
+            now=world.clock.now(),
+        )  # fmt: skip
+    assert (report.first_status_within_target, report.first_status_measured) == (1, 1)
