@@ -33,18 +33,20 @@ def reopen_how(runtime: Runtime, case: Case) -> str:
     return f"reply REOPEN to this email{by_sms}"
 
 
-def offer_reopen(session: Session, runtime: Runtime, case: Case, now: datetime) -> str:
-    """Arm the reminder and the closure of a case resolved at ``now``; the paragraph that
-    tells the customer how long they may reopen it."""
+def offer_reopen(session: Session, runtime: Runtime, case: Case, now: datetime) -> tuple[str, str]:
+    """Arm the reminder and the closure of a case resolved at ``now``; what tells the customer
+    how long they may reopen it: ``(for an email, for an SMS)``."""
     window = runtime.settings.closure.reopen_within
     seq = case.reopen_count or 0
     schedule(session, case, now, DeadlineKind.CLOSE_REMINDER, now + window / 2, seq=seq)
     schedule(session, case, now, DeadlineKind.CLOSE, now + window, seq=seq)
-    return (
-        f"\n\nIf the problem is not solved, {reopen_how(runtime, case)} by "
-        f"{customer_when(runtime, now + window)}: the case opens again and the on-call engineer "
-        "is paged. After that the case is closed."
+    until = customer_when(runtime, now + window)
+    by_email = (
+        f"\n\nIf the problem is not solved, {reopen_how(runtime, case)} by {until}: the case "
+        "opens again and the on-call engineer is paged. After that the case is closed."
     )
+    by_sms = f"\nNot solved? Text REOPEN {case.number} to this number by {until}."
+    return by_email, by_sms
 
 
 def close_reminder(

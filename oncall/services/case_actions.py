@@ -343,6 +343,8 @@ def resolve(
         member=member_key,
         **note_data("RESOLVE", note),
     )
+    told = f"Your case {case.number} has been resolved." + (f"\n{note}" if note else "")
+    by_email, by_sms = offer_reopen(session, runtime, case, now)
     notify_customer(
         session,
         runtime,
@@ -350,9 +352,8 @@ def resolve(
         now,
         purpose=Purpose.RESOLVED,
         subject="Resolved",
-        text=f"Your case {case.number} has been resolved."
-        + (f"\n{note}" if note else "")
-        + offer_reopen(session, runtime, case, now),
+        text=told + by_email,
+        sms_text=told + by_sms,
         dedupe_key=f"customer:resolved:{case.id}",
     )
     return f"Resolved {_label(case)}. The customer has been told."

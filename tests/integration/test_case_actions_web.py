@@ -140,8 +140,10 @@ def test_resolve_from_the_dashboard_tells_the_customer(world, client):
     world.settle()
     assert world.case(1001).state == "resolved"
     told = world.last_text(WILE)
-    assert told.startswith("Your case 1001 has been resolved.\nRolled back the release\n\n")
-    assert "text REOPEN 1001 to +15555550501 by Tue 01 Dec 2026" in told  # closure.reopen_within
+    assert told == (  # by SMS (a phone case): how to reopen within closure.reopen_within
+        "Your case 1001 has been resolved.\nRolled back the release\n"
+        "Not solved? Text REOPEN 1001 to this number by Tue 01 Dec 2026 03:00 EST."
+    )
     assert 'id="actions"' not in client.get("/cases/1001").text  # nothing left to do
 
 
