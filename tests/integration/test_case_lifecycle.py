@@ -329,3 +329,39 @@ def test_the_first_status_target_in_the_sla_report_moves_with_the_wait(world):
             now=world.clock.now(),
         )  # fmt: skip
     assert (report.first_status_within_target, report.first_status_measured) == (1, 1)
+
+
+def test_the_case_page_shows_the_wait_and_the_closure_to_come(
+    make_settings, db_url, clock, db_engine
+):
+    from werkzeug.security import generate_password_hash
+
+    users = {
+        "maria": {
+            "role": "manager",
+            "password_hash": generate_password_hash("pw", "pbkdf2:sha256:1000"),
+        }
+    }
+    settings = make_settings(db_url, users=users)
+    fake = FakeTransport()
+    runtime = build_runtime(
+        settings, clock=clock, transports={"sms": fake, "voice": fake, "email": fake}, db=db_engine
+    )
+    world = PagingWorld(runtime, clock, fake)
+    number = open_email_case(world)
+    world.sms(ALICE, f"ACK {number}")
+    world.sms(ALICE, f"WAIT {number} Which region?")
+    world.advance(minutes=30)
+    client = create_app(runtime=runtime, test_config={"TESTING": True}).test_client()
+    token = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/login", data={"username": "maria", "password": "pw", "csrf_token": token})
+    page = client.get(f"/cases/{number}").text
+    assert 'id="waiting"' in page and "since 03:00 EST" in page
+    # The WAIT came at 03:00, an hour before the first status was due: the hour stands still,
+    # and the due time moves with the wait (04:30 after half an hour).
+    assert "paused, 1h 00m left" in page and "due Tue 24 Nov 04:30 EST" in page
+    world.sms(WILE, "eu-west")
+    world.sms(ALICE, f"RESOLVE {number} fixed")
+    page = client.get(f"/cases/{number}").text
+    assert '<dd id="paused">30m 00s</dd>' in page
+    assert "Remind the customer the case closes soon" in page  # what the engine does next
