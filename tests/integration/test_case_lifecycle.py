@@ -365,3 +365,26 @@ def test_the_case_page_shows_the_wait_and_the_closure_to_come(
     page = client.get(f"/cases/{number}").text
     assert '<dd id="paused">30m 00s</dd>' in page
     assert "Remind the customer the case closes soon" in page  # what the engine does next
+
+
+def test_wait_implies_the_acknowledgement_and_a_second_wait_keeps_the_first_start(world):
+    number = open_email_case(world)
+    reply = world.sms(ALICE, f"WAIT {number} Is it all stores?")
+    assert reply.startswith("Asked Acme Corp (email+sms)")
+    case = world.case(number)
+    assert case.acknowledged_by == "alice" and case.state == "waiting_customer"
+    first = case.waiting_since
+    world.advance(minutes=10)
+    again = world.sms(ALICE, f"WAIT {number} And since when?")
+    assert again.endswith("Still waiting since 03:00 EST.")
+    assert world.case(number).waiting_since == first
+    assert len(world.outbox(purpose="wait_question", channel="email")) == 2
+
+
+def test_a_downgraded_case_is_not_reopened(world):
+    number = open_email_case(world)
+    world.sms(ALICE, f"SEV {number} 3 a question about invoices")
+    reply = world.sms(WILE, f"REOPEN {number}")
+    assert reply.startswith(f"Case {number} is with our regular support")
+    assert world.case(number).state == "downgraded"
+    assert "reopen_refused" in world.kinds(number)
