@@ -95,7 +95,7 @@ def on_customer_sms(
         _record_sms(session, case, who, text, now)
         done = reopen(session, runtime, case, who, "SMS", text, key, now)
         if done.outcome == "still_open":
-            relay_sms_answer(session, runtime, case, who, text, key, now)
+            relay_sms_answer(session, runtime, case, who, text, key, now, said="texted")
             return f"Case {case.number} is still open; your message was passed to the engineer."
         return truncate_words(to_gsm7(done.told), 306)
     if engineer or asked:

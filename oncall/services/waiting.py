@@ -193,11 +193,15 @@ def relay_sms_answer(
     text: str,
     key: str,
     now: datetime,
+    said: str = "answered",
 ) -> int:
-    """The customer's SMS answer, to whoever has the case; how many people it went to."""
+    """The customer's SMS (their answer, by default), to whoever has the case; how many people
+    it went to."""
     people = [m for m in case_people(session, runtime, case, now) if m.phone]
     body = truncate_words(
-        to_gsm7(" ".join(f"Case {case.number} {case.customer_name} answered: {text}".split())),
+        to_gsm7(
+            " ".join(f"Case {case.number} {case.customer_name} ({who}) {said}: {text}".split())
+        ),
         306,
     )
     for member in people:
