@@ -52,8 +52,11 @@ def schedule(
 def cancel_deadlines(
     session: Session, case: Case, now: datetime, kinds: Iterable[DeadlineKind] | None = None
 ) -> int:
+    """Cancel the case's timers still to come (of ``kinds``), the ones suspended while it
+    waits for the customer included."""
     query = update(Deadline).where(
-        Deadline.case_id == case.id, Deadline.state == DeadlineState.PENDING
+        Deadline.case_id == case.id,
+        Deadline.state.in_((DeadlineState.PENDING, DeadlineState.SUSPENDED)),
     )
     if kinds is not None:
         query = query.where(Deadline.kind.in_(tuple(kinds)))

@@ -61,8 +61,12 @@ def enqueue(
 ) -> OutboundMessage | None:
     """Add a message to the outbox; with ``dedupe_key`` the same message is only added once.
 
-    Returns None when a row with the same dedupe key already exists.
+    Returns None when a row with the same dedupe key already exists. A case the customer
+    reopened runs its escalation and notices again: its keys carry the reopen's number, so a
+    page or notice of the first run never stops the same one of the next.
     """
+    if dedupe_key is not None and case is not None and case.reopen_count:
+        dedupe_key = f"{dedupe_key[:190]}#r{case.reopen_count}"
     if dedupe_key is not None:
         existing = session.scalar(
             select(OutboundMessage.id).where(OutboundMessage.dedupe_key == dedupe_key)
@@ -145,6 +149,7 @@ def who_was_reached(session: Session, case: Case) -> Reached:
             OutboundMessage.case_id == case.id,
             OutboundMessage.purpose == Purpose.MANAGER_PAGE,
             OutboundMessage.recipient != "",
+            *_this_run(case),
         )
         .limit(1)
     )
@@ -167,10 +172,18 @@ def engineer_paged(session: Session, case: Case) -> bool:
             OutboundMessage.case_id == case.id,
             OutboundMessage.purpose.in_(ENGINEER_PAGE_PURPOSES),
             OutboundMessage.recipient != "",
+            *_this_run(case),
         )
         .limit(1)
     )
     return found is not None
+
+
+def _this_run(case: Case) -> tuple[Any, ...]:
+    """A reopened case counts only the pages since its reopen: the earlier ones are history."""
+    if case.reopened_at is None:
+        return ()
+    return (OutboundMessage.created_at >= case.reopened_at,)
 
 
 def outbox_backlog(session: Session, now: datetime) -> tuple[int, float | None]:

@@ -9,7 +9,9 @@ import click
 
 @click.group()
 def misuse() -> None:
-    """Misuse flags: cases downgraded off the critical line (fee) and customers under review."""
+    """Misuse flags: cases downgraded off the critical line (fee) and customers under review.
+
+    A fee is flagged, disputed (the customer replied DISPUTE in time), confirmed or waived."""
 
 
 @misuse.command("waive")
@@ -42,6 +44,41 @@ def waive(case: int, reason: str, by: str | None) -> None:
     finally:
         runtime.close()
     click.echo(f"Case {case}: misuse fee {fee:g} {currency} waived by {waived_by}: {waive_reason}")
+
+
+@misuse.command("confirm")
+@click.argument("case", type=int)
+@click.option(
+    "--reason",
+    default="",
+    help="Why the fee stands (goes on the timeline, and to a customer who disputed it).",
+)
+@click.option("--by", "by", default=None, help="Who confirms it (default: your login name).")
+def confirm(case: int, reason: str, by: str | None) -> None:
+    """Confirm the misuse fee of CASE (e.g. a disputed one): it stands and is billed."""
+    from oncall.bootstrap.runtime import build_runtime
+    from oncall.cases.errors import CaseError
+    from oncall.db.preflight import require_ready
+    from oncall.db.session import transaction
+    from oncall.services.fee_disputes import confirm_fee
+
+    settings = click.get_current_context().obj.settings
+    who = by or _login()
+    require_ready(settings.database_url)
+    runtime = build_runtime(settings)
+    try:
+        with transaction(runtime.sessions) as session:
+            flag = confirm_fee(session, runtime, case, who, reason, runtime.clock.now())
+            fee, currency, confirmed_by = flag.fee, flag.currency, flag.confirmed_by
+            why = flag.confirm_reason
+    except CaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+    click.echo(
+        f"Case {case}: misuse fee {fee:g} {currency} confirmed by {confirmed_by}"
+        + (f": {why}" if why else "")
+    )
 
 
 def _login() -> str:

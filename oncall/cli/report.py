@@ -99,14 +99,16 @@ def misuse_command(month: str | None, as_csv: bool) -> None:
     """Misuse fees flagged in a month: the billing export.
 
     Customer, case, date, severity claimed, severity set, fee, currency, waived, reason, and
-    the engineers' notes on the case (the reason given with SEV, STATUS texts, RESOLVE note).
+    the engineers' notes on the case (the reason given with SEV, STATUS texts, RESOLVE note);
+    then the fee's state (flagged, disputed, confirmed, waived), how the severity was chosen,
+    the recording's link while it is kept, and what a disputing customer wrote.
     """
     settings = click.get_current_context().obj.settings
     month = _month(month, settings.zone)
     engine, sessions = _sessions(settings)
     try:
         with sessions() as session:
-            rows = misuse_report(session, month, settings.zone)
+            rows = misuse_report(session, month, settings.zone, settings.public_url)
     finally:
         engine.dispose()
     if as_csv:
@@ -116,7 +118,7 @@ def misuse_command(month: str | None, as_csv: bool) -> None:
     totals: dict[str, float] = {}
     for row in rows:
         totals[row.currency] = totals.get(row.currency, 0.0) + row.due
-        waived = f"waived by {row.waived_by}: {row.waive_reason}" if row.waived else "due"
+        waived = f"waived by {row.waived_by}: {row.waive_reason}" if row.waived else row.state
         click.echo(
             f"  {row.date}  case {row.case or '-':<6} {row.customer_name:<20} "
             f"S{row.severity_claimed}->S{row.severity_set}  {row.fee:.2f} {row.currency}  {waived}"

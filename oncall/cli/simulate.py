@@ -100,7 +100,13 @@ def call(
 
 
 @simulate.command("sms")
-@click.option("--from", "from_", required=True, metavar="PHONE", help="The engineer's number.")
+@click.option(
+    "--from",
+    "from_",
+    required=True,
+    metavar="PHONE",
+    help="The sender's number (an engineer's, or a customer contact's).",
+)
 @click.option(
     "--url",
     default=None,
@@ -109,7 +115,8 @@ def call(
 )
 @click.argument("body")
 def sms(from_: str, url: str | None, body: str) -> None:
-    """Text the service as an engineer would (e.g. "ACK 1001") and print its reply."""
+    """Text the service as an engineer ("ACK 1001") or a customer ("REOPEN 1001", the answer
+    to a WAIT) would, and print its reply."""
     settings = _settings()
     twilio = SigningTwilio(settings, url)
     sid = new_sid("SM")

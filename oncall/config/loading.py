@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from oncall.config import sections
+from oncall.config.closure import read_closure
 from oncall.config.settings import Settings
 from oncall.config.yamlsource import Node, load_yaml
 from oncall.domain.phones import DEFAULT_REGION, check_region
@@ -90,6 +91,7 @@ TOP_KEYS = {
     "web",
     "notify",
     "retention",
+    "closure",
     "metrics",
     "escalation_contacts",
 }
@@ -148,6 +150,7 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
         max_request_bytes=web.child("max_request_bytes").integer(1_000_000, minimum=1024),
         notify=sections.read_notify(root.child("notify")),
         retention=sections.read_retention(root.child("retention")),
+        closure=read_closure(root.child("closure")),
         trusted_proxies=web.child("trusted_proxies").integer(0, minimum=0),
         metrics_token=sections.read_metrics_token(root.child("metrics")),
         escalation_contacts=sections.read_escalation_contacts(

@@ -112,7 +112,9 @@ def read_sla(node: Node) -> SlaSettings:
 
 
 def read_penalties(node: Node) -> PenaltySettings:
-    node.check_keys({"misuse_fee", "currency", "per_plan", "refused_attempts_review"})
+    node.check_keys(
+        {"misuse_fee", "currency", "per_plan", "refused_attempts_review", "dispute_within"}
+    )
     per_plan: dict[str, float] = {}
     plans = node.child("per_plan")
     if plans.present() and plans.is_mapping():
@@ -126,6 +128,8 @@ def read_penalties(node: Node) -> PenaltySettings:
         currency=currency,
         per_plan=per_plan,
         refused_attempts_review=node.child("refused_attempts_review").integer(3, minimum=1),
+        dispute_within=node.child("dispute_within").duration(timedelta(days=14), positive=True)
+        or timedelta(days=14),
     )
 
 

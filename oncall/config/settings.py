@@ -23,6 +23,16 @@ class PenaltySettings:
     currency: str
     per_plan: dict[str, float]
     refused_attempts_review: int  # refused attempts per customer per month that raise a review
+    # How long after a fee is flagged the customer may DISPUTE it (by replying to its notice).
+    dispute_within: timedelta = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class ClosureSettings:
+    """``closure``: a resolved case may be reopened by the customer (a REOPEN reply) for
+    ``reopen_within``; then it closes for good, after one reminder at half that time."""
+
+    reopen_within: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,7 @@ class Settings:
     escalation_contacts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    closure: ClosureSettings = field(default_factory=ClosureSettings)
     # The environment the file was read with (its ${VAR}s and overrides): a reload reads the
     # file again with the same one. Never shown: it holds secrets.
     environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -31,6 +31,7 @@ from oncall.domain.enums import (
     OPEN_STATES,
     CaseState,
     DeadlineState,
+    FeeState,
     OutboxState,
     SeveritySource,
 )
@@ -129,6 +130,17 @@ class Case(Base):
     eta_text: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # Waiting for the customer (WAIT): since when, and the seconds of every wait that ended
+    # (the status clocks were paused that long; a wait in progress is not counted yet).
+    waiting_since: Mapped[datetime | None]
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Closure: when a resolved case closed for good (no REOPEN within closure.reopen_within),
+    # how often the customer reopened it and when last (its escalation runs from then), and
+    # the case a REOPEN after closure followed (this case names it).
+    closed_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopened_at: Mapped[datetime | None]
+    follows_number: Mapped[int | None] = mapped_column(Integer)
 
     # The escalation policy and the people it resolved to, frozen when the case opened.
     escalation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -312,6 +324,19 @@ class MisuseFlag(Base):
     waived_by: Mapped[str | None] = mapped_column(String(200))
     waive_reason: Mapped[str | None] = mapped_column(Text)
     review_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # FeeState: flagged -> disputed (by the customer, in time) -> confirmed | waived.
+    state: Mapped[str] = mapped_column(
+        String(20), default=FeeState.FLAGGED.value, server_default=FeeState.FLAGGED.value
+    )
+    # What the fee rests on, frozen when it was flagged: the engineer's reason, how the
+    # severity was chosen (the menu digit, or the email's words), the definitions the caller
+    # was read. The recording is linked from the case while retention keeps it.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    disputed_at: Mapped[datetime | None]
+    dispute_text: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    confirm_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class WebhookReceipt(Base):

@@ -16,6 +16,7 @@ Grammar (verbs and keywords are case-insensitive)::
     ESC     [case] [note]          page the next escalation step now (ESCALATE)
     TAKE    [level] [until <time> | for <duration>]   see oncall.domain.take
     WHO     [team]                 who is on call now
+    WAIT    [case] <question>      ask the customer; the status clocks pause until they answer
 
 Accepted spellings of the verbs:
 
@@ -34,6 +35,9 @@ Accepted spellings of the verbs:
 * ESC: ``ESC``, ``ESCALATE``, ``ESCALATED``; the case and a note as for ACK
 * TAKE: ``TAKE``, ``TAKEOVER``; the level and the end: :mod:`oncall.domain.take`
 * WHO: ``WHO``, ``WHOS``, ``ONCALL`` (``who's on call?``, ``WHO support``)
+* WAIT: ``WAIT``, ``WAITING``, ``ASK``, ``PENDING``; the case as for STATUS, then the question
+  for the customer (required: the customer must know what to answer). The case-number rule
+  below applies to the question's first word as to a status text's.
 
 The case number rule: the first word after the verb is the case number when it is written with
 ``#`` (``#1042``, ``# 1042``) or after the word ``case`` (``case 1042``), whatever its length, or
@@ -91,13 +95,15 @@ class Verb(StrEnum):
     ESC = "ESC"
     TAKE = "TAKE"
     WHO = "WHO"
+    WAIT = "WAIT"
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
     verb: Verb
     case_number: int | None = None
-    #: The status text, resolve note or SEV reason (stripped, whitespace collapsed, may be "").
+    #: The status text, WAIT question, resolve note or SEV reason (stripped, whitespace
+    #: collapsed, may be "").
     #: For ACK, whatever followed the command. The service keeps every one on the timeline.
     text: str = ""
     #: For SEV: the new level, 1-4.
@@ -123,7 +129,7 @@ class CommandError:
 #: The reply to HELP: every command, in one GSM-7 segment.
 HELP_TEXT = (
     "Commands: ACK 1042 | STATUS 1042 <text> ETA 2h | RESOLVE 1042 | SEV 1042 3 | ACK ALL"
-    " | ESC 1042 | TAKE primary for 2h | WHO | HELP"
+    " | ESC 1042 | WAIT 1042 Why? | TAKE primary for 2h | WHO | HELP"
 )
 
 _EMPTY_MESSAGE = "Empty message. Reply HELP for the commands, e.g. ACK 1042."
@@ -132,6 +138,9 @@ _UNKNOWN_MESSAGE = (
     " SEV 1042 3 or HELP."
 )
 _STATUS_NEEDS_TEXT = "STATUS needs a text for the customer, e.g. STATUS 1042 DB restored, ETA 30m"
+_WAIT_NEEDS_QUESTION = (
+    "WAIT needs the question for the customer, e.g. WAIT 1042 Which region do you see it in?"
+)
 _SEV_NEEDS_LEVEL = "SEV needs a level 1-4, e.g. SEV 1042 3"
 _SEV_OUT_OF_RANGE = "Severity must be 1, 2, 3 or 4, e.g. SEV 1042 3"
 _USAGE = {
@@ -143,6 +152,7 @@ _USAGE = {
     Verb.ESC: "ESC 1042",
     Verb.TAKE: "TAKE primary for 12h",
     Verb.WHO: "WHO",
+    Verb.WAIT: "WAIT 1042 Which region?",
 }
 
 _SYNONYMS: dict[str, Verb] = {
@@ -156,6 +166,7 @@ _SYNONYMS: dict[str, Verb] = {
     **dict.fromkeys(("ESC", "ESCALATE", "ESCALATED"), Verb.ESC),
     **dict.fromkeys(("TAKE", "TAKEOVER"), Verb.TAKE),
     **dict.fromkeys(("WHO", "WHOS", "ONCALL"), Verb.WHO),
+    **dict.fromkeys(("WAIT", "WAITING", "ASK", "PENDING"), Verb.WAIT),
 }
 # Verbs glued to their first argument: (verb, what follows it).
 _GLUED: dict[str, tuple[Verb, str]] = {"ACKALL": (Verb.ACK, "ALL")}
@@ -244,6 +255,8 @@ def parse_command(body: str) -> Command | CommandError:
         if not note:
             return CommandError(_STATUS_NEEDS_TEXT, verb)
         return Command(Verb.STATUS, case_number, note, eta_text=find_eta_phrase(note))
+    if verb is Verb.WAIT and not note:
+        return CommandError(_WAIT_NEEDS_QUESTION, verb)
     return Command(verb, case_number, note)
 
 

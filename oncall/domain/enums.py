@@ -12,11 +12,20 @@ class CaseState(StrEnum):
     ASKED = "asked"  # an email whose severity the customer is asked: nobody paged yet
     OPEN = "open"  # paging, nobody has acknowledged
     ACKNOWLEDGED = "acknowledged"  # triaged; status targets running
-    RESOLVED = "resolved"
+    # WAIT: an engineer asked the customer a question; the status clocks are paused (their
+    # deadline rows suspended) until the customer answers or the engineer posts a STATUS.
+    WAITING_CUSTOMER = "waiting_customer"
+    RESOLVED = "resolved"  # the customer may still REOPEN it (closure.reopen_within)
+    CLOSED = "closed"  # resolved and past the reopen window: final, never reopened
     DOWNGRADED = "downgraded"  # SEV 3/4: left the critical line for the regular queue
 
 
-OPEN_STATES = (CaseState.OPEN, CaseState.ACKNOWLEDGED)
+#: Open work: somebody owes the customer something. A case waiting for the customer is still
+#: open (engineers act on it, a second call joins it, it is listed with the open cases); only
+#: its status clocks are paused.
+OPEN_STATES = (CaseState.OPEN, CaseState.ACKNOWLEDGED, CaseState.WAITING_CUSTOMER)
+#: Finished with: what retention may delete and the dashboard lists as ended.
+FINISHED_STATES = (CaseState.RESOLVED, CaseState.CLOSED, CaseState.DOWNGRADED)
 
 
 class SeveritySource(StrEnum):
@@ -32,10 +41,22 @@ class SeveritySource(StrEnum):
 GUESSED_SEVERITIES = (SeveritySource.PHRASES, SeveritySource.TIMEOUT)
 
 
+class FeeState(StrEnum):
+    """Where a misuse fee stands (``misuse_flags.state``); the billing export shows it."""
+
+    FLAGGED = "flagged"  # charged; the customer may DISPUTE it within penalties.dispute_within
+    DISPUTED = "disputed"  # the customer disputed it in time: a manager confirms or waives
+    CONFIRMED = "confirmed"  # a manager upheld it
+    WAIVED = "waived"  # a manager waived it
+
+
 class DeadlineState(StrEnum):
     PENDING = "pending"
     DONE = "done"
     CANCELLED = "cancelled"
+    # A status timer of a case waiting for the customer: not claimed by the tick; when the
+    # customer answers it is pending again, due later by exactly the time waited.
+    SUSPENDED = "suspended"
 
 
 class OutboxState(StrEnum):
@@ -67,6 +88,12 @@ class Purpose(StrEnum):
     RESOLVED = "resolved"
     DOWNGRADED = "downgraded"  # not critical after all: the regular queue takes it
     SEVERITY_QUESTION = "severity_question"  # the severity menu, by email and SMS
+    WAIT_QUESTION = "wait_question"  # WAIT: the engineer's question, by email and SMS
+    CLOSURE_REMINDER = "closure_reminder"  # a resolved case closes soon unless they REOPEN
+    CLOSED = "closed"  # the case is closed for good
+    REOPENED = "reopened"  # their REOPEN: the case is open again, or a new case follows it
+    FEE_NOTICE = "fee_notice"  # a misuse fee, its reason, and how to DISPUTE it
+    DISPUTE_REPLY = "dispute_reply"  # a dispute received, refused (late) or decided
     # What engineers are told about the rota (no case):
     SHIFT_NOTICE = "shift_notice"  # your shift starts (or starts soon)
     ROTA_CHANGE = "rota_change"  # somebody TAKEs your shift; your TAKE was removed
@@ -96,6 +123,9 @@ class DeadlineKind(StrEnum):
     SHIFT_REMINDER = "shift_reminder"  # remind a member their shift starts soon
     # The customer did not answer the severity question in time (email.severity_question_timeout)
     SEVERITY_QUESTION_TIMEOUT = "severity_question_timeout"
+    # A resolved case: remind the customer at half of closure.reopen_within, close at the end.
+    CLOSE_REMINDER = "close_reminder"
+    CLOSE = "close"
 
 
 #: Stopped by an acknowledgement.
@@ -106,5 +136,7 @@ ESCALATION_KINDS = (
     DeadlineKind.ROUTE_CHECK,
 )
 STATUS_KINDS = (DeadlineKind.STATUS_WARN, DeadlineKind.STATUS_DUE)
+#: The timers of a resolved case (applied while it is resolved; stopped by a REOPEN).
+CLOSURE_KINDS = (DeadlineKind.CLOSE_REMINDER, DeadlineKind.CLOSE)
 #: Timers of a team: applied by oncall.engine.shift_notices, not the case handlers.
 TEAM_KINDS = (DeadlineKind.SHIFT_START, DeadlineKind.SHIFT_REMINDER)

@@ -137,7 +137,9 @@ def run_escalation(session: Session, runtime: Runtime, case: Case, seq: int, now
         return _unroutable(session, runtime, case, now, seq)
     if seq > plan.exhausted_seq:
         return False
-    step = esc.step_for(plan, case.opened_at, seq)
+    # A case the customer reopened runs its policy again from the reopen.
+    started = case.reopened_at or case.opened_at
+    step = esc.step_for(plan, started, seq)
     if step.exhausted:
         _page_manager_exhausted(session, runtime, case, now, plan, seq)
         return True
@@ -154,7 +156,7 @@ def run_escalation(session: Session, runtime: Runtime, case: Case, seq: int, now
     # Counted by contact details, not by rows enqueued: a page already enqueued for this step
     # (deduplicated) still reached its person.
     reached = sum(1 for member in targets if member.phone or member.email)
-    following = esc.next_step(plan, case.opened_at, seq)
+    following = esc.next_step(plan, started, seq)
     if not reached:
         add_event(
             session,

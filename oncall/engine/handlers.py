@@ -1,6 +1,7 @@
 """What each deadline does when it falls due, keyed by :class:`DeadlineKind`: the escalation
 steps (:mod:`oncall.engine.escalation`), an unanswered severity question
-(:mod:`oncall.engine.severity_question`), and the SLA targets here: a reminder to the engineers
+(:mod:`oncall.engine.severity_question`), a resolved case's reminder and closure
+(:mod:`oncall.engine.closure`), and the SLA targets here: a reminder to the engineers
 before the triage or status target, and a breach (the manager paged) when it is missed.
 
 A handler runs inside the engine's transaction with the deadline and its case locked, and
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.events import add_event
 from oncall.db.models import Case, Deadline
-from oncall.domain.enums import CaseState, DeadlineKind
+from oncall.domain.enums import CLOSURE_KINDS, CaseState, DeadlineKind
+from oncall.engine.closure import close, close_reminder
 from oncall.engine.escalation import escalate, route_check
 from oncall.engine.paging import names, page_manager, paged_people, remind, status_people
 from oncall.engine.severity_question import severity_question_timeout
@@ -41,8 +43,8 @@ def apply_deadline(
         log.error("unknown deadline kind %r (id %s); marking it done", deadline.kind, deadline.id)
         return False
     # A case still asking its customer for the severity is not open yet: its question's
-    # timeout is the one timer it has.
-    if not case.is_open and kind is not DeadlineKind.SEVERITY_QUESTION_TIMEOUT:
+    # timeout is the one timer it has; a resolved case's are its closure timers.
+    if not case.is_open and kind not in (DeadlineKind.SEVERITY_QUESTION_TIMEOUT, *CLOSURE_KINDS):
         return False  # resolved or downgraded: every timer stopped with it
     return HANDLERS[kind](session, runtime, deadline, case, now)
 
@@ -162,4 +164,6 @@ HANDLERS: dict[DeadlineKind, Handler] = {
     DeadlineKind.STATUS_DUE: status_due,
     DeadlineKind.ROUTE_CHECK: route_check,
     DeadlineKind.SEVERITY_QUESTION_TIMEOUT: severity_question_timeout,
+    DeadlineKind.CLOSE_REMINDER: close_reminder,
+    DeadlineKind.CLOSE: close,
 }

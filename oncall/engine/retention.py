@@ -9,8 +9,9 @@ What goes, once older than its age (``never`` keeps it for ever):
   are sent or given up;
 - ``recordings``: callers' recordings, deleted at Twilio (``DELETE …/Recordings/{sid}.json``
   through the voice transport) and then their links on the case, with a line on its timeline;
-- ``closed_cases``: resolved and downgraded cases with their timelines, timers and messages
-  (a case flagged for a misuse fee stays: it is a billing record); their recordings first.
+- ``closed_cases``: resolved, closed and downgraded cases with their timelines, timers and
+  messages (a case flagged for a misuse fee stays: it is a billing record); their recordings
+  first.
 
 Each pass does a small batch of each kind, oldest first, in short transactions, so it never
 holds the database for long; what is left waits for the next pass. It is safe with several
@@ -54,7 +55,8 @@ RECORDINGS_PER_PASS = 10  # each is a call to Twilio
 CASES_PER_PASS = 50
 
 _FINISHED = (OutboxState.SENT, OutboxState.DELIVERED, OutboxState.FAILED, OutboxState.CANCELLED)
-_CLOSED = (CaseState.RESOLVED, CaseState.DOWNGRADED)
+# A closed case is a resolved one past its reopen window: retention treats both alike.
+_CLOSED = (CaseState.RESOLVED, CaseState.CLOSED, CaseState.DOWNGRADED)
 _RECORDING_SID = re.compile(r"/Recordings/(RE[0-9a-fA-F]{32})")
 
 

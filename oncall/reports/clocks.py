@@ -20,7 +20,9 @@ class SlaClock:
 
     due: datetime | None
     seconds_left: float | None  # negative once breached; None when there is no target
-    level: str  # "ok" | "warn" (inside warn_before) | "breached" | "met" | "none"
+    # "ok" | "warn" (inside warn_before) | "breached" | "met" | "none" | "paused" (the case
+    # waits for the customer: the time left stands still, the due time moves with the wait)
+    level: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,10 @@ def sla_clock(
 def case_clocks(case: Case, now: datetime, warn_before: timedelta) -> tuple[SlaClock, SlaClock]:
     """(time to triage, time to the next status) for an open case."""
     triage = sla_clock(case.triage_due_at, now, warn_before, met=case.acknowledged_at is not None)
+    if case.is_open and case.waiting_since is not None and case.status_due_at is not None:
+        waited = max(now - case.waiting_since, timedelta(0))
+        left = (case.status_due_at - case.waiting_since).total_seconds()
+        return triage, SlaClock(case.status_due_at + waited, left, "paused")
     status = sla_clock(case.status_due_at, now, warn_before, met=not case.is_open)
     return triage, status
 

@@ -2,10 +2,13 @@
 
 Its rows are the month's fee flags (``MisuseFlag.month``, written in the service's time zone
 when the case was flagged), waived or not; review flags (no fee) are not billed and left out.
-Beside each fee, the evidence: every note the engineers wrote on the case (the reason given
-with ``SEV``, the ``STATUS`` texts, the ``RESOLVE`` note, the text after ``ACK``), as kept on
-its timeline. The CSV is what billing imports, so a text a person typed cannot run as a
-spreadsheet formula; its columns only ever grow at the end.
+Each row says where the fee stands (``state``: flagged, disputed, confirmed, waived) and
+carries the evidence frozen on the flag (how the severity was chosen), a link to the caller's
+recording while retention keeps it, and what a disputing customer wrote. Beside each fee,
+also: every note the engineers wrote on the case (the reason given with ``SEV``, the
+``STATUS`` texts, the ``RESOLVE`` note, the text after ``ACK``), as kept on its timeline.
+The CSV is what billing imports, so a text a person typed cannot run as a spreadsheet formula;
+its columns only ever grow at the end.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class MisuseRow:
     waived_by: str
     waive_reason: str
     notes: tuple[str, ...] = ()  # the engineers' notes on the case, oldest first
+    state: str = "flagged"  # FeeState: flagged | disputed | confirmed | waived
+    menu_choice: str = ""  # how the severity was chosen (the evidence frozen on the flag)
+    recording: str = ""  # the caller's recording on the dashboard, while retention keeps it
+    dispute_text: str = ""  # what the customer wrote when they disputed the fee
 
     @property
     def due(self) -> float:
@@ -74,24 +81,33 @@ CSV_COLUMNS = [
     "waived_by",
     "waive_reason",
     "engineer_notes",  # added last: billing imports read the columns before it by position
+    # issue 11: where the fee stands, and its evidence
+    "state",
+    "menu_choice",
+    "recording",
+    "dispute_text",
 ]
 # Timeline events that may carry an engineer's note (ACK, STATUS, RESOLVE, SEV, a late reason).
 NOTE_KINDS = ("acknowledged", "status", "resolved", "severity_changed", "note")
 
 
-def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) -> list[MisuseRow]:
-    """The month's misuse fee flags, waived or not, oldest first."""
+def misuse_report(
+    session: Session, month: str, zone: ZoneInfo | None = None, public_url: str = ""
+) -> list[MisuseRow]:
+    """The month's misuse fee flags, waived or not, oldest first. ``public_url``: the
+    service's, to link a case's recording (while retention keeps it) on the dashboard."""
     parse_month(month)
     zone = zone or ZoneInfo("UTC")
     rows = session.execute(
-        select(MisuseFlag, Case.number, Case.customer_name)
+        select(MisuseFlag, Case.number, Case.customer_name, Case.recording_url)
         .outerjoin(Case, Case.id == MisuseFlag.case_id)
         .where(MisuseFlag.month == month, MisuseFlag.kind == "fee")
         .order_by(MisuseFlag.flagged_at, MisuseFlag.id)
     ).all()
-    notes = engineer_notes(session, (flag.case_id for flag, _n, _c in rows), zone)
+    notes = engineer_notes(session, (flag.case_id for flag, *_ in rows), zone)
     out = []
-    for flag, number, customer_name in rows:
+    for flag, number, customer_name, recording_url in rows:
+        evidence = flag.evidence or {}
         out.append(
             MisuseRow(
                 customer=flag.customer_key,
@@ -107,6 +123,14 @@ def misuse_report(session: Session, month: str, zone: ZoneInfo | None = None) ->
                 waived_by=flag.waived_by or "",
                 waive_reason=flag.waive_reason or "",
                 notes=tuple(notes.get(flag.case_id or 0, ())),
+                state=flag.state or ("waived" if flag.waived_at else "flagged"),
+                menu_choice=str(evidence.get("menu_choice") or ""),
+                recording=(
+                    f"{public_url.rstrip('/')}/cases/{number}/recording"
+                    if recording_url and number
+                    else ""
+                ),
+                dispute_text=flag.dispute_text or "",
             )
         )
     return out

@@ -31,7 +31,7 @@ import math
 import statistics
 from collections import Counter as Tally
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -178,11 +178,15 @@ def _first_status_target(cases: list[Case], sla: SlaSettings, now: datetime) -> 
     """``(met, measured)``: the customer told (a status or the resolution), or the target passed.
 
     A case downgraded without a status is left out: the target stopped applying to it; so is
-    one still asking its customer for the severity (its clock has not started).
+    one still asking its customer for the severity (its clock has not started). Time spent
+    waiting for the customer (WAIT) moves the target: the clock was paused.
     """
     met = measured = 0
     for case in cases:
         due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
+        due += timedelta(seconds=case.paused_seconds or 0)
+        if case.waiting_since is not None:
+            due += max(now - case.waiting_since, timedelta(0))
         told = case.first_status_at or case.resolved_at
         if told is not None:
             measured += 1

@@ -33,11 +33,13 @@ from oncall.cases.deadlines import cancel_deadlines
 from oncall.cases.errors import CaseError
 from oncall.cases.events import add_event, note_data
 from oncall.cases.members import member_of
+from oncall.cases.waiting import end_wait, resume_clocks
 from oncall.db.models import Case
 from oncall.domain.enums import STATUS_KINDS, CaseState, Purpose
 from oncall.domain.eta import find_eta_phrase, parse_eta
 from oncall.domain.severity import is_critical
 from oncall.domain.sms_text import to_gsm7, truncate_words
+from oncall.engine.closure import offer_reopen
 from oncall.engine.escalation import stop_escalation
 from oncall.engine.paging import notify_people
 from oncall.engine.status import arm_status_target, next_status_seq
@@ -69,8 +71,8 @@ def _label(case: Case) -> str:
 
 
 def _closed_reply(case: Case) -> str:
-    if case.state == CaseState.RESOLVED.value:
-        return f"Case {case.number} is already resolved."
+    if case.state in (CaseState.RESOLVED.value, CaseState.CLOSED.value):
+        return f"Case {case.number} is already {case.state}."
     if case.state == CaseState.ASKED.value:
         return (
             f"Case {case.number} waits for the customer to confirm its severity; nobody is "
@@ -220,6 +222,7 @@ def post_status(
         record_ack(
             session, runtime, case, member_key, now, "status", tell_customer=False, name=name
         )
+    resume_clocks(session, case, now, f"{name} posted a status", name)
     has_eta = _take_eta(case, text, now, zone)
     eta_line = (
         f"\nEstimated time to resolution: {_customer_time(runtime, case.eta_at)}."
@@ -324,6 +327,7 @@ def resolve(
             tell_customer=False,
             name=name,
         )
+    end_wait(case, now)
     case.state = CaseState.RESOLVED.value
     case.resolved_at = now
     case.resolution_note = note or None
@@ -339,6 +343,8 @@ def resolve(
         member=member_key,
         **note_data("RESOLVE", note),
     )
+    told = f"Your case {case.number} has been resolved." + (f"\n{note}" if note else "")
+    by_email, by_sms = offer_reopen(session, runtime, case, now)
     notify_customer(
         session,
         runtime,
@@ -346,7 +352,8 @@ def resolve(
         now,
         purpose=Purpose.RESOLVED,
         subject="Resolved",
-        text=f"Your case {case.number} has been resolved." + (f"\n{note}" if note else ""),
+        text=told + by_email,
+        sms_text=told + by_sms,
         dedupe_key=f"customer:resolved:{case.id}",
     )
     return f"Resolved {_label(case)}. The customer has been told."
@@ -396,4 +403,9 @@ def set_severity(
         )
         tail = "" if case.acknowledged_at else f" Not acknowledged yet: reply ACK {case.number}."
         return f"{case.number} is now S{severity}.{tail}"
+    end_wait(case, now)
     return downgrade(session, runtime, case, member_key, name, severity, now, note=note)
+
+
+# The helpers other engineer actions (WAIT: oncall.services.waiting) share.
+lock_case, member_name, closed_reply = _lock, _name, _closed_reply

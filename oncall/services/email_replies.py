@@ -23,6 +23,7 @@ from oncall.domain.mail.threads import case_number_from_subject, message_ids
 from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services.case_people import case_people
+from oncall.services.customer_replies import on_email_reply
 from oncall.services.email_refusals import forward_mail
 from oncall.services.receipts import DEDUPE_MAX, MAX_KEY, bounded_key
 
@@ -98,6 +99,10 @@ def attach_reply(
     )
     if robot:
         return False
+    # REOPEN, DISPUTE, the answer to a WAIT question: oncall.services.customer_replies.
+    handled = on_email_reply(session, runtime, case, mail, text, intake_key, now)
+    if handled is not None:
+        return handled
     if not case.is_open:
         # Closed cases have nobody paging on them: the regular queue picks the reply up.
         why = f"a reply to closed case {case.number}"

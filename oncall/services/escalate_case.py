@@ -82,10 +82,10 @@ def _page_next_step(
     policy = team_from_snapshot(case.escalation).escalation
     plan = esc.Plan.from_policy(policy)
     live = live_team(session, runtime, case.team, now)
-    help_wanted = case.state == CaseState.ACKNOWLEDGED
+    help_wanted = case.state in (CaseState.ACKNOWLEDGED, CaseState.WAITING_CUSTOMER)
     seq = _last_fired(session, case) + 1
     while seq < plan.exhausted_seq:
-        step = esc.step_for(plan, case.opened_at, seq)
+        step = esc.step_for(plan, case.reopened_at or case.opened_at, seq)
         assert step.index is not None
         targets = [
             m
@@ -153,7 +153,7 @@ def _record(
     now: datetime,
 ) -> str:
     names = ", ".join(m.name for m in targets)
-    help_wanted = case.state == CaseState.ACKNOWLEDGED
+    help_wanted = case.state in (CaseState.ACKNOWLEDGED, CaseState.WAITING_CUSTOMER)
     what = "asked for help" if help_wanted else "escalated"
     add_event(
         session,

@@ -12,7 +12,9 @@ Rules decided here:
   one whose severity the service guessed (an email's words, or an unanswered severity
   question): the customer did not choose it.
 * **The evidence** for a fee is the engineer's reason (``SEV 3 1042 customer asked about a
-  password reset``): on the timeline and in the flag's reason, beside the fee.
+  password reset``): on the timeline and in the flag's reason, beside the fee; with how the
+  severity was chosen and the definitions given, frozen on the flag, and a notice to the
+  customer who may dispute it (:mod:`oncall.services.fee_disputes`).
 * **A waiver** needs a reason, which goes on the case's timeline; waiving twice changes nothing.
 * **Refused attempts** at ``penalties.refused_attempts_review`` in a calendar month (company
   zone) raise one review flag for the customer, with no fee: a person decides.
@@ -36,10 +38,11 @@ from oncall.cases.lookup import case_by_number
 from oncall.cases.members import member_of
 from oncall.clock import ensure_aware
 from oncall.db.models import Attempt, Case, MisuseFlag
-from oncall.domain.enums import GUESSED_SEVERITIES, CaseState, Purpose
+from oncall.domain.enums import GUESSED_SEVERITIES, CaseState, FeeState, Purpose
 from oncall.engine.escalation import stop_escalation
 from oncall.engine.paging import notify_people
 from oncall.runtime import Runtime
+from oncall.services.fee_disputes import fee_evidence, notify_fee, tell_decision
 
 log = logging.getLogger("oncall.commands")
 
@@ -223,9 +226,12 @@ def _flag_for_fee(
             currency=settings.penalties.currency,
             reason=f"Downgraded from S{case.severity_claimed} to S{severity} by {name}"
             + (f": {note}" if note else ""),
+            state=FeeState.FLAGGED.value,
+            evidence=fee_evidence(runtime, case, name, note),
         )
         session.add(flag)
         session.flush()
+        notify_fee(session, runtime, case, flag, now)
         add_event(
             session,
             case,
@@ -279,6 +285,8 @@ def waive_misuse(
             f"the misuse fee is already waived (reason: {flag.waive_reason}; by "
             f"{flag.waived_by} on {when:%Y-%m-%d %H:%M %Z})"
         )
+    disputed = flag.state == FeeState.DISPUTED
+    flag.state = FeeState.WAIVED.value
     flag.waived_at = now
     flag.waived_by = by
     flag.waive_reason = reason
@@ -292,6 +300,8 @@ def waive_misuse(
         flag_id=flag.id,
         reason=reason,
     )
+    if disputed:  # the customer who disputed it hears the outcome
+        tell_decision(session, runtime, case, flag, now)
     return flag
 
 

@@ -16,6 +16,8 @@ Rules decided here:
   at :data:`ERROR_REPLIES_PER_HOUR` per number per hour; after that the service stays silent
   (and logs), so a misbehaving phone or an auto-responder cannot start a loop.
 * **Opt-out words** (``STOP``, ``START``, ...) get no reply from us: Twilio answers them.
+* **A customer's words** by SMS (``REOPEN <case>``, the answer to an engineer's WAIT question)
+  go to :mod:`oncall.services.customer_replies` first, from a contact's phone only.
 * **A customer's answer** to the severity question of an email case, from the contact's phone
   the case was opened with, goes to :mod:`oncall.services.email_answers` and nowhere else: a
   customer gets no engineer command. An engineer whose phone is also such a contact's answers
@@ -42,10 +44,12 @@ from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
 from oncall.services.ack_all import acknowledge_all
 from oncall.services.case_actions import acknowledge, post_status, resolve, set_severity
+from oncall.services.customer_replies import on_customer_sms
 from oncall.services.email_answers import answer_by_sms, waiting_for_answer
 from oncall.services.escalate_case import escalate_case
 from oncall.services.receipts import Repeat, act_once
 from oncall.services.rota_sms import take_shift, who_reply
+from oncall.services.waiting import wait_for_customer
 
 log = logging.getLogger("oncall.commands")
 
@@ -144,6 +148,20 @@ def _conversation(
         return None
     sender = _identify(session, runtime, phone)
     waiting = waiting_for_answer(session, phone, now)
+    if body.strip().upper().rstrip(".!") not in OPT_OUT_WORDS:
+        # A customer's REOPEN or answer to a WAIT question: oncall.services.customer_replies.
+        said = on_customer_sms(
+            session,
+            runtime,
+            phone,
+            body,
+            f"sms:{sid}",
+            now,
+            engineer=sender.known,
+            asked=bool(waiting),
+        )
+        if said is not None:
+            return said
     if not sender.known and not waiting:
         log.info("SMS from unknown number %s ignored", phone)
         return None
@@ -245,6 +263,8 @@ def _dispatch(
         )
     if command.verb is Verb.ESC:
         return escalate_case(session, runtime, case, member_key, now, note=command.text)
+    if command.verb is Verb.WAIT:
+        return wait_for_customer(session, runtime, case, member_key, command.text, now)
     return HELP_TEXT
 
 

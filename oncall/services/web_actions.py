@@ -1,7 +1,7 @@
 """Acting on a case from the web: the dashboard's case page and the JSON API (``POST
-/api/cases/<n>/ack|status|escalate|resolve``) call :func:`act_on_case`, which owns the
+/api/cases/<n>/ack|status|escalate|resolve|wait``) call :func:`act_on_case`, which owns the
 transaction and calls the very use cases the SMS commands call (acknowledge, post a status,
-escalate, downgrade, resolve).
+escalate, downgrade, resolve, wait for the customer).
 
 Rules decided here:
 
@@ -14,7 +14,7 @@ Rules decided here:
   added as ``ETA <eta>`` (one it can't read is left out, and the answer says the status target
   is still open, as a STATUS without an ETA would; the dashboard refuses it before it gets
   here: :func:`readable_eta`). A downgrade needs a reason, which goes on the timeline and the
-  misuse flag.
+  misuse flag. Waiting for the customer needs the question to send them.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from oncall.domain.eta import find_eta_phrase
 from oncall.runtime import Runtime
 from oncall.services.case_actions import acknowledge, post_status, resolve, set_severity
 from oncall.services.escalate_case import escalate_case
+from oncall.services.waiting import wait_for_customer
 
 MAX_TEXT = 1600  # what one (multi-part) SMS to the customer can carry
 MAX_NOTE = 500
@@ -47,6 +48,7 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     DOWNGRADE = "downgrade"
     RESOLVE = "resolve"
+    WAIT = "wait"
 
 
 class Result(StrEnum):
@@ -93,6 +95,8 @@ def check_request(request: Request) -> str | None:
             return f"Keep the ETA under {MAX_ETA} characters (2h, 04:30, tomorrow 9am)."
     elif len(text) > MAX_NOTE:
         return f"Keep it under {MAX_NOTE} characters."
+    if request.action is Action.WAIT and not text:
+        return "A question for the customer is needed to wait for them."
     if request.action is Action.DOWNGRADE:
         if request.severity not in (3, 4):
             return "Downgrade to S3 or S4."
@@ -162,6 +166,8 @@ def _dispatch(
         return escalate_case(session, runtime, case, key, now, note=text, name=name)
     if request.action is Action.RESOLVE:
         return resolve(session, runtime, case, key, text, now, name=name)
+    if request.action is Action.WAIT:
+        return wait_for_customer(session, runtime, case, key, text, now, name=name)
     assert request.severity is not None
     reply = set_severity(session, runtime, case, key, request.severity, now, note=text, name=name)
     _record_reason(session, case, name, text, now)

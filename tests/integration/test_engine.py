@@ -216,7 +216,8 @@ def test_resolve_closes_the_case_and_tells_the_customer(world):
     reply = world.sms(ALICE, "RESOLVE 1001 failover complete, orders flowing")
     assert reply == "Resolved 1001 (Acme Corp, S1). The customer has been told."
     assert world.last_text(WILE) == (
-        "Your case 1001 has been resolved.\nfailover complete, orders flowing"
+        "Your case 1001 has been resolved.\nfailover complete, orders flowing\n"
+        "Not solved? Text REOPEN 1001 to this number by Tue 01 Dec 2026 03:00 EST."
     )
     stored = world.case(case)
     assert (

@@ -305,3 +305,32 @@ def test_authserv_ids_are_a_list_of_names(tmp_path):
     )
     path = write(tmp_path, base + "email:\n  authserv_ids: mx.sendgrid.net\n")
     assert any("email.authserv_ids" in e for e in errors_of(path))
+
+
+def test_closure_and_dispute_windows_default_and_are_validated(tmp_path):
+    shipped = load_settings(ROOT / "config.yaml", environ={})
+    assert shipped.closure.reopen_within == timedelta(days=7)
+    assert shipped.penalties.dispute_within == timedelta(days=14)
+    path = write(
+        tmp_path,
+        "timezone: UTC\npublic_url: http://x.example\nclosure:\n  reopen_within: 3d\n"
+        "penalties: {dispute_within: 30d}\n",
+    )
+    settings = load_settings(path, environ={})
+    assert settings.closure.reopen_within == timedelta(days=3)
+    assert settings.penalties.dispute_within == timedelta(days=30)
+    path = write(
+        tmp_path,
+        "timezone: UTC\npublic_url: http://x.example\nclosure:\n  reopen_witin: 3d\n"
+        "penalties:\n  dispute_within: soon\n",
+    )
+    assert sorted(errors_of(path)) == [
+        f"{path}:4: closure.reopen_witin: unknown key (did you mean 'reopen_within'?)",
+        f'{path}:6: penalties.dispute_within: "soon" is not a duration like 15m',
+    ]
+    path = write(
+        tmp_path, "timezone: UTC\npublic_url: http://x.example\nclosure: {reopen_within: 10s}\n"
+    )
+    assert errors_of(path) == [
+        f'{path}:3: closure.reopen_within: "10s" is too short: give the customer 1m or more'
+    ]

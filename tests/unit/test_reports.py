@@ -387,10 +387,15 @@ def test_misuse_report_and_csv(sessions):
             "2026-11-03 07:20 EST STATUS (Alice Ng): looking into it | "
             "2026-11-03 07:30 EST SEV 3 (Alice Ng): customer asked about a password reset"
         ),
+        "state": "flagged",
+        "menu_choice": "",
+        "recording": "",
+        "dispute_text": "",
     }
     assert list(table[0]) == [  # the columns only grow at the end: billing reads by position
         "customer", "customer_name", "case", "date", "severity_claimed", "severity_set", "fee",
         "currency", "waived", "due", "reason", "waived_by", "waive_reason", "engineer_notes",
+        "state", "menu_choice", "recording", "dispute_text",
     ]  # fmt: skip
     assert table[1]["waived"] == "yes" and table[1]["due"] == "0.00"
     # A typed reason that a spreadsheet would run as a formula is neutralised.

@@ -15,7 +15,7 @@ from oncall.domain.eta import find_eta_phrase, parse_eta
 from oncall.domain.sms_text import is_gsm7, segments, septets
 
 ACK, STATUS, RESOLVE, SEV, HELP = Verb.ACK, Verb.STATUS, Verb.RESOLVE, Verb.SEV, Verb.HELP
-ESC = Verb.ESC
+ESC, WAIT = Verb.ESC, Verb.WAIT
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 22:00 on the 23rd in Toronto
 TORONTO = ZoneInfo("America/Toronto")
@@ -25,6 +25,26 @@ TORONTO = ZoneInfo("America/Toronto")
 
 REPLIES = [
     # (body, verb, case, text, severity)
+    # WAIT: a question for the customer; the clocks pause until they answer
+    (
+        "WAIT 1042 Which region do you see it in?",
+        WAIT,
+        1042,
+        "Which region do you see it in?",
+        None,
+    ),
+    ("wait #1042: is it every store?", WAIT, 1042, "is it every store?", None),
+    (
+        "Ask 1042 \u201cCan you send the error id?\u201d",
+        WAIT,
+        1042,
+        "Can you send the error id?",
+        None,
+    ),
+    ("1042 waiting did the restart help", WAIT, 1042, "did the restart help", None),
+    ("PENDING case 1042 logs please", WAIT, 1042, "logs please", None),
+    ("WAIT Which browser?", WAIT, None, "Which browser?", None),
+    ("WAIT 2 servers or 3?", WAIT, None, "2 servers or 3?", None),
     ("ack", ACK, None, "", None),
     ("ACK", ACK, None, "", None),
     ("Ack 1042", ACK, 1042, "", None),
@@ -179,6 +199,10 @@ ERRORS = [
     ("ACK 104 thanks", ACK, "4+ digits"),
     ("RESOLVE 104", RESOLVE, "4+ digits"),
     ("STATUS 104", STATUS, "4+ digits"),
+    ("WAIT 1042", WAIT, "WAIT needs the question"),
+    ("wait", WAIT, "WAIT needs the question"),
+    ("WAIT #1042 ?!", WAIT, "WAIT needs the question"),
+    ("WAIT 104", WAIT, "4+ digits"),
     ("ACK 12345678901234567890", ACK, "not a case number"),
     ("ACK " + "9" * 3000, ACK, "not a case number"),  # never int() on a huge string
     ("STATUS " + "7" * 5000 + " rebooted", STATUS, "not a case number"),
@@ -388,6 +412,7 @@ SPELLINGS = {
     SEV: ["SEV", "SEVERITY"],
     HELP: ["HELP", "INFO", "?"],
     ESC: ["ESC", "ESCALATE", "ESCALATED"],
+    WAIT: ["WAIT", "WAITING", "ASK", "PENDING"],
 }
 LEVEL_FORMS = ["{}", "S{}", "s{}", "sev {}", "SEV{}", "severity {}", "S {}"]
 WRAPPERS = [("", ""), ('"', '"'), ("\u201c", "\u201d"), ("'", "'"), ("\u2018", "\u2019")]
@@ -422,7 +447,7 @@ def rendered_commands(draw):
     verb = draw(st.sampled_from(list(SPELLINGS)))
     case = None if verb is HELP else draw(st.none() | st.integers(1000, 999_999_999))
     words = []
-    if verb is STATUS:
+    if verb in (STATUS, WAIT):  # both need a text: the status, the question
         words = [draw(first_word), *draw(st.lists(later_word, max_size=6))]
     elif verb in (RESOLVE, ACK, SEV, ESC) and draw(st.booleans()):
         words = [draw(first_word), *draw(st.lists(later_word, max_size=4))]

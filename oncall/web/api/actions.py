@@ -1,9 +1,10 @@
-"""``POST /api/cases/<n>/ack|status|escalate|resolve``: act on a case with an API token whose
+"""``POST /api/cases/<n>/ack|status|escalate|resolve|wait``: act on a case with an API token whose
 ``scope`` is ``act``; the same use cases as the SMS commands and the dashboard
 (:func:`oncall.services.web_actions.act_on_case`).
 
 The body is JSON (or a form): ``status`` takes ``text`` and an optional ``eta`` (``2h``,
-``04:30``); ``escalate`` and ``resolve`` an optional ``note``. The answer is the message an
+``04:30``); ``escalate`` and ``resolve`` an optional ``note``; ``wait`` the ``question`` for
+the customer (the status clocks pause until they answer). The answer is the message an
 engineer would have got by SMS and the case as ``GET /api/cases/<n>`` summarises it; 400 for bad
 input, 403 for a read-only token, 404 for no such case, 409 when the case is already closed.
 """
@@ -85,3 +86,8 @@ def escalate_case(number: int):
 @bp.post("/cases/<int:number>/resolve")
 def resolve_case(number: int):
     return _act(number, Action.RESOLVE, "note")
+
+
+@bp.post("/cases/<int:number>/wait")
+def wait_for_customer(number: int):
+    return _act(number, Action.WAIT, "question")

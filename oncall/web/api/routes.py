@@ -140,6 +140,11 @@ def case_summary(case: Case, now: datetime, warn) -> dict[str, Any]:
         "eta_at": _iso(case.eta_at),
         "eta_text": case.eta_text,
         "resolved_at": _iso(case.resolved_at),
+        "waiting_since": _iso(case.waiting_since),
+        "paused_seconds": case.paused_seconds or 0,
+        "closed_at": _iso(case.closed_at),
+        "reopen_count": case.reopen_count or 0,
+        "follows": case.follows_number,
         "sla": {"triage": triage.to_dict(), "status": status.to_dict()},
     }
 
@@ -187,6 +192,7 @@ def _flag(flag: MisuseFlag | None) -> dict[str, Any] | None:
         "currency": flag.currency,
         "reason": flag.reason,
         "waived": flag.waived_at is not None,
+        "state": flag.state,
         "waived_at": _iso(flag.waived_at),
         "waived_by": flag.waived_by,
         "waive_reason": flag.waive_reason,
@@ -371,7 +377,7 @@ def report_misuse():
     rt = runtime()
     month = _month_arg()
     with rt.sessions() as session:
-        rows = misuse_report(session, month, rt.settings.zone)
+        rows = misuse_report(session, month, rt.settings.zone, rt.settings.public_url)
     totals: dict[str, float] = {}
     for row in rows:
         totals[row.currency] = round(totals.get(row.currency, 0.0) + row.due, 2)

@@ -52,6 +52,7 @@ _PAGES = (
     ("/rotas/<team>/overrides/<int:override_id>/remove", rotas.remove_override, ["POST"]),
     ("/misuse", reports.misuse_page, ["GET"]),
     ("/misuse/<int:number>/waive", reports.waive, ["POST"]),
+    ("/misuse/<int:number>/confirm", reports.confirm, ["POST"]),
     ("/reports", reports.reports_page, ["GET"]),
     ("/reports/misuse.csv", reports.misuse_csv_download, ["GET"]),
     ("/favicon.ico", favicon, ["GET"]),

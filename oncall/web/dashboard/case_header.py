@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oncall.db.models import Case, CaseEvent, Deadline
-from oncall.domain.enums import CaseState, DeadlineKind
-from oncall.reports.clocks import SlaClock, sla_clock
+from oncall.domain.enums import CLOSURE_KINDS, CaseState, DeadlineKind
+from oncall.reports.clocks import SlaClock, case_clocks, sla_clock
 from oncall.web.dashboard.labels import label
 
 
@@ -79,14 +79,20 @@ def case_header(
     triaging = is_open and case.acknowledged_at is None
     missed = _missed_targets(events)
     coming = (
-        [Due(d.due_at, describe_deadline(case, d, name_of)) for d in deadlines] if is_open else []
+        # A resolved case still has its closure timers: when the customer is reminded, when it
+        # closes.
+        [
+            Due(d.due_at, describe_deadline(case, d, name_of))
+            for d in deadlines
+            if is_open or d.kind in CLOSURE_KINDS
+        ]
     )
     return CaseHeader(
         triage_clock=sla_clock(case.triage_due_at, now, warn_before) if triaging else None,
         triage=None if triaging else _triage(case, "triage" in missed),
         status_title="First status" if case.first_status_at is None else "Next status",
         status_clock=(
-            sla_clock(case.status_due_at, now, warn_before)
+            case_clocks(case, now, warn_before)[1]  # paused while waiting for the customer
             if is_open and case.status_due_at
             else None
         ),
@@ -128,13 +134,16 @@ def _triage(case: Case, breached: bool) -> Triage:
 
 
 def _closing(case: Case, events: Sequence[CaseEvent]) -> Closing:
-    kind = "resolved" if case.state == CaseState.RESOLVED.value else "severity_changed"
+    finished = (CaseState.RESOLVED.value, CaseState.CLOSED.value)
+    kind = "resolved" if case.state in finished else "severity_changed"
     last = next((e for e in reversed(events) if e.kind == kind), None)
     at = case.resolved_at or (last.at if last else None)
     by = last.actor if last is not None and last.actor != "system" else ""
     note = case.resolution_note or ""
     if case.state == CaseState.DOWNGRADED.value:
         note = f"Downgraded to S{case.severity} (claimed S{case.severity_claimed})"
+    elif case.state == CaseState.CLOSED.value:
+        note = (note + "; " if note else "") + "closed: no REOPEN within the window"
     return Closing(
         state=label("state", case.state),
         at=at,

@@ -58,10 +58,24 @@ EVENT_LABELS: Mapping[str, str] = {
     "downgrade_reason": "Why it was downgraded",
     "note": "Engineer's note",
     "resolved": "Resolved",
+    # waiting for the customer, closure and reopen
+    "waiting_customer": "Waiting for the customer",
+    "customer_answered": "Customer answered",
+    "wait_ended": "No longer waiting for the customer",
+    "closed": "Closed",
+    "reopened": "Reopened by the customer",
+    "reopen_refused": "Not reopened",
+    "reopen_after_close": "REOPEN after closure: a new case follows",
+    "follows": "Follows an earlier case",
     # misuse
     "misuse_flagged": "Misuse fee",
     "misuse_waived": "Fee waived",
     "misuse_not_charged": "No misuse fee",
+    "misuse_disputed": "Fee disputed by the customer",
+    "misuse_disputed_again": "Fee disputed again",
+    "dispute_refused": "Dispute not taken",
+    "misuse_confirmed": "Fee confirmed",
+    "fee_notice_unsent": "Fee notice not sent (no email address)",
     # sender authentication and retention
     "sender_unverified": "Sender not verified (customer trusts unauthenticated email)",
     "unverified_reply": "Reply from an unverified sender, not relayed",
@@ -104,6 +118,12 @@ PURPOSE_LABELS: Mapping[str, str] = {
     "security_alert": "Security alert to the managers",
     "shift_notice": "Shift notice",
     "rota_change": "Rota change (TAKE)",
+    "wait_question": "Engineer's question to the customer",
+    "closure_reminder": "Closing soon, to the customer",
+    "closed": "Closed, to the customer",
+    "reopened": "Reopened, to the customer",
+    "fee_notice": "Misuse fee notice to the customer",
+    "dispute_reply": "Answer to the customer's dispute",
 }
 
 #: What the engine will do when a timer falls due (``deadlines.kind``).
@@ -117,6 +137,8 @@ DEADLINE_LABELS: Mapping[str, str] = {
     "shift_start": "Shift starts",
     "shift_reminder": "Shift reminder",
     "severity_question_timeout": "Severity question times out",
+    "close_reminder": "Remind the customer the case closes soon",
+    "close": "Close the resolved case",
 }
 
 #: A case's state (``cases.state``).
@@ -124,7 +146,9 @@ STATE_LABELS: Mapping[str, str] = {
     "asked": "Severity asked",
     "open": "Open",
     "acknowledged": "Acknowledged",
+    "waiting_customer": "Waiting for the customer",
     "resolved": "Resolved",
+    "closed": "Closed",
     "downgraded": "Downgraded",
 }
 

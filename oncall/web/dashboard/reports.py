@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.errors import CaseError
 from oncall.db.models import Attempt, Case, MisuseFlag
+from oncall.domain.enums import FeeState
 from oncall.reports.misuse import engineer_notes, misuse_csv, misuse_report
 from oncall.reports.months import month_bounds, month_of, parse_month
 from oncall.reports.sla import sla_report
 from oncall.runtime import Runtime
+from oncall.services.fee_disputes import confirm_fee
 from oncall.services.misuse import waive_misuse
 from oncall.web.auth import current_user, login_required, manager_required, safe_next
 from oncall.web.context import runtime
@@ -58,7 +60,28 @@ def misuse_page():
                 .order_by(MisuseFlag.flagged_at.desc(), MisuseFlag.id.desc())
             )
         ]
-        notes = engineer_notes(session, (flag.case_id for flag, *_ in flags), rt.settings.zone)
+        # Disputes wait for a manager whatever month the fee is in: listed first.
+        disputed = [
+            (flag, case.number if case else None, case.customer_name if case else None)
+            for flag, case in session.execute(
+                select(MisuseFlag, Case)
+                .outerjoin(Case, Case.id == MisuseFlag.case_id)
+                .where(MisuseFlag.state == FeeState.DISPUTED)
+                .order_by(MisuseFlag.disputed_at, MisuseFlag.id)
+            )
+        ]
+        # The caller's recording is evidence for as long as retention keeps it.
+        recordings = set(
+            session.scalars(
+                select(Case.number).where(
+                    Case.id.in_([flag.case_id for flag, *_ in flags + disputed if flag.case_id]),
+                    Case.recording_url.is_not(None),
+                )
+            )
+        )
+        notes = engineer_notes(
+            session, (flag.case_id for flag, *_ in flags + disputed), rt.settings.zone
+        )
         per_customer = _refusals_per_customer(session, start, end)
         attempts = list(
             session.scalars(
@@ -83,6 +106,8 @@ def misuse_page():
         "misuse.html",
         month=month,
         flags=flags,
+        disputed=disputed,
+        recordings=recordings,
         notes=notes,
         refused=_refused_rows(per_customer, names),
         attempts=attempts,
@@ -159,6 +184,28 @@ def waive(number: int):
     return redirect(back)
 
 
+@manager_required
+def confirm(number: int):
+    """A manager upholds a fee (a disputed one, usually); the customer hears the outcome."""
+    rt = runtime()
+    back = safe_next(request.form.get("next"), url_for("dashboard.misuse_page"))
+    reason = " ".join(request.form.get("reason", "").split())
+    if len(reason) > MAX_REASON:
+        flash(f"Keep the reason under {MAX_REASON} characters.", "error")
+        return redirect(back)
+    user = current_user()
+    try:
+        with rt.sessions() as session, session.begin():
+            confirm_fee(session, rt, number, user.username, reason, rt.clock.now())
+    except CaseError as exc:
+        flash(f"Case {number}: {exc}", "error")
+        return redirect(back)
+    rt.wake_sender()
+    log.info("misuse fee confirmed by %s: %s", user.username, reason, extra={"case": number})
+    flash(f"Case {number}: fee confirmed.", "ok")
+    return redirect(back)
+
+
 @login_required
 def reports_page():
     rt = runtime()
@@ -166,7 +213,7 @@ def reports_page():
     zone = rt.settings.zone
     with rt.sessions() as session:
         report = sla_report(session, month, zone, sla=rt.settings.sla, now=rt.clock.now())
-        misuse = misuse_report(session, month, zone)
+        misuse = misuse_report(session, month, zone, rt.settings.public_url)
     totals: dict[str, float] = {}
     for row in misuse:
         totals[row.currency] = totals.get(row.currency, 0.0) + row.due
@@ -178,7 +225,7 @@ def misuse_csv_download():
     rt = runtime()
     month = _month_arg(rt)
     with rt.sessions() as session:
-        rows = misuse_report(session, month, rt.settings.zone)
+        rows = misuse_report(session, month, rt.settings.zone, rt.settings.public_url)
     return Response(
         misuse_csv(rows),
         mimetype="text/csv",
