@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from oncall.config import sections
-from oncall.config.settings import Settings
+from oncall.config.settings import IntakeSettings, Settings
 from oncall.config.yamlsource import Node, load_yaml
 from oncall.domain.phones import DEFAULT_REGION, check_region
 
@@ -92,6 +92,7 @@ TOP_KEYS = {
     "retention",
     "metrics",
     "escalation_contacts",
+    "intake",
 }
 
 
@@ -153,8 +154,17 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
         escalation_contacts=sections.read_escalation_contacts(
             root.child("escalation_contacts"), phone_region
         ),
+        intake=read_intake(root.child("intake")),
         environ=env,
     )
+
+
+def read_intake(node: Node) -> IntakeSettings:
+    """``intake: {join_open_case: true}``: how a new contact meets an open case."""
+    if not node.present() or not node.is_mapping("a mapping like {join_open_case: true}"):
+        return IntakeSettings()
+    node.check_keys({"join_open_case"})
+    return IntakeSettings(join_open_case=node.child("join_open_case").boolean(True))
 
 
 def _check_zone(value: Any) -> str:

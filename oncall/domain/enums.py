@@ -67,6 +67,8 @@ class Purpose(StrEnum):
     RESOLVED = "resolved"
     DOWNGRADED = "downgraded"  # not critical after all: the regular queue takes it
     SEVERITY_QUESTION = "severity_question"  # the severity menu, by email and SMS
+    JOINED = "joined"  # your email was added to the case you already have open
+    ESCALATED = "escalated"  # your escalation reached (or was already with) the duty manager
     # What engineers are told about the rota (no case):
     SHIFT_NOTICE = "shift_notice"  # your shift starts (or starts soon)
     ROTA_CHANGE = "rota_change"  # somebody TAKEs your shift; your TAKE was removed
