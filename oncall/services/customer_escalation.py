@@ -44,8 +44,6 @@ from oncall.runtime import Runtime
 from oncall.services.email_refusals import mark_auto_reply, strip_reply_prefix
 from oncall.services.receipts import DEDUPE_MAX, bounded_key
 
-KIND = "customer_escalated"
-
 
 @dataclass(frozen=True)
 class Escalation:
@@ -77,7 +75,7 @@ def last_page(session: Session, case: Case, now: datetime) -> CaseEvent | None:
         select(CaseEvent)
         .where(
             CaseEvent.case_id == case.id,
-            CaseEvent.kind == KIND,
+            CaseEvent.kind == "customer_escalated",
             CaseEvent.at > now - ESCALATION_WINDOW,
         )
         .order_by(CaseEvent.id.desc())
@@ -107,7 +105,7 @@ def escalate_for_customer(
             session,
             case,
             now,
-            KIND,
+            "customer_escalated",
             f"{by} escalated again by {via} (the duty manager was paged at "
             f"{customer_time(runtime, earlier.at)}; not paged again)"
             + (f": {reason}" if reason else ""),
@@ -137,7 +135,7 @@ def escalate_for_customer(
         session,
         case,
         now,
-        KIND,
+        "customer_escalated",
         f"{by} escalated the case by {via}; {alerted} alerted" + (f": {reason}" if reason else ""),
         actor=by,
         via=via,
