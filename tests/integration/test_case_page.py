@@ -9,7 +9,6 @@ duty manager; the link stops working ``retention.case_page`` after the case is r
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
