@@ -16,7 +16,7 @@ from oncall.reports.sla import sla_report
 from oncall.web.app import create_app
 from tests.fakes.sendgrid import inbound, post
 from tests.fakes.transports import ALICE, DANA
-from tests.integration.test_email_join import RR, WILE, make_world, mail
+from tests.integration.test_email_join import RR, WILE, mail, make_world
 
 
 @pytest.fixture
