@@ -91,7 +91,7 @@ def notify_customer(
 def with_page_link(text: str, link: str, sms: bool = False) -> str:
     """Every customer message ends with the link to the case's page."""
     if sms:
-        return f"{text} Case page: {link}"
+        return f"{text}\nCase page: {link}"
     return f"{text}\n\nSee your case, add information or escalate it: {link}"
 
 

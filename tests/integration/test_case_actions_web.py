@@ -102,9 +102,9 @@ def test_a_member_acknowledges_and_posts_a_status_with_an_eta(world, client):
 
     act(client, csrf, "status", text="Failing over the database", eta="45m")
     world.settle()
-    assert world.last_text(WILE) == (
+    assert world.last_text(WILE).startswith(
         "Update on case 1001 from Alice Ng:\nFailing over the database ETA 45m\n"
-        "Estimated time to resolution: 03:45 EST."
+        "Estimated time to resolution: 03:45 EST.\nCase page: https://"
     )
     assert "target_met" in world.kinds(1001)
 
@@ -139,7 +139,9 @@ def test_resolve_from_the_dashboard_tells_the_customer(world, client):
     act(client, csrf, "resolve", text="Rolled back the release")
     world.settle()
     assert world.case(1001).state == "resolved"
-    assert world.last_text(WILE) == "Your case 1001 has been resolved.\nRolled back the release"
+    assert world.last_text(WILE).startswith(
+        "Your case 1001 has been resolved.\nRolled back the release\nCase page: https://"
+    )
     assert 'id="actions"' not in client.get("/cases/1001").text  # nothing left to do
 
 
