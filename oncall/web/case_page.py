@@ -63,10 +63,9 @@ def escalate(token: str) -> Response:
 
 
 def _answered(token: str, answer: case_page.PageAnswer) -> Response:
+    """Back to the page (303, so a reload does not post again) with what happened."""
     if answer.outcome == "unknown":
         abort(404)
-    if answer.outcome == "limited":
-        flash(answer.message, "error")
-        return redirect(url_for("case_page.show", token=token), code=303)  # type: ignore[return-value]
-    flash(answer.message, "error" if answer.outcome in ("empty", "closed") else "ok")
+    failed = answer.outcome in ("empty", "closed", "limited")
+    flash(answer.message, "error" if failed else "ok")
     return redirect(url_for("case_page.show", token=token), code=303)  # type: ignore[return-value]
