@@ -221,6 +221,9 @@ def escalate(runtime: Runtime, token: str, reason: str, form_id: str, now: datet
 
 def _post(runtime: Runtime, token: str, form_id: str, now: datetime, act) -> PageAnswer:
     form_id = "".join(c for c in form_id if c.isalnum())[:64] or "none"
+    with runtime.sessions() as session:
+        if case_for_token(session, runtime, token, now) is None:
+            return PageAnswer("unknown", "")  # no receipt is written for a token of nothing
     key = bounded_key("page:", f"{token_hash(token)}:{form_id}")
 
     def once(session: Session) -> PageAnswer:

@@ -91,6 +91,10 @@ def test_any_other_token_is_404(world, client):
     assert client.get("/c/nothing").status_code == 404
     assert client.get("/c/" + "a" * 300).status_code == 404
     assert client.post("/c/nothing/note", data={"text": "hi"}).status_code == 400  # no CSRF
+    csrf = csrf_from(client.get(f"/c/{token}").text)  # a real session's token, a wrong link
+    fields = {"csrf_token": csrf, "form_id": "f1", "text": "hi", "reason": "hi"}
+    assert client.post(f"/c/{token[:-1]}x/note", data=fields).status_code == 404
+    assert client.post(f"/c/{token[:-1]}x/escalate", data=fields).status_code == 404
 
 
 def test_the_form_adds_a_note_that_reaches_the_engineer(world, client):
