@@ -5,7 +5,8 @@ opening another, unless its subject is marked ``[New]`` or config says
 says which.
 
 Joining adds the mail to the case's timeline (``email_joined``), relays its text to whoever has
-the case (:mod:`oncall.services.customer_relay`: one SMS, bundled when several arrive together)
+the case (:mod:`oncall.services.customer_relay`: one SMS, bundled when several arrive together;
+the regular support queue when nobody with a phone has it)
 and answers the sender with the case number and how long ago it opened. It starts no page and
 no target: the case's own escalation and SLA clocks are already running.
 """
@@ -28,7 +29,7 @@ from oncall.domain.mail.text import strip_quoted_reply
 from oncall.domain.mail.threads import case_number_from_subject
 from oncall.runtime import Runtime
 from oncall.services.customer_relay import relay_to_case_people
-from oncall.services.email_refusals import mark_auto_reply, strip_reply_prefix
+from oncall.services.email_refusals import forward_mail, mark_auto_reply, strip_reply_prefix
 from oncall.services.receipts import DEDUPE_MAX, bounded_key
 from oncall.sources.customers import Contact, Customer
 
@@ -72,9 +73,16 @@ def join_case(
         subject=mail.subject,
         sender_verified=verified,
     )
-    relay_to_case_people(
+    relayed = relay_to_case_people(
         session, runtime, case, f"{who} emailed{marker}: {mail.subject} {text}", key, now
     )
+    if not relayed:
+        # Nobody with a phone has the case (no rota for the team): a person must still see it.
+        forward_mail(
+            session, runtime, mail, key, now,
+            f"a mail that joined case {case.number}, which has nobody to relay it to",
+            f"the message was added to case {case.number}",
+        )  # fmt: skip
     if ours:  # one of our own addresses: never mail ourselves
         return False
     numbers = session.scalars(

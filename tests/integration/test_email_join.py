@@ -171,3 +171,18 @@ def test_an_unclear_mail_during_an_open_case_joins_it_without_a_question(world):
     assert joined["outcome"] == "joined" and joined["case_number"] == 1001
     assert world.outbox(purpose="severity_question") == []
     assert world.case(1001).opened_at + timedelta(minutes=15) == world.case(1001).triage_due_at
+
+
+def test_with_nobody_to_relay_to_the_joined_mail_goes_to_the_support_queue(
+    make_settings, db_url, clock, db_engine, tmp_path
+):
+    empty = tmp_path / "no-rotas"
+    empty.mkdir()
+    world = make_world(make_settings(db_url, paths={"rotations": str(empty)}), clock, db_engine)
+    mail(world, WILE, "Sev 1: checkout down", "Nobody can pay.")  # no rota: managers alerted
+    joined = mail(world, RR, "Sev 1: checkout down", "Same here.")
+    assert joined["outcome"] == "joined"
+    forwarded = [
+        m for m in world.fake.emails_to("support-queue@vendor.example") if "joined case" in m.body
+    ]
+    assert len(forwarded) == 1 and "Same here." in forwarded[0].body
