@@ -54,6 +54,17 @@ def page_url(runtime: Runtime, case: Case) -> str:
     return f"{runtime.settings.public_url}{PAGE_PATH}{page_token(runtime, case)}"
 
 
+def existing_page_url(runtime: Runtime, case: Case) -> str | None:
+    """The link the customer was sent, for staff to open; None before any was (reading only:
+    a page view never mints a token)."""
+    if not case.page_nonce:
+        return None
+    token = _derive(runtime.settings.secret_key, case)
+    if case.page_token_hash != token_hash(token):
+        return None  # minted under another secret key: the customer's link no longer works
+    return f"{runtime.settings.public_url}{PAGE_PATH}{token}"
+
+
 def closed_at(session: Session, case: Case) -> datetime | None:
     """When the case left the critical line: resolved, or downgraded (its last event then)."""
     if case.is_open or case.state == CaseState.ASKED.value:

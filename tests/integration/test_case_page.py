@@ -84,6 +84,23 @@ def test_every_customer_message_links_the_page_and_it_shows_the_case(world, clie
     )
 
 
+def test_staff_see_the_customers_link_on_the_dashboard(make_settings, db_url, clock, db_engine):
+    from tests.fakes.callers import MANAGERS, sign_in
+
+    fake = FakeTransport()
+    settings = make_settings(db_url, users=MANAGERS)
+    runtime = build_runtime(
+        settings, clock=clock, transports={"sms": fake, "voice": fake, "email": fake}, db=db_engine
+    )
+    world = PagingWorld(runtime, clock, fake)
+    number = phone_case_story(world, resolve=False)
+    staff = create_app(runtime=runtime, test_config={"TESTING": True}).test_client()
+    sign_in(staff)
+    html = staff.get(f"/cases/{number}").text
+    link = re.search(r'id="customer-page"', html) and re.search(r'href="([^"]+/c/[^"]+)"', html)
+    assert link and link.group(1) == f"https://oncall.vendor.example/c/{token_of(world)}"
+
+
 def test_any_other_token_is_404(world, client):
     phone_case_story(world, resolve=False)
     token = token_of(world)
