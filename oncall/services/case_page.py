@@ -41,7 +41,10 @@ STATE_WORDS = {
     "asked": "Waiting for your answer about the severity",
     "open": "Open: an engineer has been paged",
     "acknowledged": "Being worked on",
+    # States another branch adds (WAIT, the closure after RESOLVE): words ready for the merge.
+    "waiting_customer": "Waiting for your answer",
     "resolved": "Resolved",
+    "closed": "Closed",
     "downgraded": "Passed to regular support",
 }
 CHANNEL_WORDS = {"voice": "by phone", "email": "by email", "sms": "by SMS"}
