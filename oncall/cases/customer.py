@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.events import add_event
 from oncall.cases.outbox import enqueue
+from oncall.cases.page_link import page_url
 from oncall.db.models import Case, OutboundMessage
 from oncall.domain.enums import Purpose
 from oncall.runtime import Runtime
@@ -41,6 +42,7 @@ def notify_customer(
     """
     settings = runtime.settings
     sent: list[OutboundMessage] = []
+    link = page_url(runtime, case)
     if case.contact_email:
         message = enqueue(
             session,
@@ -51,7 +53,7 @@ def notify_customer(
             to=case.contact_email,
             from_address=settings.email.from_address,
             subject=case_subject(case, subject or ""),
-            body=text,
+            body=with_page_link(text, link),
             case=case,
             headers=_thread_headers(session, case),
             dedupe_key=f"{dedupe_key}:email" if dedupe_key else None,
@@ -67,7 +69,7 @@ def notify_customer(
             recipient="customer",
             to=case.contact_phone,
             from_address=settings.twilio.critical_line,
-            body=sms_text or text,
+            body=with_page_link(sms_text or text, link, sms=True),
             case=case,
             dedupe_key=f"{dedupe_key}:sms" if dedupe_key else None,
         )
@@ -84,6 +86,54 @@ def notify_customer(
             outbox_ids=[m.id for m in sent],
         )
     return sent
+
+
+def with_page_link(text: str, link: str, sms: bool = False) -> str:
+    """Every customer message ends with the link to the case's page."""
+    if sms:
+        return f"{text}\nCase page: {link}"
+    return f"{text}\n\nSee your case, add information or escalate it: {link}"
+
+
+def tell_sender(
+    session: Session,
+    runtime: Runtime,
+    case: Case,
+    now: datetime,
+    *,
+    to: str,
+    purpose: Purpose,
+    text: str,
+    subject: str,
+    dedupe_key: str,
+) -> OutboundMessage | None:
+    """An email about ``case`` to whoever wrote to us (maybe not the case's contact),
+    threaded under ``[Case N]`` and carrying the case page's link; on the timeline too."""
+    message = enqueue(
+        session,
+        now,
+        channel="email",
+        purpose=purpose,
+        recipient="customer",
+        to=to,
+        from_address=runtime.settings.email.from_address,
+        subject=case_subject(case, subject),
+        body=with_page_link(text, page_url(runtime, case)),
+        case=case,
+        headers=_thread_headers(session, case),
+        dedupe_key=dedupe_key,
+    )
+    if message is not None:
+        add_event(
+            session,
+            case,
+            now,
+            "customer_notified",
+            f"Customer told (email to {to}): {text[:500]}",
+            purpose=purpose,
+            outbox_ids=[message.id],
+        )
+    return message
 
 
 def _thread_headers(session: Session, case: Case) -> dict[str, Any]:

@@ -81,6 +81,10 @@ def sla_command(month: str | None, as_json: bool) -> None:
     click.echo(
         f"  breaches                    {result.breaches}" + (f" ({targets})" if targets else "")
     )
+    click.echo(
+        f"  customer escalations        {result.customer_escalations}"
+        f" ({result.cases_escalated} cases)"
+    )
     for title, rows in (
         ("team", result.breaches_by_team),
         ("engineer", result.breaches_by_engineer),

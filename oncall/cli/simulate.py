@@ -12,6 +12,7 @@ Try it with ``make run`` in another terminal::
 
     oncall simulate call --from +15551230001 --digits 1
     oncall simulate call --from +15550009999 --pin 482193 --digits 2 --no-answer
+    oncall simulate call --from +15551230002 --returning 9   # escalate the open case
     oncall simulate sms --from +15550100101 "ACK 1001"
     oncall simulate email --from wile@acme.example --subject "Sev 1: down" --body "..."
     oncall simulate email --from wile@acme.example --subject "Re: [Case 1001] Down" --body "1"
@@ -57,6 +58,13 @@ def simulate() -> None:
 )
 @click.option("--pin", default=None, help="The account PIN, keyed if the line asks for it.")
 @click.option(
+    "--returning",
+    default="",
+    metavar="KEY",
+    help="What a caller whose customer has an open case presses at the returning menu "
+    "(1 leave a note, 2 be connected, 9 escalate to the duty manager; default: nothing).",
+)
+@click.option(
     "--accept/--no-answer",
     default=True,
     show_default=True,
@@ -80,6 +88,7 @@ def call(
     from_: str,
     digits: str,
     pin: str | None,
+    returning: str,
     accept: bool,
     record_seconds: int,
     url: str | None,
@@ -96,6 +105,7 @@ def call(
         accept=accept,
         record_seconds=record_seconds,
         max_steps=max_steps,
+        returning=returning,
     )
 
 

@@ -79,6 +79,7 @@ def play_call(
     accept: bool,
     record_seconds: int,
     max_steps: int,
+    returning: str = "",
 ) -> None:
     """Phone the critical line from ``from_`` and follow its TwiML until the call ends."""
     line = settings.twilio.critical_line or "+15555550501"
@@ -107,6 +108,7 @@ def play_call(
             pin=pin,
             accept=accept,
             record_seconds=record_seconds,
+            returning=returning,
         )
         if step is None:
             return
@@ -124,6 +126,7 @@ def _play(
     pin: str | None,
     accept: bool,
     record_seconds: int,
+    returning: str = "",
 ) -> tuple[str, ET.Element] | None:
     """Play one TwiML document; return the next (url, document) or None when the call ends."""
     for verb in doc:
@@ -133,7 +136,12 @@ def _play(
             for text in _says(verb):
                 click.echo(f"  caller hears: {text}")
             action = urljoin(doc_url, verb.get("action") or doc_url)
-            keys = pin if "/pin/" in action else digits
+            if "/pin/" in action:
+                keys = pin
+            elif action.endswith("/returning"):  # the returning caller's menu
+                keys = returning
+            else:
+                keys = digits
             if not keys:
                 click.echo("  caller presses nothing")
                 continue  # Twilio moves on to the next verb (our <Redirect>)
@@ -159,8 +167,9 @@ def _record(
     """The caller speaks: post the recording, then its status callback, as Twilio does."""
     recording_sid = new_sid("RE")
     recording_url = f"https://api.twilio.com/{API_VERSION}/Recordings/{recording_sid}"
-    click.echo(f"  caller describes the problem ({seconds}s)")
     action = urljoin(doc_url, record.get("action") or doc_url)
+    said = "leaves a note" if action.endswith("/note-recorded") else "describes the problem"
+    click.echo(f"  caller {said} ({seconds}s)")
     answer = twiml(
         twilio.post(
             action,

@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError
 
 from oncall.config import sections
 from oncall.config.closure import read_closure
-from oncall.config.settings import Settings
+from oncall.config.settings import IntakeSettings, Settings
 from oncall.config.yamlsource import Node, load_yaml
 from oncall.domain.phones import DEFAULT_REGION, check_region
 
@@ -94,6 +94,7 @@ TOP_KEYS = {
     "closure",
     "metrics",
     "escalation_contacts",
+    "intake",
 }
 
 
@@ -156,8 +157,17 @@ def _build(root: Node, base: Path, env: dict[str, str]) -> Settings | None:
         escalation_contacts=sections.read_escalation_contacts(
             root.child("escalation_contacts"), phone_region
         ),
+        intake=read_intake(root.child("intake")),
         environ=env,
     )
+
+
+def read_intake(node: Node) -> IntakeSettings:
+    """``intake: {join_open_case: true}``: how a new contact meets an open case."""
+    if not node.present() or not node.is_mapping("a mapping like {join_open_case: true}"):
+        return IntakeSettings()
+    node.check_keys({"join_open_case"})
+    return IntakeSettings(join_open_case=node.child("join_open_case").boolean(True))
 
 
 def _check_zone(value: Any) -> str:

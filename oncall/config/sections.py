@@ -50,6 +50,11 @@ def normalise_email(value: Any) -> str:
     return text
 
 
+def _optional_email(value: Any) -> str:
+    """An address, or nothing (an empty string turns the feature off)."""
+    return normalise_email(value) if str(value or "").strip() else ""
+
+
 def _parse_date(value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
@@ -241,6 +246,7 @@ def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
             "severity_phrases",
             "severity_question_timeout",
             "authserv_ids",
+            "escalation_address",
         }
     )
     smtp_node = node.child("smtp")
@@ -289,6 +295,7 @@ def read_email(node: Node, env: dict[str, str]) -> EmailSettings:
             for name in node.child("authserv_ids").string_list()
             if name.strip()
         ),
+        escalation_address=node.child("escalation_address").validate(_optional_email, "") or "",
     )
 
 
@@ -341,7 +348,7 @@ def _phrases(node: Node) -> list[str]:
     return phrases
 
 
-RETENTION_KEYS = ("receipts", "refused_attempts", "recordings", "closed_cases")
+RETENTION_KEYS = ("receipts", "refused_attempts", "recordings", "closed_cases", "case_page")
 # SendGrid retries a post for up to 72 hours: a receipt kept for less could let a late retry
 # act a second time.
 RETENTION_MINIMUM = {"receipts": timedelta(days=3)}

@@ -101,6 +101,8 @@ class EmailSettings:
     severity_question_timeout: timedelta  # an unanswered severity question is decided then
     # Authserv-ids of the receiving MTA whose Authentication-Results headers are believed.
     authserv_ids: tuple[str, ...] = ()
+    # Mail to this address escalates the case named by [Case N] to the duty manager ("" off).
+    escalation_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,13 @@ class RetentionSettings:
     refused_attempts: timedelta | None = timedelta(days=365)  # attempts and their messages
     recordings: timedelta | None = timedelta(days=90)  # callers' recordings, here and at Twilio
     closed_cases: timedelta | None = None  # resolved and downgraded cases
+    case_page: timedelta | None = timedelta(days=30)  # a closed case's page link keeps working
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    # A critical email from a customer with an open case joins it instead of opening another.
+    join_open_case: bool = True
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,7 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     closure: ClosureSettings = field(default_factory=ClosureSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
     # The environment the file was read with (its ${VAR}s and overrides): a reload reads the
     # file again with the same one. Never shown: it holds secrets.
     environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -152,6 +152,11 @@ class Case(Base):
     # Opened from an email whose sender failed SPF and DKIM, for a customer that trusts
     # unauthenticated email: shown as such, and never charged a misuse fee.
     sender_unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The customer's case page (/c/<token>): the token is derived from this random nonce and
+    # the secret key, so every later message can carry the link; only its hash is stored, so
+    # the database alone never yields a working link.
+    page_nonce: Mapped[str | None] = mapped_column(String(64))
+    page_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"

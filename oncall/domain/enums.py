@@ -94,6 +94,8 @@ class Purpose(StrEnum):
     REOPENED = "reopened"  # their REOPEN: the case is open again, or a new case follows it
     FEE_NOTICE = "fee_notice"  # a misuse fee, its reason, and how to DISPUTE it
     DISPUTE_REPLY = "dispute_reply"  # a dispute received, refused (late) or decided
+    JOINED = "joined"  # your email was added to the case you already have open
+    ESCALATED = "escalated"  # your escalation reached (or was already with) the duty manager
     # What engineers are told about the rota (no case):
     SHIFT_NOTICE = "shift_notice"  # your shift starts (or starts soon)
     ROTA_CHANGE = "rota_change"  # somebody TAKEs your shift; your TAKE was removed

@@ -20,6 +20,9 @@ Rules (stated once, here):
   by ``after_hours_multiplier`` for after-hours cases, exactly as the engine armed it. Cases
   downgraded out of the critical line without a status are left out: the target stopped
   applying to them. Cases whose target hasn't passed yet are left out too.
+* **Customer escalations** are the timeline's ``customer_escalated`` events of the month's
+  cases: every one counts (also those within 30 minutes of the last, which did not page the
+  manager again), and the cases with at least one.
 * **Breaches** are the timeline's ``breach`` events (``data.target`` is ``triage`` or
   ``status``). Each is charged to the engineer who acknowledged the case, or, if nobody had,
   to the last engineer paged before the breach.
@@ -71,6 +74,11 @@ class SlaReport:
     breaches_by_team: list[Count] = field(default_factory=list)
     breaches_by_engineer: list[Count] = field(default_factory=list)
     breaches_by_customer: list[Count] = field(default_factory=list)
+    # Customers escalating to the duty manager (phone 9, ESCALATE, the case page): every
+    # escalation, the cases escalated, and by customer.
+    customer_escalations: int = 0
+    cases_escalated: int = 0
+    escalations_by_customer: list[Count] = field(default_factory=list)
 
     @property
     def triage_pct(self) -> float | None:
@@ -138,6 +146,7 @@ def sla_report(
     customers = Tally(case.customer_key for _target, case, _engineer in breaches)
     engineers = Tally(engineer[0] for _target, _case, engineer in breaches)
     customer_names = {case.customer_key: case.customer_name for case in cases}
+    escalated = _escalations(session, cases)
     engineer_names = {engineer[0]: engineer[1] for _t, _c, engineer in breaches}
     return SlaReport(
         month=month,
@@ -157,7 +166,25 @@ def sla_report(
         breaches_by_team=_counts(teams, {}),
         breaches_by_engineer=_counts(engineers, engineer_names),
         breaches_by_customer=_counts(customers, customer_names),
+        customer_escalations=len(escalated),
+        cases_escalated=len({case.id for case in escalated}),
+        escalations_by_customer=_counts(
+            Tally(case.customer_key for case in escalated), customer_names
+        ),
     )
+
+
+def _escalations(session: Session, cases: list[Case]) -> list[Case]:
+    """The case of every ``customer_escalated`` event of ``cases``."""
+    by_id = {case.id: case for case in cases}
+    if not by_id:
+        return []
+    ids = session.scalars(
+        select(CaseEvent.case_id).where(
+            CaseEvent.kind == "customer_escalated", CaseEvent.case_id.in_(by_id)
+        )
+    )
+    return [by_id[case_id] for case_id in ids]
 
 
 def _triage_target(cases: list[Case], now: datetime) -> tuple[int, int]:

@@ -51,7 +51,9 @@ from oncall.domain.severity import (
 from oncall.domain.severity_question import opened_text
 from oncall.engine.escalation import start_paging
 from oncall.runtime import Runtime
+from oncall.services.customer_escalation import email_escalation, escalate_by_email
 from oncall.services.email_answers import answer_by_email
+from oncall.services.email_join import case_to_join, join_case
 from oncall.services.email_question import ask_severity
 from oncall.services.email_refusals import mark_auto_reply, refuse_email, strip_reply_prefix
 from oncall.services.email_replies import attach_reply, threaded_case
@@ -70,7 +72,7 @@ from oncall.sources.customers import Contact, Customer
 class IntakeOutcome:
     """What became of one inbound email (also the JSON the webhook answers)."""
 
-    outcome: str  # case | asked | answered | reply | refused
+    outcome: str  # case | joined | asked | answered | reply | escalated | refused
     case_number: int | None = None
     # refusals: unknown_sender, not_entitled, non_critical, ...; answers: critical,
     # not_critical, unclear (asked again)
@@ -185,6 +187,10 @@ def _email(
         return refuse("not_entitled", customer, why=verdict.reason)
     severity = classify_severity(mail.subject, mail.text, severity_rules(settings))
     if severity.decision is Decision.ASK:
+        # An unclear mail from a customer with an open case is about that case: no question.
+        joined = _join(session, runtime, mail, key, now, customer, contact, sender, ours)
+        if joined is not None:
+            return joined
         asked = ask_severity(
             session, runtime, mail, key, now, match, severity, _summary(mail), ours
         )
@@ -195,12 +201,36 @@ def _email(
         review_refused_attempts(session, runtime, customer.key, now)
         return outcome
     else:
+        joined = _join(session, runtime, mail, key, now, customer, contact, sender, ours)
+        if joined is not None:
+            return joined
         outcome = _open_email_case(
             session, runtime, mail, key, now, customer, contact, severity, ours
         )
     if not sender.verified:
         _mark_sender_unverified(session, outcome, sender, now)
     return outcome
+
+
+def _join(
+    session: Session,
+    runtime: Runtime,
+    mail: InboundEmail,
+    key: str,
+    now: datetime,
+    customer: Customer,
+    contact: Contact,
+    sender: SenderCheck,
+    ours: bool,
+) -> IntakeOutcome | None:
+    """The customer's open case takes this mail (see :mod:`oncall.services.email_join`)."""
+    case = case_to_join(session, runtime, mail, customer)
+    if case is None:
+        return None
+    replied = join_case(
+        session, runtime, case, mail, key, now, contact, verified=sender.verified, ours=ours
+    )
+    return IntakeOutcome("joined", case.number, auto_replied=replied)
 
 
 def _unverified(
@@ -259,6 +289,13 @@ def _on_case(
         answered = answer_by_email(session, runtime, case, mail, key, now)
         if answered is not None:
             return IntakeOutcome("answered", case.number, reason=answered)
+    reason = None if robot or not case.is_open else email_escalation(runtime, mail)
+    if reason is not None:
+        ours = _is_our_address(runtime.settings, mail.from_address)
+        done = escalate_by_email(session, runtime, case, mail, key, now, reason, answer=not ours)
+        return IntakeOutcome(
+            "escalated", case.number, reason="paged" if done.paged else "already_escalated"
+        )
     forwarded = attach_reply(session, runtime, case, mail, key, robot, now, sender)
     return IntakeOutcome("reply", case.number, forwarded=forwarded)
 

@@ -12,10 +12,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from oncall.cases.asking import MAIL_KEPT, customer_time, line_of, open_asked_case
-from oncall.cases.customer import notify_customer
+from oncall.cases.customer import notify_customer, with_page_link
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase
 from oncall.cases.outbox import enqueue
+from oncall.cases.page_link import page_url
 from oncall.db.models import Case
 from oncall.domain.enums import Purpose
 from oncall.domain.mail.inbound import InboundEmail
@@ -107,7 +108,11 @@ def _send_question(
         if message.channel == "email":
             mark_auto_reply(message, mail)
     if by_sms and case.contact_phone:
-        body = question_sms(line, case.number, until, lean is not None)
+        body = with_page_link(
+            question_sms(line, case.number, until, lean is not None),
+            page_url(runtime, case),
+            sms=True,
+        )
         sms = enqueue(
             session,
             now,

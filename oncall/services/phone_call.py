@@ -67,6 +67,13 @@ class CallContext:
             "case_digits": "",
             "reason": "",
             "fee": "",
+            "engineer": "",
+            "status": "",
+            "status_time": "",
+            "eta": "",
+            "next_update": "",
+            "manager": "",
+            "escalated_at": "",
             "email": spoken_address(settings.email.critical_address),
         }
         self.speech = Speech(values)

@@ -3,7 +3,9 @@
 The call moves through the IVR (:mod:`oncall.services.ivr` decides, the flow in
 ``voice_flows/`` words it): greeting and identification, entitlement, the severity menu and
 refusals (:mod:`oncall.services.phone_screening`), then the recording, the case and putting the
-caller through to the on-call engineer (:mod:`oncall.services.phone_case`). Every call ends
+caller through to the on-call engineer (:mod:`oncall.services.phone_case`); a caller whose
+customer has an open case hears it and gets the returning caller's menu
+(:mod:`oncall.services.phone_returning`). Every call ends
 where a person will see it: a case, a recorded refusal, or a forward to the regular support
 queue.
 
@@ -38,6 +40,7 @@ from oncall.services.phone_case import (
     whisper,
     whisper_result,
 )
+from oncall.services.phone_returning import note_recorded, returning
 from oncall.services.phone_screening import entry, menu, pin
 from oncall.services.receipts import Repeat, act_once, bounded_key
 from oncall.sources.voice_flows import VoiceFlow
@@ -60,6 +63,8 @@ STEPS = frozenset(
         "whisper",
         "whisper_result",
         "call_status",
+        "returning",
+        "note_recorded",
     }
 )
 CALL_SID = re.compile(r"^CA[0-9A-Za-z]{1,62}$")
@@ -167,4 +172,6 @@ HANDLERS: Mapping[str, Callable[[CallContext, VoiceStep], Reply]] = {
     "dial_result": dial_result,
     "whisper": whisper,
     "whisper_result": whisper_result,
+    "returning": returning,
+    "note_recorded": note_recorded,
 }

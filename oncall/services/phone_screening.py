@@ -14,11 +14,10 @@ from oncall.cases.lookup import open_case_for_customer
 from oncall.db.models import Case, VoiceCall
 from oncall.domain.eligibility import entitlement
 from oncall.services import ivr
-from oncall.services.case_people import case_people
-from oncall.services.ivr import Person, Reply, Say
+from oncall.services.ivr import Reply, Say
 from oncall.services.misuse import review_refused_attempts
 from oncall.services.phone_call import CallContext, VoiceStep, load_call, start_over
-from oncall.services.phone_case import ring
+from oncall.services.phone_returning import brief_caller
 from oncall.services.pin_guard import caller_key, locked_until, record_wrong_pin
 from oncall.services.receipts import DEDUPE_MAX, bounded_key
 from oncall.sources.customers import Customer
@@ -166,7 +165,8 @@ def _identified(ctx: CallContext, call: VoiceCall, customer: Customer) -> Reply:
 
 def _join(ctx: CallContext, call: VoiceCall, case: Case) -> Reply:
     """A second call while a case is open joins it: a line on its timeline, no new case and
-    no new pages (the engine is already paging), and a try to reach whoever has it."""
+    no new pages (the engine is already paging), then the returning caller's briefing and
+    menu (:mod:`oncall.services.phone_returning`)."""
     call.case_id = case.id
     add_event(
         ctx.session,
@@ -178,13 +178,8 @@ def _join(ctx: CallContext, call: VoiceCall, case: Case) -> Reply:
         actor=call.contact_name or case.customer_name,
         call_sid=ctx.call_sid,
     )
-    speech = ctx.for_case(case)
-    plan = _people_on_case(ctx, case)
-    said = Say(ctx.prompt("joining", speech))
-    if not plan:
-        call.state = "done"
-        return (said, *ivr.goodbye(ctx.goodbye_for_case(case, "join_not_connected")))
-    return (said, *ring(ctx, call, case, plan, 0))
+    said = Say(ctx.prompt("joining", ctx.for_case(case)))
+    return (said, *brief_caller(ctx, call, case))
 
 
 def menu(ctx: CallContext, step: VoiceStep) -> Reply:
@@ -285,10 +280,3 @@ def _fee(ctx: CallContext, customer: Customer) -> str:
     if amount is None:
         amount = penalties.per_plan.get(customer.plan.key, penalties.misuse_fee)
     return ivr.describe_fee(amount, penalties.currency)
-
-
-def _people_on_case(ctx: CallContext, case: Case) -> list[Person]:
-    """Whom a caller joining an open case is put through to: whoever has the case now."""
-    return ivr.dial_plan(
-        [case_people(ctx.session, ctx.runtime, case, ctx.now)], ctx.flow.connect_max_calls
-    )

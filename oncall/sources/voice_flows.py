@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from oncall.config.yamlsource import Node, SourceErrors, load_yaml
 from oncall.domain.severity import CRITICAL_SEVERITIES
+from oncall.sources.voice_flow_defaults import DEFAULT_MESSAGES, DEFAULT_PROMPTS
 
 # Placeholders every prompt and message may use (filled from settings and the flow itself).
 COMMON_PLACEHOLDERS = frozenset({"company", "regular_channels", "hours"})
@@ -51,32 +52,25 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "unavailable": frozenset(),
         "managers_alerted": frozenset({"case_digits"}),
         "nobody_alerted": frozenset({"case_digits"}),
+        # The returning caller: a verified caller whose customer has an open case.
+        "returning_working": frozenset({"case_digits", "engineer"}),
+        "returning_paged": frozenset({"case_digits"}),
+        "returning_managers": frozenset({"case_digits"}),
+        "returning_status": frozenset({"case_digits", "engineer", "status", "status_time"}),
+        "returning_eta": frozenset({"case_digits", "eta"}),
+        "returning_no_status": frozenset({"case_digits"}),
+        "returning_next_update": frozenset({"case_digits", "next_update"}),
+        "returning_menu": frozenset({"case_digits"}),
+        "returning_goodbye": frozenset({"case_digits"}),
+        "note_record": frozenset({"case_digits"}),
+        "note_relayed": frozenset({"case_digits", "engineer"}),
+        "note_missing": frozenset({"case_digits"}),
+        "escalated": frozenset({"case_digits", "manager"}),
+        "escalated_already": frozenset({"case_digits", "manager", "escalated_at"}),
     }
 )
 # Prompts that may be empty: the step then says nothing there.
 OPTIONAL_PROMPTS = frozenset({"identified", "pin_accepted"})
-# Prompts added after flow files were written: a file without one says these words.
-DEFAULT_PROMPTS: Mapping[str, str] = MappingProxyType(
-    {
-        "pin_locked": (
-            "Too many wrong PINs have been entered from this number. For the next hour, "
-            "please email the critical support line instead, at {email}. Goodbye."
-        ),
-        # Said instead of "paged" when nobody could be paged, so no caller hears a promise
-        # that did not happen.
-        "managers_alerted": (
-            "Your case number is {case_digits}. Your case is open and our support managers "
-            "have been alerted. They will contact you as soon as possible. Goodbye."
-        ),
-        "nobody_alerted": (
-            "Your case number is {case_digits}. Your case is open, but we could not reach an "
-            "engineer or a manager just now. It has been passed to our support team by email. "
-            "Please also contact us through the regular support channels: {regular_channels}. "
-            "Goodbye."
-        ),
-    }
-)
-
 MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "case_opened_sms": frozenset({"case_number", "severity", "customer"}),
@@ -87,45 +81,25 @@ MESSAGES: Mapping[str, frozenset[str]] = MappingProxyType(
         "case_opened_unreached_email": frozenset({"case_number", "severity", "customer"}),
     }
 )
-# Messages added after flow files were written: a file without one sends these words.
-# They are what a caller reads when nobody could be paged for their case (the managers were
-# alerted instead, or not even a manager could be), so the service never falls back on "the
-# on-call engineer has been paged" when that is not true.
-DEFAULT_MESSAGES: Mapping[str, str] = MappingProxyType(
-    {
-        "case_opened_managers_sms": (
-            "{company}: your critical case {case_number} is open and our support managers have "
-            "been alerted. Quote case {case_number} when you contact us."
-        ),
-        "case_opened_managers_email": (
-            "Your phone call to the {company} critical support line opened case "
-            "{case_number} (severity {severity}).\n\n"
-            "Your case is open and our support managers have been alerted; they will take "
-            "charge of it.\n\n"
-            "To add information, reply to this email and keep [Case {case_number}] in the "
-            "subject."
-        ),
-        "case_opened_unreached_sms": (
-            "{company}: your critical case {case_number} is open, but we could not reach an "
-            "engineer or a manager just now. It has been passed to our support team; please "
-            "also use the regular support channels. Quote case {case_number}."
-        ),
-        "case_opened_unreached_email": (
-            "Your phone call to the {company} critical support line opened case "
-            "{case_number} (severity {severity}).\n\n"
-            "We could not reach an engineer or a manager just now. Your case has been passed "
-            "to our support team by email; please also contact us through the regular support "
-            "channels: {regular_channels}.\n\n"
-            "To add information, reply to this email and keep [Case {case_number}] in the "
-            "subject."
-        ),
-    }
-)
-
 # Menu choices: a digit opens an S1 or S2 case, or refuses politely (non_critical).
 MENU_CHOICES = {"S1": 1, "S2": 2, "non_critical": None}
+# The returning caller's menu: what each digit does (any other key, or none: goodbye).
+RETURNING_CHOICES = ("note", "connect", "escalate")
+DEFAULT_RETURNING: Mapping[str, str] = MappingProxyType(
+    {"1": "note", "2": "connect", "9": "escalate"}
+)
 
-TOP_KEYS = {"say", "regular_channels", "pin", "menu", "record", "connect", "prompts", "messages"}
+TOP_KEYS = {
+    "say",
+    "regular_channels",
+    "pin",
+    "menu",
+    "record",
+    "connect",
+    "returning",
+    "prompts",
+    "messages",
+}
 DIGIT = re.compile(r"^[0-9*#]$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
@@ -153,6 +127,9 @@ class VoiceFlow:
     accept_digit: str
     prompts: Mapping[str, str]
     messages: Mapping[str, str]
+    # digit -> note | connect | escalate
+    returning: Mapping[str, str] = field(default_factory=lambda: DEFAULT_RETURNING)
+    returning_timeout: int = 8
 
     def prompt(self, name: str, values: Mapping[str, Any]) -> str:
         """The prompt ``name`` with its placeholders filled from ``values``.
@@ -192,6 +169,7 @@ def _build(root: Node) -> VoiceFlow | None:
     fields.update(_menu_section(root))
     fields.update(_record(root))
     fields.update(_connect(root))
+    fields.update(_returning(root))
     prompts = _templates(
         root.child("prompts"), PROMPTS, OPTIONAL_PROMPTS, "prompt", defaults=DEFAULT_PROMPTS
     )
@@ -264,6 +242,33 @@ def _connect(root: Node) -> dict[str, Any]:
         "ring_timeout": ring,
         "whisper_timeout": whisper,
         "accept_digit": accept,
+    }
+
+
+def _returning(root: Node) -> dict[str, Any]:
+    """``returning: {choices: {"1": note, "2": connect, "9": escalate}, timeout: 8s}``."""
+    node = _section(root, "returning", {"choices", "timeout"})
+    choices_node = node.child("choices")
+    choices: dict[str, str] = dict(DEFAULT_RETURNING)
+    if choices_node.present() and choices_node.is_mapping(
+        "a mapping of digit: note | connect | escalate"
+    ):
+        choices = {}
+        for key, child in choices_node.items():
+            digit = str(key)
+            if not DIGIT.match(digit):
+                child.error(f"{digit!r} is not one key (0-9, * or #)")
+                continue
+            choice = child.choice(list(RETURNING_CHOICES))
+            if choice is None:
+                continue
+            if choice in choices.values():
+                child.error(f"{choice} is on two digits")
+                continue
+            choices[digit] = choice
+    return {
+        "returning": MappingProxyType(choices),
+        "returning_timeout": _seconds(node.child("timeout"), 8, 1, 60),
     }
 
 

@@ -17,7 +17,7 @@ from oncall.bootstrap.runtime import build_runtime
 from oncall.config.loading import load_settings
 from oncall.config.settings import Settings
 from oncall.runtime import Runtime
-from oncall.web import auth, edge, email_inbound, feeds, health, metrics
+from oncall.web import auth, case_page, edge, email_inbound, feeds, health, metrics
 from oncall.web.api import actions as api_actions
 from oncall.web.api import routes as api_routes
 from oncall.web.context import attach
@@ -100,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
         email_inbound,
         twilio_sms,
         twilio_status,
+        case_page,
     ):
         app.register_blueprint(module.bp)
         init = getattr(module, "init_app", None)

@@ -94,13 +94,15 @@ PUBLIC: tuple[PublicPath, ...] = (
     PublicPath("/rota/", ".ics", "the feed token in the URL (oncall.web.feeds)"),
     PublicPath("/api/", "", "a bearer token from api.tokens; /api/openapi.json is public"),
     PublicPath("/login", "", "nothing: the sign-in form (CSRF-checked, rate-limited)"),
+    PublicPath("/c/", "", "the case page's token in the URL (oncall.web.case_page); CSRF-checked"),
     PublicPath("/static/", "", "nothing: CSS and the countdown script"),
     PublicPath("/favicon.ico", "", "nothing: the dashboard's icon"),
 )
 
 # Public paths whose POSTs carry their own proof (signatures, Basic auth): no CSRF token.
-# /login is public but *is* CSRF-checked, so a third-party page cannot sign a victim in.
-CSRF_EXEMPT = tuple(p for p in PUBLIC if p.path != "/login")
+# /login and the case page's forms are public but *are* CSRF-checked, so a third-party page
+# cannot sign a victim in or post on a customer's case in their name.
+CSRF_EXEMPT = tuple(p for p in PUBLIC if p.path not in ("/login", "/c/"))
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LIMIT = ADDRESS_LIMIT  # failed sign-ins from one address before it waits (see services)

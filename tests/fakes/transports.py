@@ -253,6 +253,13 @@ class PagingWorld:
         assert texts, f"no SMS to {number}"
         return texts[-1]
 
+    def customer_text(self, number: str) -> str:
+        """The last SMS to a customer's ``number`` without the case page's link, which every
+        customer message ends with (asserted here, so the tests reading this prove it)."""
+        text, _, link = self.last_text(number).rpartition("\nCase page: ")
+        assert text and link.startswith(self.runtime.settings.public_url + "/c/"), link
+        return text
+
     def sms(self, number: str, body: str, sid: str | None = None) -> str | None:
         from oncall.services.sms_conversation import handle_sms
 

@@ -181,7 +181,8 @@ def test_severity_phrases_from_config_are_merged_over_the_defaults(
     runtime = build_runtime(settings, clock=clock, transports=transports, db=db_engine)
     client = create_app(runtime=runtime, test_config={"TESTING": True}).test_client()
     post(client, simple(subject="Help", text="The warehouse on fire, nothing ships."))
-    post(client, simple(subject="Hello", text="Production down since midnight."))  # default
+    # "[New]": a second problem of the same customer, not a mail about the first (issue 12)
+    post(client, simple(subject="[New] Hello", text="Production down since midnight."))  # default
     assert [c.severity for c in rows(runtime, Case)] == [1, 1]
 
 

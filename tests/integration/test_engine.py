@@ -96,7 +96,7 @@ def test_ack_stops_the_escalation_for_everyone_and_tells_them(world):
     reply = world.sms(ALICE, "ACK 1001")
     assert reply == "Acknowledged 1001 (Acme Corp, S1). Status due to the customer by 04:00 EST."
     assert world.last_text(BOB) == "1001 acknowledged by Alice Ng"
-    assert world.last_text(WILE) == (
+    assert world.customer_text(WILE) == (
         "An engineer is working on your case 1001. You will get a status update with an "
         "estimated time to resolution by 04:00 EST."
     )
@@ -123,7 +123,7 @@ def test_status_reaches_the_customer_verbatim_with_the_eta_and_meets_the_target(
     assert (
         reply == "Status sent to Acme Corp for 1001. ETA 04:05 EST. Next update due by 07:20 EST."
     )
-    assert world.last_text(WILE) == (
+    assert world.customer_text(WILE) == (
         "Update on case 1001 from Alice Ng:\nDatabase failed over, replaying orders. ETA 45m\n"
         "Estimated time to resolution: 04:05 EST."
     )
@@ -154,7 +154,7 @@ def test_a_status_without_an_eta_is_sent_but_does_not_meet_the_target(world):
         "Sent to Acme Corp, but with no ETA the status target is still open: "
         "STATUS 1001 <text> ETA 2h"
     )
-    assert world.last_text(WILE) == "Update on case 1001 from Alice Ng:\ninvestigating"
+    assert world.customer_text(WILE) == "Update on case 1001 from Alice Ng:\ninvestigating"
     world.advance(minutes=61)
     assert "breach" in world.kinds(case)
 
@@ -215,7 +215,7 @@ def test_resolve_closes_the_case_and_tells_the_customer(world):
     world.sms(ALICE, "STATUS 1001 failover done ETA 15m")
     reply = world.sms(ALICE, "RESOLVE 1001 failover complete, orders flowing")
     assert reply == "Resolved 1001 (Acme Corp, S1). The customer has been told."
-    assert world.last_text(WILE) == (
+    assert world.customer_text(WILE) == (
         "Your case 1001 has been resolved.\nfailover complete, orders flowing\n"
         "Not solved? Text REOPEN 1001 to this number by Tue 01 Dec 2026 03:00 EST."
     )

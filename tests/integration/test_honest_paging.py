@@ -292,9 +292,9 @@ def test_no_rota_at_all_the_caller_hears_the_truth_and_the_managers_are_paged_at
     assert alert.body.startswith("UNROUTABLE case 1001 (Acme Corp, S1): no rota for team")
     assert service.outbox(purpose="page") == []
     told = {m.channel: m.body for m in customer_texts(service)}
-    assert told["sms"] == (
+    assert told["sms"].startswith(
         "Vendor Support: your critical case 1001 is open and our support managers have been "
-        "alerted. Quote case 1001 when you contact us."
+        "alerted. Quote case 1001 when you contact us.\nCase page: https://"
     )
     assert "our support managers have been alerted" in told["email"]
     assert all("has been paged" not in body for body in told.values())

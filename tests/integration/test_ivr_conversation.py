@@ -507,7 +507,9 @@ def test_a_second_call_joins_the_open_case(client, runtime):
     second = Caller(client, ROAD_RUNNER)  # a colleague at the same customer
     t = second.dial_in()
     assert "You already have an open case, number 1 0 0 1" in t.text
-    assert t.gather is None  # no menu, no recording: nothing new to open
+    # the returning caller's menu (test_returning_caller.py), not the severity menu: 2 connects
+    assert t.gather.get("action") == BASE + "/twilio/voice/returning"
+    t = second.press("2")
     assert t.dial.find("Number").text == ALICE  # whoever the policy is paging now
     t = second.engineer_answers(press="1")
     assert "Thank you for calling" in t.text
@@ -526,7 +528,9 @@ def test_a_second_call_is_put_through_to_the_engineer_who_acknowledged(client, r
     with runtime.sessions() as session, session.begin():
         case = session.scalar(select(Case))
         acknowledge(session, runtime, case, "bob", runtime.clock.now(), via="sms")
-    t = Caller(client, WILE).dial_in()
+    caller = Caller(client, WILE)
+    caller.dial_in()
+    t = caller.press("2")  # the returning caller's "connect me"
     assert t.dial.find("Number").text == BOB
     assert t.dial.find("Number").get("url") == BASE + "/twilio/voice/whisper/1001/bob"
 

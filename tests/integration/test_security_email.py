@@ -224,7 +224,9 @@ def test_passing_for_another_domain_does_not_authenticate(world, client, spf, en
 def test_relaxed_alignment_accepts_the_customers_own_subdomains(world, client):
     form = inbound(spf="pass", envelope_from="bounces@mail.acme.example", dkim="none")
     assert send(world, client, form)["outcome"] == "case"
-    form = inbound(spf="fail", dkim="{@eu.mail.acme.example : pass}", subject="Sev 1: EU down")
+    form = inbound(
+        spf="fail", dkim="{@eu.mail.acme.example : pass}", subject="[New] Sev 1: EU down"
+    )
     assert send(world, client, form)["outcome"] == "case"
 
 

@@ -279,7 +279,7 @@ def test_fees_follow_who_chose_the_severity(world):
     # clear from the words: paged at once, but a downgrade carries no fee
     assert send(world, "Checkout", "Checkout is broken for every customer.")["outcome"] == "case"
     # stated by the customer: the fee applies as before
-    assert send(world, "Sev 1: reports", "Reports fail.")["outcome"] == "case"
+    assert send(world, "[New] Sev 1: reports", "Reports fail.")["outcome"] == "case"
     assert "no misuse fee" in downgrade(world, 1001)
     assert "flagged for the misuse fee" in downgrade(world, 1002)
     assert (world.case(1001).severity_source, world.case(1002).severity_source) == (
@@ -306,9 +306,16 @@ def test_the_seven_mails_of_the_issue_through_the_webhook(world, subject, body, 
         assert "may incur a fee" in emails_to(world, WILE_MAIL)[0].body
 
 
-def test_the_corpus_through_the_webhook(world):
+def test_the_corpus_through_the_webhook(make_settings, db_url, clock, db_engine):
     """Every labelled email posted as SendGrid posts it (HTML-only ones as HTML) ends where the
-    rules say: a case paged, a question asked, or a refusal."""
+    rules say: a case paged, a question asked, or a refusal. Every mail opens its own case
+    (``intake.join_open_case: false``): they are all Wile's, and would join the first one."""
+    settings = make_settings(db_url, intake={"join_open_case": False})
+    fake = FakeTransport()
+    runtime = build_runtime(
+        settings, clock=clock, transports={"sms": fake, "voice": fake, "email": fake}, db=db_engine
+    )
+    world = PagingWorld(runtime, clock, fake)
     client = create_app(runtime=world.runtime, test_config={"TESTING": True}).test_client()
     wanted = {PAGED: "case", ASKED_LEANING: "asked", ASKED: "asked", NOT_CRITICAL: "refused"}
     got = {}

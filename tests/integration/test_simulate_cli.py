@@ -199,3 +199,31 @@ def test_simulate_email_sends_passing_verdicts_unless_told_otherwise(
         )
         assert refusal.to_address == "rr@acme.example"  # never the Reply-To of a forged From
     assert '"outcome": "case"' in send()  # by default: SPF and DKIM pass for acme.example
+
+
+def test_simulate_a_returning_caller_leaves_a_note_then_escalates(
+    runner, settings, server, runtime
+):
+    """Issue 12: ``--returning KEY`` is what the caller presses on the returning menu."""
+    simulate(runner, settings, server, "call", "--from", "+15551230001", "--no-answer")
+    output = simulate(
+        runner, settings, server, "call", "--from", "+15551230002", "--returning", "1"
+    )
+    assert "You already have an open case, number 1 0 0 1" in output
+    assert "An engineer has been paged and will take charge of it." in output
+    assert "caller presses 1" in output and "caller leaves a note" in output
+    assert "Your note has been passed to" in output
+    output = simulate(
+        runner, settings, server, "call", "--from", "+15551230002", "--returning", "9"
+    )
+    assert "Your case has been escalated. Dana Ortiz, the duty manager, has been alerted" in output
+    output = simulate(runner, settings, server, "call", "--from", "+15551230002")
+    assert (
+        "caller presses nothing" in output and "Thank you for calling. Your case number" in output
+    )
+    with runtime.sessions() as session:
+        pages = session.scalars(
+            select(OutboundMessage).where(OutboundMessage.purpose == "manager_page")
+        ).all()
+    assert [p.to_address for p in pages] == ["+15550100104"]
+    assert len(cases(runtime)) == 1

@@ -156,7 +156,7 @@ def test_every_command(world, alice):
     assert alice.text('STATUS 1001 "DB restored, replaying queue. ETA 30m"') == (
         "Status sent to Acme Corp for 1001. ETA 03:30 EST. Next update due by 11:00 EST."
     )
-    assert world.last_text(WILE).endswith("Estimated time to resolution: 03:30 EST.")
+    assert world.customer_text(WILE).endswith("Estimated time to resolution: 03:30 EST.")
     assert alice.text("resolve 1001 queue drained") == (
         "Resolved 1001 (Acme Corp, S2). The customer has been told."
     )

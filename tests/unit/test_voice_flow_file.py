@@ -48,6 +48,14 @@ def test_the_shipped_flow_loads():
         "fee": "250 US dollars",
         "accept_digit": "1",
         "email": "critical at vendor dot example",
+        # the returning caller's briefing
+        "engineer": "Alice",
+        "status": "Rolled back the deploy",
+        "status_time": "3:05 AM",
+        "eta": "3:35 AM",
+        "next_update": "4:05 AM",
+        "manager": "Dana Ortiz",
+        "escalated_at": "3:10 AM",
     }
     for name in PROMPTS:  # every prompt renders with the values the service supplies
         assert "{" not in flow.prompt(name, values)

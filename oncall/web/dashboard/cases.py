@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.cases.members import member_of
+from oncall.cases.page_link import existing_page_url
 from oncall.db.models import Case, CaseEvent, Deadline, MisuseFlag, OutboundMessage
 from oncall.domain.enums import OPEN_STATES, DeadlineState
 from oncall.engine.wording import case_zone
@@ -127,5 +128,6 @@ def case_page(number: int):
         timeline=build_timeline(events, messages, name_of),
         flag=flag,
         has_recording=recording_sid(case) is not None,
+        customer_page=existing_page_url(rt, case),
         now=now,
     )

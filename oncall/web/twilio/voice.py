@@ -85,6 +85,20 @@ def whisper_result(case_number: int, member: str):
     return _answer(VoiceStep("whisper_result", case_number=case_number, member=member))
 
 
+@bp.post("/returning")
+@twilio_signed
+def returning():
+    """The returning caller's menu: 1 note, 2 connect, 9 escalate (as the flow file says)."""
+    return _answer(VoiceStep("returning"))
+
+
+@bp.post("/note-recorded")
+@twilio_signed
+def note_recorded():
+    """The returning caller's note is recorded: relayed to the engineer."""
+    return _answer(VoiceStep("note_recorded"))
+
+
 @bp.post("/status")
 @twilio_signed
 def call_status():
