@@ -35,7 +35,6 @@ from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase, open_case
 from oncall.db.models import Case
-from oncall.domain.eligibility import entitlement
 from oncall.domain.enums import Purpose, SeveritySource
 from oncall.domain.mail.authentication import SenderVerdict
 from oncall.domain.mail.inbound import InboundEmail
@@ -174,13 +173,7 @@ def _email(
             f"the critical line",
         )
     customer, contact = match
-    verdict = entitlement(
-        customer.plan.critical_line,
-        customer.plan.hours,
-        settings.business_hours,
-        now,
-        settings.zone,
-    )
+    verdict = customer.entitlement(settings.business_hours, settings.zone, now)
     if not verdict.entitled:
         return refuse("not_entitled", customer, why=verdict.reason)
     severity = classify_severity(mail.subject, mail.text, severity_rules(settings))
