@@ -96,13 +96,13 @@ def _schedule(node: Node) -> HoursSpec | None:
     end = node.child("end").validate(parse_time_of_day)
     if start is not None and end is not None and start >= end:
         node.child("end").error("the hours must end after they start")
-    if start is None or end is None or start >= end or start == END_OF_DAY:
-        return None
     holidays_node = node.child("holidays")
     holidays: tuple[date, ...] | None = None
     if holidays_node.present() and holidays_node.is_list("a list of dates like 2026-12-25"):
         holidays = tuple(d for d in map(_date, holidays_node.elements()) if d is not None)
     zone = read_zone(node.child("timezone"), allow_customer=True)
+    if start is None or end is None or start >= end or start == END_OF_DAY:
+        return None  # reported above: the file is refused
     return HoursSpec(days, start, end, zone, holidays)
 
 
