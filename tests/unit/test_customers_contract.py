@@ -77,7 +77,8 @@ def test_mistakes_name_file_line_key_and_a_guess(tmp_path):
         "    after_hours_multiplier: 0.5\n"
         "  basic:\n"
         "    critical_line: true\n"
-        '    hours: {days: [mon, funday], start: "17:00", end: "09:00", timezone: America/Vancuver}\n'
+        '    hours: {days: [mon, funday], start: "17:00", end: "09:00",\n'
+        "            timezone: America/Vancuver}\n"
         "customers:\n"
         "  acme:\n"
         "    name: Acme Corp\n"
@@ -100,9 +101,9 @@ def test_mistakes_name_file_line_key_and_a_guess(tmp_path):
         f"{p}:8: plans.premium.after_hours_multiplier: must be 1 or more (targets never shrink)",
         f"{p}:11: plans.basic.hours.days[1]: 'funday' is not a day (mon … sun)",
         f"{p}:11: plans.basic.hours.end: the hours must end after they start",
-        f"{p}:11: plans.basic.hours.timezone: 'America/Vancuver' is not a time zone like"
+        f"{p}:12: plans.basic.hours.timezone: 'America/Vancuver' is not a time zone like"
         " 'America/Toronto' or 'customer' (did you mean 'America/Vancouver'?)",
-        f"{p}:16: customers.acme.timezone: 'Europe/Londn' is not a time zone like"
+        f"{p}:17: customers.acme.timezone: 'Europe/Londn' is not a time zone like"
         " 'America/Toronto' (did you mean 'Europe/London'?)",
     ]
     for message in expected:
