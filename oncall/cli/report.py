@@ -1,4 +1,5 @@
-"""``oncall report sla|misuse --month 2026-11``: SLA compliance and the misuse billing export."""
+"""``oncall report sla|misuse|contract --month 2026-11``: SLA compliance, the misuse billing
+export, and a customer's monthly contract statement."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, datetime
 import click
 
 from oncall.reports.clocks import format_seconds
+from oncall.reports.contract import UnknownCustomer, contract_statement
+from oncall.reports.contract_export import statement_csv, statement_html, statement_text
 from oncall.reports.misuse import misuse_csv, misuse_report
 from oncall.reports.months import month_of, parse_month
 from oncall.reports.sla import sla_report
@@ -126,3 +129,61 @@ def misuse_command(month: str | None, as_csv: bool) -> None:
             click.echo(f"      note: {note}")
     for currency, total in sorted(totals.items()):
         click.echo(f"  total due: {total:.2f} {currency}")
+
+
+@report.command("contract")
+@click.option(
+    "--customer", required=True, metavar="KEY", help="The customer's key in customers.yaml."
+)
+@click.option("--month", metavar="YYYY-MM", help="The month (default: this month).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per case.")
+@click.option("--html", "as_html", is_flag=True, help="A self-contained HTML page.")
+@click.option("--json", "as_json", is_flag=True, help="JSON, as the API serves it.")
+def contract_command(
+    customer: str, month: str | None, as_csv: bool, as_html: bool, as_json: bool
+) -> None:
+    """A customer's monthly statement against their contract.
+
+    Every case opened in the month with its severity, channel, each target that applied (as
+    frozen on the case when it opened), when it was met or how late, the time it waited for
+    the customer, the resolution time and any fee; totals: cases, % of targets met per kind,
+    MTTA and MTTR (median and p90), the after-hours share.
+    """
+    if sum((as_csv, as_html, as_json)) > 1:
+        raise click.UsageError("choose one of --csv, --html, --json")
+    obj = click.get_current_context().obj
+    settings = obj.settings
+    month = _month(month, settings.zone)
+    known = _known_customers(settings)
+    engine, sessions = _sessions(settings)
+    try:
+        with sessions() as session:
+            statement = contract_statement(
+                session, customer, month, settings.zone, datetime.now(UTC), known=known
+            )
+    except UnknownCustomer:
+        hint = ", ".join(sorted(known)) or "none"
+        raise click.ClickException(f"no customer {customer!r} (customers: {hint})") from None
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(statement.to_dict(), indent=2))
+    elif as_csv:
+        click.echo(statement_csv(statement), nl=False)
+    elif as_html:
+        click.echo(statement_html(statement), nl=False)
+    else:
+        click.echo(statement_text(statement), nl=False)
+
+
+def _known_customers(settings) -> dict[str, tuple[str, str]]:
+    """Key -> (name, plan) from customers.yaml; a broken file still lets the statement run
+    from the cases on record."""
+    from oncall.config.yamlsource import SourceErrors
+    from oncall.sources.customers import load_directory
+
+    try:
+        directory = load_directory(settings.paths.customers, settings.phone_region)
+    except (SourceErrors, OSError):
+        return {}
+    return {key: (c.name, c.plan.key) for key, c in directory.customers.items()}
