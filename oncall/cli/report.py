@@ -48,7 +48,8 @@ def sla_command(month: str | None, as_json: bool) -> None:
     """SLA compliance for the cases opened in a month.
 
     Cases, median and p90 time to triage, % triaged within target, % first status within
-    target, and breaches by team, engineer and customer.
+    target, median and p90 time to resolve (MTTR), the same per plan, and breaches by team,
+    engineer and customer.
     """
     settings = click.get_current_context().obj.settings
     month = _month(month, settings.zone)
@@ -80,6 +81,10 @@ def sla_command(month: str | None, as_json: bool) -> None:
         f"  first status within target  {pct(result.first_status_pct)}"
         f" ({result.first_status_within_target}/{result.first_status_measured})"
     )
+    click.echo(
+        f"  median time to resolve      {format_seconds(result.median_resolution_seconds)}"
+        f" (p90 {format_seconds(result.p90_resolution_seconds)}, {result.resolved} resolved)"
+    )
     targets = ", ".join(f"{k} {v}" for k, v in result.breaches_by_target.items())
     click.echo(
         f"  breaches                    {result.breaches}" + (f" ({targets})" if targets else "")
@@ -93,6 +98,14 @@ def sla_command(month: str | None, as_json: bool) -> None:
             click.echo(f"  breaches by {title}:")
             for row in rows:
                 click.echo(f"    {row.label:<30} {row.count}")
+    if result.by_plan:
+        click.echo("  by plan:  cases  triaged in target  first status in target  MTTR median")
+        for plan in result.by_plan:
+            click.echo(
+                f"    {plan.plan:<10} {plan.cases:>3}  {pct(plan.triage_pct):>17}"
+                f"  {pct(plan.first_status_pct):>22}"
+                f"  {format_seconds(plan.median_resolution_seconds)}"
+            )
 
 
 @report.command("misuse")

@@ -38,6 +38,8 @@ from oncall.reports.lifecycle import fee_state, paused_time
 from oncall.reports.months import month_bounds
 from oncall.reports.sla import percentile_nearest_rank
 
+# A target not met by a case in these states is left out: its clock stopped (downgraded out of
+# the critical line) or never started (still asking the customer for the severity).
 NOT_RUN = (CaseState.DOWNGRADED.value, CaseState.ASKED.value)
 KIND_TITLES = {
     "triage": "Triage",
@@ -249,7 +251,9 @@ def _case_row(
 
 def _targets(case: Case, now: datetime, paused: float, missed_updates: int) -> list[TargetResult]:
     snapshot = case.targets or {}
-    row = severity_row(snapshot, case.severity) if snapshot else {}
+    # A case downgraded out of the critical line was held to its critical severity's updates.
+    critical = case.severity if case.severity <= 2 else snapshot.get("severity", case.severity)
+    row = severity_row(snapshot, critical) if snapshot else {}
     opening = severity_row(snapshot, snapshot["severity"]) if snapshot else {}
     factor = snapshot.get("multiplier", 1) if snapshot.get("multiplied") else 1
     clock = opening.get("clock", "wall")
@@ -275,7 +279,11 @@ def _targets(case: Case, now: datetime, paused: float, missed_updates: int) -> l
             ran,
         ),
     ]
-    owed = ran and (case.first_status_at is not None or missed_updates > 0)
+    # Updates are owed once a first status went out (or one was already missed), whatever
+    # happened to the case after.
+    owed = case.state != CaseState.ASKED and (
+        case.first_status_at is not None or missed_updates > 0
+    )
     results.append(
         TargetResult(
             "updates",
