@@ -123,9 +123,7 @@ def test_the_statements_figures(world):
 
 def test_the_sla_report_gains_mttr_and_plans(world):
     with world.runtime.sessions() as session:
-        report = sla_report(
-            session, "2026-11", world.runtime.settings.zone, now=world.clock.now()
-        )
+        report = sla_report(session, "2026-11", world.runtime.settings.zone, now=world.clock.now())
     assert report.resolved == 1 and report.median_resolution_seconds == 7200
     plans = {p.plan: p for p in report.by_plan}
     assert sorted(plans) == ["gold", "plain"]
