@@ -38,7 +38,10 @@ def _sessions(settings):
 
 @click.group("report")
 def report() -> None:
-    """Monthly reports (months are calendar months in config's time zone)."""
+    """Monthly reports: SLA, misuse fees, a customer's contract statement.
+
+    Months are calendar months in config's time zone.
+    """
 
 
 @report.command("sla")
