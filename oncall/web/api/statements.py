@@ -17,7 +17,7 @@ MAX_KEY = 64  # customer keys are stored in 64 characters
 @bp.get("/reports/contract")
 def report_contract():
     rt = runtime()
-    customer = request.args.get("customer", "").strip()
+    customer = request.args.get("customer", "")
     if not customer or len(customer) > MAX_KEY:
         raise BadRequest(
             f"customer= is a customer key of customers.yaml (1 to {MAX_KEY} characters)"
