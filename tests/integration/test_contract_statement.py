@@ -189,6 +189,11 @@ def test_the_api_serves_the_statement_as_documented(world):
     ]["schema"]
     Draft202012Validator({**schema, "components": document["components"]}).validate(body)
 
+    case = client.get("/api/cases/1001", headers=API).get_json()
+    assert case["targets"]["plan"] == "gold" and case["targets"]["multiplied"] is True
+    assert case["resolution_due_at"] == at("2026-11-25T03:00").isoformat()
+    assert case["first_status_due_at"] == at("2026-11-24T04:00").isoformat()
+
     assert client.get("/api/reports/contract?customer=nobody", headers=API).status_code == 404
     assert client.get("/api/reports/contract", headers=API).status_code == 400
     bad_month = client.get("/api/reports/contract?customer=acme&month=11-2026", headers=API)
@@ -209,6 +214,13 @@ def test_the_dashboard_page_for_a_manager(world):
     assert "Contract statement: Acme Corp" in page.text
     assert "late 30m 00s" in page.text and "1 missed" in page.text
     assert "250.00 USD" in page.text
+    # Each case's page names the targets frozen on it.
+    first = client.get("/cases/1001").text
+    assert "S1 on plan gold: triage 20m 00s, first status 1h 00m, updates every 2h 00m" in first
+    assert "opened after hours: response targets x2" in first
+    assert "resolution due Wed 25 Nov 03:00 EST" in first
+    second = client.get("/cases/1002").text
+    assert "counted in business hours (Mon-Fri 09:00-17:00 America/Toronto)" in second
     assert client.get("/reports/contract?customer=nobody&month=2026-11").status_code == 404
     assert client.get("/reports/contract").status_code == 302
 
