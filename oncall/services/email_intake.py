@@ -301,7 +301,7 @@ def _open_email_case(
     reached = start_paging(session, runtime, case, now)
     if ours:  # a contact registered with one of our own addresses: never mail ourselves
         return IntakeOutcome("case", case.number)
-    status_by = customer_time(runtime, case.status_due_at) if case.status_due_at else ""
+    status_by = customer_time(runtime, case.status_due_at, now) if case.status_due_at else ""
     sent = notify_customer(
         session,
         runtime,
@@ -309,7 +309,7 @@ def _open_email_case(
         now,
         purpose=Purpose.OPENED,
         text=opened_text(
-            line_of(runtime), case.number, case.severity, status_by, "Thank you.", reached
+            line_of(runtime, case), case.number, case.severity, status_by, "Thank you.", reached
         ),
         subject=strip_reply_prefix(mail.subject) or "Critical case opened",
         dedupe_key=f"opened:{case.number}",

@@ -258,3 +258,19 @@ def test_a_later_edit_of_customers_yaml_does_not_move_an_open_cases_clocks(world
     # A case opened after the edit gets the new targets.
     second = world.open_case("acme", severity=1)
     assert world.case(second).triage_due_at == opened + timedelta(hours=2)  # 1h doubled
+
+
+def test_the_customer_reads_the_cases_own_targets(world):
+    from oncall.web.app import create_app
+    from tests.fakes.sendgrid import inbound, post
+
+    # Friday 16:30: gold's S2 first status is 4 business hours, due Monday 12:30.
+    world.clock.set(at(TORONTO, "2026-11-20T16:30"))
+    client = create_app(runtime=world.runtime, test_config={"TESTING": True}).test_client()
+    form = inbound("Wile E. Coyote <wile@acme.example>", subject="Sev 2: exports fail")
+    assert post(client, form).get_json()["outcome"] == "case"
+    world.settle()
+    (reply,) = [m for m in world.fake.emails_to("wile@acme.example")]
+    assert "within 4 hours counted in business hours (by Mon 23 Nov 12:30 EST)" in reply.body, (
+        reply.body
+    )
