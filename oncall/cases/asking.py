@@ -12,7 +12,7 @@ their transactions, with the case locked.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import find_case_by_intake_key
 from oncall.cases.opening import NewCase, insert_case, new_case_row, start_clocks
 from oncall.db.models import Case, CaseEvent, Deadline
+from oncall.domain.contract import severity_row
 from oncall.domain.enums import CaseState, DeadlineKind, DeadlineState, Purpose, SeveritySource
 from oncall.domain.severity_question import Line, opened_text
 from oncall.runtime import Runtime
@@ -33,20 +34,36 @@ ASKED_EVENT = "severity_asked"
 MAIL_KEPT = 20_000  # characters of the customer's mail kept for the forward to the queue
 
 
-def line_of(runtime: Runtime) -> Line:
+def line_of(runtime: Runtime, case: Case | None = None) -> Line:
+    """The facts for a customer text; with ``case``, the targets frozen on it (its plan's,
+    after any after-hours multiplier) rather than config's, so what the customer reads is what
+    the engine holds the team to."""
     settings = runtime.settings
+    triage, first_status, business = settings.sla.triage, settings.sla.first_status, False
+    if case is not None and case.targets:
+        row = severity_row(case.targets, case.targets["severity"])
+        factor = case.targets["multiplier"] if case.targets["multiplied"] else 1
+        triage = timedelta(seconds=row["triage"] * factor)
+        first_status = timedelta(seconds=row["first_status"] * factor)
+        business = row["clock"] == "business"
     return Line(
         company=settings.company,
         critical_line=settings.twilio.critical_line,
         forward_to=settings.email.forward_to,
-        triage=settings.sla.triage,
-        first_status=settings.sla.first_status,
+        triage=triage,
+        first_status=first_status,
+        business_hours=business,
     )
 
 
-def customer_time(runtime: Runtime, at: datetime) -> str:
-    """Customers read times in the company's zone, with the zone named."""
-    return at.astimezone(runtime.settings.zone).strftime("%H:%M %Z")
+def customer_time(runtime: Runtime, at: datetime, since: datetime | None = None) -> str:
+    """Customers read times in the company's zone, with the zone named; with the day too when
+    it is not the day of ``since`` (a business-hours target may fall due days later)."""
+    zone = runtime.settings.zone
+    local = at.astimezone(zone)
+    if since is not None and since.astimezone(zone).date() != local.date():
+        return local.strftime("%a %d %b %H:%M %Z")
+    return local.strftime("%H:%M %Z")
 
 
 def open_asked_case(
@@ -130,14 +147,14 @@ def make_critical(
         severity_source=source.value,
         after_hours=case.after_hours,
     )
-    status_by = customer_time(runtime, case.status_due_at) if case.status_due_at else ""
+    status_by = customer_time(runtime, case.status_due_at, now) if case.status_due_at else ""
     notify_customer(
         session,
         runtime,
         case,
         now,
         purpose=Purpose.OPENED,
-        text=opened_text(line_of(runtime), case.number, severity, status_by, told, reached),
+        text=opened_text(line_of(runtime, case), case.number, severity, status_by, told, reached),
         subject=_subject(case),
         dedupe_key=f"opened:{case.number}",
     )

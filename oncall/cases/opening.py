@@ -12,13 +12,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from oncall.cases.contract import snapshot_for
 from oncall.cases.deadlines import schedule
 from oncall.cases.events import add_event
 from oncall.cases.live_rota import live_team
 from oncall.cases.lookup import find_case_by_intake_key
 from oncall.db.models import Case, Counter
 from oncall.domain import sla
-from oncall.domain.eligibility import is_business_hours
+from oncall.domain.contract import opening_due
 from oncall.domain.enums import CaseState, DeadlineKind, SeveritySource
 from oncall.domain.rota.snapshots import policy_snapshot
 from oncall.runtime import Runtime
@@ -133,16 +134,19 @@ def insert_case(session: Session, case: Case) -> Case:
 
 
 def start_clocks(session: Session, runtime: Runtime, case: Case, now: datetime) -> None:
-    """The case is critical from ``now``: its SLA clocks start, the escalation policy and the
-    people it resolves to are frozen on it, and its first deadlines are armed."""
-    settings = runtime.settings
-    after_hours = not is_business_hours(settings.business_hours, now, settings.zone)
-    targets = sla.targets(now, settings.sla, after_hours)
+    """The case is critical from ``now``: its SLA clocks start from the contract snapshotted
+    on it (the plan's targets for its severity, in wall or business time, see
+    :mod:`oncall.cases.contract`), the escalation policy and the people it resolves to are
+    frozen on it, and its first deadlines are armed."""
+    case.targets = snapshot_for(runtime, case, now)
+    due = opening_due(case.targets, now)
+    targets = sla.Targets(triage_due=due.triage, first_status_due=due.first_status)
     case.state = CaseState.OPEN
     case.opened_at = now
-    case.after_hours = after_hours
+    case.after_hours = bool(case.targets["after_hours"])
     case.triage_due_at = targets.triage_due
-    case.status_due_at = targets.first_status_due
+    case.status_due_at = case.first_status_due_at = targets.first_status_due
+    case.resolution_due_at = due.resolution
     team = live_team(session, runtime, case.team, now)
     if team is None:
         # No live rota for the customer's team is a configuration error that must still

@@ -53,7 +53,8 @@ def main(ctx: click.Context, config: str | None, debug: bool) -> None:
 
     Customers phone or email the critical line; the service verifies them and the severity,
     opens a case, pages the on-call engineer from rotations/*.yaml, escalates until somebody
-    acknowledges, and holds the team to the triage and status targets in config.yaml.
+    acknowledges, and holds the team to the triage and status targets in config.yaml (or a
+    plan's own, per severity, in customers.yaml).
     """
     ctx.obj = Context(config, debug=debug)
 

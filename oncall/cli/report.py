@@ -1,4 +1,5 @@
-"""``oncall report sla|misuse --month 2026-11``: SLA compliance and the misuse billing export."""
+"""``oncall report sla|misuse|contract --month 2026-11``: SLA compliance, the misuse billing
+export, and a customer's monthly contract statement."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, datetime
 import click
 
 from oncall.reports.clocks import format_seconds
+from oncall.reports.contract import UnknownCustomer, contract_statement
+from oncall.reports.contract_export import statement_csv, statement_html, statement_text
 from oncall.reports.misuse import misuse_csv, misuse_report
 from oncall.reports.months import month_of, parse_month
 from oncall.reports.sla import sla_report
@@ -35,7 +38,10 @@ def _sessions(settings):
 
 @click.group("report")
 def report() -> None:
-    """Monthly reports (months are calendar months in config's time zone)."""
+    """Monthly reports: SLA, misuse fees, a customer's contract statement.
+
+    Months are calendar months in config's time zone.
+    """
 
 
 @report.command("sla")
@@ -45,7 +51,8 @@ def sla_command(month: str | None, as_json: bool) -> None:
     """SLA compliance for the cases opened in a month.
 
     Cases, median and p90 time to triage, % triaged within target, % first status within
-    target, and breaches by team, engineer and customer.
+    target, median and p90 time to resolve (MTTR), the same per plan, and breaches by team,
+    engineer and customer.
     """
     settings = click.get_current_context().obj.settings
     month = _month(month, settings.zone)
@@ -77,6 +84,10 @@ def sla_command(month: str | None, as_json: bool) -> None:
         f"  first status within target  {pct(result.first_status_pct)}"
         f" ({result.first_status_within_target}/{result.first_status_measured})"
     )
+    click.echo(
+        f"  median time to resolve      {format_seconds(result.median_resolution_seconds)}"
+        f" (p90 {format_seconds(result.p90_resolution_seconds)}, {result.resolved} resolved)"
+    )
     targets = ", ".join(f"{k} {v}" for k, v in result.breaches_by_target.items())
     click.echo(
         f"  breaches                    {result.breaches}" + (f" ({targets})" if targets else "")
@@ -94,6 +105,14 @@ def sla_command(month: str | None, as_json: bool) -> None:
             click.echo(f"  breaches by {title}:")
             for row in rows:
                 click.echo(f"    {row.label:<30} {row.count}")
+    if result.by_plan:
+        click.echo("  by plan:  cases  triaged in target  first status in target  MTTR median")
+        for plan in result.by_plan:
+            click.echo(
+                f"    {plan.plan:<10} {plan.cases:>3}  {pct(plan.triage_pct):>17}"
+                f"  {pct(plan.first_status_pct):>22}"
+                f"  {format_seconds(plan.median_resolution_seconds)}"
+            )
 
 
 @report.command("misuse")
@@ -132,3 +151,61 @@ def misuse_command(month: str | None, as_csv: bool) -> None:
             click.echo(f"      note: {note}")
     for currency, total in sorted(totals.items()):
         click.echo(f"  total due: {total:.2f} {currency}")
+
+
+@report.command("contract")
+@click.option(
+    "--customer", required=True, metavar="KEY", help="The customer's key in customers.yaml."
+)
+@click.option("--month", metavar="YYYY-MM", help="The month (default: this month).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per case.")
+@click.option("--html", "as_html", is_flag=True, help="A self-contained HTML page.")
+@click.option("--json", "as_json", is_flag=True, help="JSON, as the API serves it.")
+def contract_command(
+    customer: str, month: str | None, as_csv: bool, as_html: bool, as_json: bool
+) -> None:
+    """A customer's monthly statement against their contract.
+
+    Every case opened in the month with its severity, channel, each target that applied (as
+    frozen on the case when it opened), when it was met or how late, the time it waited for
+    the customer, the resolution time and any fee; totals: cases, % of targets met per kind,
+    MTTA and MTTR (median and p90), the after-hours share.
+    """
+    if sum((as_csv, as_html, as_json)) > 1:
+        raise click.UsageError("choose one of --csv, --html, --json")
+    obj = click.get_current_context().obj
+    settings = obj.settings
+    month = _month(month, settings.zone)
+    known = _known_customers(settings)
+    engine, sessions = _sessions(settings)
+    try:
+        with sessions() as session:
+            statement = contract_statement(
+                session, customer, month, settings.zone, datetime.now(UTC), known=known
+            )
+    except UnknownCustomer:
+        hint = ", ".join(sorted(known)) or "none"
+        raise click.ClickException(f"no customer {customer!r} (customers: {hint})") from None
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(statement.to_dict(), indent=2))
+    elif as_csv:
+        click.echo(statement_csv(statement), nl=False)
+    elif as_html:
+        click.echo(statement_html(statement), nl=False)
+    else:
+        click.echo(statement_text(statement), nl=False)
+
+
+def _known_customers(settings) -> dict[str, tuple[str, str]]:
+    """Key -> (name, plan) from customers.yaml; a broken file still lets the statement run
+    from the cases on record."""
+    from oncall.config.yamlsource import SourceErrors
+    from oncall.sources.customers import load_directory
+
+    try:
+        directory = load_directory(settings.paths.customers, settings.phone_region)
+    except (SourceErrors, OSError):
+        return {}
+    return {key: (c.name, c.plan.key) for key, c in directory.customers.items()}

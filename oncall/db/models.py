@@ -126,6 +126,13 @@ class Case(Base):
     first_status_at: Mapped[datetime | None]
     last_status_at: Mapped[datetime | None]
     status_due_at: Mapped[datetime | None]
+    # The contract the case is held to, frozen when its clocks started (the plan's targets per
+    # severity, their clock, the support hours, the after-hours multiplier: see
+    # oncall.domain.contract), so an edit of customers.yaml never moves an open case's clocks.
+    # None for cases opened before contracts: they follow config.yaml's sla.
+    targets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    first_status_due_at: Mapped[datetime | None]  # status_due_at moves on to each update
+    resolution_due_at: Mapped[datetime | None]
     eta_at: Mapped[datetime | None]
     eta_text: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from oncall.domain.business_time import Schedule, is_open
+
 
 @dataclass(frozen=True)
 class BusinessHours:
@@ -14,6 +16,10 @@ class BusinessHours:
     start: time
     end: time
     holidays: tuple[date, ...]
+
+    def schedule(self, zone: ZoneInfo) -> Schedule:
+        """These hours in ``zone``, for business-time arithmetic."""
+        return Schedule(self.days, self.start, self.end, zone, self.holidays)
 
 
 @dataclass(frozen=True)
@@ -32,15 +38,27 @@ def is_business_hours(hours: BusinessHours, at: datetime, zone: ZoneInfo) -> boo
 def entitlement(
     critical_line: bool, plan_hours: str, hours: BusinessHours, at: datetime, zone: ZoneInfo
 ) -> Entitlement:
-    """Whether a plan covers the critical line at ``at``.
+    """Whether a plan covers the critical line at ``at`` with the vendor's business hours as
+    its support hours (see :func:`plan_entitlement`)."""
+    return plan_entitlement(critical_line, plan_hours, hours.schedule(zone), at)
 
-    ``plan_hours`` is ``always``, ``business`` (covered only inside business hours) or
-    ``after_hours`` (covered only outside them: the regular queue serves business hours).
+
+def plan_entitlement(
+    critical_line: bool, plan_hours: str, support: Schedule, at: datetime
+) -> Entitlement:
+    """Whether a plan covers the critical line at ``at``, given its support hours (the
+    vendor's business hours, or the plan's own schedule, possibly in the customer's zone).
+
+    ``plan_hours`` is ``always`` (any hour), ``business`` or ``schedule`` (covered only inside
+    the support hours) or ``after_hours`` (covered only outside them: the regular queue serves
+    business hours).
     """
     if not critical_line:
         return Entitlement(False, "your support plan does not include the critical line")
-    inside = is_business_hours(hours, at, zone)
-    if plan_hours == "business" and not inside:
+    if plan_hours == "always":
+        return Entitlement(True, "")
+    inside = is_open(support, at)
+    if plan_hours in ("business", "schedule") and not inside:
         return Entitlement(False, "your support plan covers the critical line in business hours")
     if plan_hours == "after_hours" and inside:
         return Entitlement(False, "during business hours please use the regular support line")

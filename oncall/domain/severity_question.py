@@ -26,8 +26,9 @@ class Line:
     company: str
     critical_line: str  # the phone number of the critical line ("" if none)
     forward_to: str  # the regular support queue's address
-    triage: timedelta  # sla.triage
-    first_status: timedelta  # sla.first_status
+    triage: timedelta  # sla.triage, or the case's own (its plan's) target
+    first_status: timedelta  # sla.first_status, or the case's own target
+    business_hours: bool = False  # the case's targets count only in its support hours
 
     def call_us(self) -> str:
         return self.critical_line or "see your support contract"
@@ -78,7 +79,8 @@ def opened_text(
         f"{first}Your message opened critical case {number} (severity {severity}) with "
         f"{line.company}.\n\n"
         f"What happens next: {who_has_it(reached, line.triage)} You will receive a status "
-        f"update with an estimated time to resolution within {human(line.first_status)}{by}, "
+        f"update with an estimated time to resolution within {human(line.first_status)}"
+        f"{' counted in business hours' if line.business_hours else ''}{by}, "
         f"then regular updates until it is resolved.\n\n"
         f"To add information, reply to this email and keep [Case {number}] in the subject. If "
         f"things get worse, call the critical line: {line.call_us()}."

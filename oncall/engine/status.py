@@ -1,5 +1,7 @@
 """The status target: while a case is open the customer is owed a status with an ETA, first
-``sla.first_status`` after opening, then every ``sla.status_every`` (by severity). Each owed
+``first_status`` after opening, then every ``updates`` (by severity), as the contract
+snapshotted on the case says (``config.yaml``'s ``sla.first_status`` and ``sla.status_every``
+unless the plan sets its own; in business time for a ``clock: business`` target). Each owed
 status is a pair of deadlines (a reminder and the target) numbered by ``seq``."""
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from oncall.cases.contract import next_update_due
 from oncall.cases.deadlines import schedule
 from oncall.db.models import Case, Deadline
 from oncall.domain import sla
-from oncall.domain.eligibility import is_business_hours
 from oncall.domain.enums import STATUS_KINDS, DeadlineKind
 from oncall.runtime import Runtime
 
@@ -20,10 +22,10 @@ from oncall.runtime import Runtime
 def arm_status_target(
     session: Session, runtime: Runtime, case: Case, now: datetime, seq: int
 ) -> datetime:
-    """The next status is due a cadence (``sla.status_every`` for the severity) from now."""
+    """The next status is due a cadence (the contract's ``updates`` for the severity) from
+    now."""
     settings = runtime.settings
-    after_hours = not is_business_hours(settings.business_hours, now, settings.zone)
-    due = sla.next_status_due(now, case.severity, settings.sla, after_hours)
+    due = next_update_due(runtime, case, now)
     schedule(
         session, case, now, DeadlineKind.STATUS_WARN, sla.warn_at(due, settings.sla, now), seq=seq
     )

@@ -16,13 +16,17 @@ Rules (stated once, here):
   that were acknowledged or whose triage target has passed; a case still inside its target is
   neither met nor missed yet.
 * **First status within target**: the first status (``first_status_at``; a resolution counts,
-  since the customer is told about it) at or before ``opened_at + sla.first_status``, scaled
-  by ``after_hours_multiplier`` for after-hours cases, exactly as the engine armed it. Cases
+  since the customer is told about it) at or before the due time the engine armed: the case's
+  ``first_status_due_at`` (from its contract snapshot), or for a case opened before contracts
+  ``opened_at + sla.first_status``, scaled by ``after_hours_multiplier`` after hours. Cases
   downgraded out of the critical line without a status are left out: the target stopped
   applying to them. Cases whose target hasn't passed yet are left out too.
 * **Customer escalations** are the timeline's ``customer_escalated`` events of the month's
   cases: every one counts (also those within 30 minutes of the last, which did not page the
   manager again), and the cases with at least one.
+* **Time to resolve (MTTR)** is ``resolved_at - opened_at`` over resolved cases, less the time
+  the case waited for the customer (:mod:`oncall.reports.lifecycle`); median and p90 as above.
+* **Per plan**: the same figures for the cases of each plan (the plan the case opened under).
 * **Breaches** are the timeline's ``breach`` events (``data.target`` is ``triage`` or
   ``status``). Each is charged to the engineer who acknowledged the case, or, if nobody had,
   to the last engineer paged before the breach.
@@ -34,7 +38,7 @@ import math
 import statistics
 from collections import Counter as Tally
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,6 +49,7 @@ from oncall.db.models import Case, CaseEvent, OutboundMessage
 from oncall.domain import sla as sla_rules
 from oncall.domain.enums import ENGINEER_PAGE_PURPOSES, CaseState
 from oncall.domain.sla import SlaSettings
+from oncall.reports.lifecycle import paused_delta, paused_time
 from oncall.reports.months import month_bounds
 
 
@@ -53,6 +58,33 @@ class Count:
     key: str
     label: str
     count: int
+
+
+@dataclass(frozen=True)
+class PlanFigures:
+    plan: str
+    cases: int
+    triage_measured: int
+    triaged_within_target: int
+    first_status_measured: int
+    first_status_within_target: int
+    resolved: int
+    median_resolution_seconds: float | None
+    p90_resolution_seconds: float | None
+
+    @property
+    def triage_pct(self) -> float | None:
+        return _pct(self.triaged_within_target, self.triage_measured)
+
+    @property
+    def first_status_pct(self) -> float | None:
+        return _pct(self.first_status_within_target, self.first_status_measured)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["triage_pct"] = self.triage_pct
+        data["first_status_pct"] = self.first_status_pct
+        return data
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,10 @@ class SlaReport:
     customer_escalations: int = 0
     cases_escalated: int = 0
     escalations_by_customer: list[Count] = field(default_factory=list)
+    resolved: int = 0
+    median_resolution_seconds: float | None = None
+    p90_resolution_seconds: float | None = None
+    by_plan: list[PlanFigures] = field(default_factory=list)
 
     @property
     def triage_pct(self) -> float | None:
@@ -94,6 +130,7 @@ class SlaReport:
         data["end"] = self.end.isoformat()
         data["triage_pct"] = self.triage_pct
         data["first_status_pct"] = self.first_status_pct
+        data["by_plan"] = [plan.to_dict() for plan in self.by_plan]
         return data
 
 
@@ -137,9 +174,8 @@ def sla_report(
         if case.acknowledged_at is not None
     ]
     triage_met, triage_measured = _triage_target(cases, now)
-    status_met, status_measured = (
-        _first_status_target(cases, sla, now) if sla is not None else (0, 0)
-    )
+    status_met, status_measured = _first_status_target(cases, sla, now)
+    resolutions = _resolution_times(cases, now)
     breaches = _breaches(session, cases)
     by_target = Tally(target for target, _case, _engineer in breaches)
     teams = Tally(case.team for _target, case, _engineer in breaches)
@@ -171,6 +207,10 @@ def sla_report(
         escalations_by_customer=_counts(
             Tally(case.customer_key for case in escalated), customer_names
         ),
+        resolved=len(resolutions),
+        median_resolution_seconds=statistics.median(resolutions) if resolutions else None,
+        p90_resolution_seconds=percentile_nearest_rank(resolutions, 90),
+        by_plan=_by_plan(cases, sla, now),
     )
 
 
@@ -187,6 +227,40 @@ def _escalations(session: Session, cases: list[Case]) -> list[Case]:
     return [by_id[case_id] for case_id in ids]
 
 
+def _resolution_times(cases: list[Case], now: datetime) -> list[float]:
+    """Seconds from opening to resolution, less the time waited for the customer."""
+    return [
+        max((case.resolved_at - case.opened_at).total_seconds() - paused_time(case, now), 0.0)
+        for case in cases
+        if case.resolved_at is not None
+    ]
+
+
+def _by_plan(cases: list[Case], sla: SlaSettings | None, now: datetime) -> list[PlanFigures]:
+    plans: dict[str, list[Case]] = {}
+    for case in cases:
+        plans.setdefault(case.plan or "(none)", []).append(case)
+    figures = []
+    for plan, subset in sorted(plans.items()):
+        triage_met, triage_measured = _triage_target(subset, now)
+        status_met, status_measured = _first_status_target(subset, sla, now)
+        resolutions = _resolution_times(subset, now)
+        figures.append(
+            PlanFigures(
+                plan=plan,
+                cases=len(subset),
+                triage_measured=triage_measured,
+                triaged_within_target=triage_met,
+                first_status_measured=status_measured,
+                first_status_within_target=status_met,
+                resolved=len(resolutions),
+                median_resolution_seconds=statistics.median(resolutions) if resolutions else None,
+                p90_resolution_seconds=percentile_nearest_rank(resolutions, 90),
+            )
+        )
+    return figures
+
+
 def _triage_target(cases: list[Case], now: datetime) -> tuple[int, int]:
     """``(met, measured)``: acknowledged cases, and unacknowledged ones whose target passed."""
     met = measured = 0
@@ -201,19 +275,25 @@ def _triage_target(cases: list[Case], now: datetime) -> tuple[int, int]:
     return met, measured
 
 
-def _first_status_target(cases: list[Case], sla: SlaSettings, now: datetime) -> tuple[int, int]:
+def _first_status_target(
+    cases: list[Case], sla: SlaSettings | None, now: datetime
+) -> tuple[int, int]:
     """``(met, measured)``: the customer told (a status or the resolution), or the target passed.
 
     A case downgraded without a status is left out: the target stopped applying to it; so is
-    one still asking its customer for the severity (its clock has not started). Time spent
-    waiting for the customer (WAIT) moves the target: the clock was paused.
+    one still asking its customer for the severity (its clock has not started), and a case
+    from before contracts when no ``sla`` is given to work its target out.
     """
     met = measured = 0
     for case in cases:
-        due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
-        due += timedelta(seconds=case.paused_seconds or 0)
-        if case.waiting_since is not None:
-            due += max(now - case.waiting_since, timedelta(0))
+        if case.first_status_due_at is not None:
+            due = case.first_status_due_at
+        elif sla is not None:
+            due = case.opened_at + sla_rules.scaled(sla.first_status, sla, case.after_hours)
+        else:
+            continue
+        # Time spent waiting for the customer (WAIT) moves the target: the clock was paused.
+        due += paused_delta(case, now)
         told = case.first_status_at or case.resolved_at
         if told is not None:
             measured += 1

@@ -35,7 +35,6 @@ from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase, open_case
 from oncall.db.models import Case
-from oncall.domain.eligibility import entitlement
 from oncall.domain.enums import Purpose, SeveritySource
 from oncall.domain.mail.authentication import SenderVerdict
 from oncall.domain.mail.inbound import InboundEmail
@@ -176,13 +175,7 @@ def _email(
             f"the critical line",
         )
     customer, contact = match
-    verdict = entitlement(
-        customer.plan.critical_line,
-        customer.plan.hours,
-        settings.business_hours,
-        now,
-        settings.zone,
-    )
+    verdict = customer.entitlement(settings.business_hours, settings.zone, now)
     if not verdict.entitled:
         return refuse("not_entitled", customer, why=verdict.reason)
     severity = classify_severity(mail.subject, mail.text, severity_rules(settings))
@@ -345,7 +338,7 @@ def _open_email_case(
     reached = start_paging(session, runtime, case, now)
     if ours:  # a contact registered with one of our own addresses: never mail ourselves
         return IntakeOutcome("case", case.number)
-    status_by = customer_time(runtime, case.status_due_at) if case.status_due_at else ""
+    status_by = customer_time(runtime, case.status_due_at, now) if case.status_due_at else ""
     sent = notify_customer(
         session,
         runtime,
@@ -353,7 +346,7 @@ def _open_email_case(
         now,
         purpose=Purpose.OPENED,
         text=opened_text(
-            line_of(runtime), case.number, case.severity, status_by, "Thank you.", reached
+            line_of(runtime, case), case.number, case.severity, status_by, "Thank you.", reached
         ),
         subject=strip_reply_prefix(mail.subject) or "Critical case opened",
         dedupe_key=f"opened:{case.number}",

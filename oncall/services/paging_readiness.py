@@ -21,7 +21,6 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from oncall.delivery.readiness import provider_refusals, transport_problems
-from oncall.domain.eligibility import entitlement
 from oncall.domain.readiness import team_problems
 from oncall.runtime import Runtime
 from oncall.sources.rotas.registry import VanishedRota
@@ -61,10 +60,7 @@ def callers_by_team(runtime: Runtime, now: datetime) -> dict[str, list[str]]:
     settings = runtime.settings
     callers: dict[str, list[str]] = {}
     for customer in runtime.directory().customers.values():
-        plan = customer.plan
-        verdict = entitlement(
-            plan.critical_line, plan.hours, settings.business_hours, now, settings.zone
-        )
+        verdict = customer.entitlement(settings.business_hours, settings.zone, now)
         if verdict.entitled:
             callers.setdefault(customer.team, []).append(customer.name)
     return callers

@@ -12,7 +12,6 @@ from oncall.cases.events import add_event
 from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import open_case_for_customer
 from oncall.db.models import Case, VoiceCall
-from oncall.domain.eligibility import entitlement
 from oncall.services import ivr
 from oncall.services.ivr import Reply, Say
 from oncall.services.misuse import review_refused_attempts
@@ -137,13 +136,7 @@ def _identified(ctx: CallContext, call: VoiceCall, customer: Customer) -> Reply:
     """After caller ID or PIN: entitlement, then join an open case or ask the severity."""
     settings = ctx.runtime.settings
     speech = ctx.speech.with_(customer=customer.name, contact=call.contact_name or "")
-    verdict = entitlement(
-        customer.plan.critical_line,
-        customer.plan.hours,
-        settings.business_hours,
-        ctx.now,
-        settings.zone,
-    )
+    verdict = customer.entitlement(settings.business_hours, settings.zone, ctx.now)
     if not verdict.entitled:
         told = ctx.prompt("not_entitled", speech.with_(reason=verdict.reason))
         _refuse(

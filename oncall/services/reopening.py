@@ -32,7 +32,7 @@ from oncall.cases.events import add_event
 from oncall.cases.opening import NewCase, open_case
 from oncall.cases.outbox import Reached
 from oncall.db.models import Case, Deadline
-from oncall.domain import sla
+from oncall.domain import contract, sla
 from oncall.domain.eligibility import is_business_hours
 from oncall.domain.enums import (
     CLOSURE_KINDS,
@@ -130,10 +130,15 @@ def _reopen(
     case.resolved_at = None
     case.resolution_note = None
     case.escalation_round = 0
-    after_hours = not is_business_hours(settings.business_hours, now, settings.zone)
-    targets = sla.targets(now, settings.sla, after_hours)
+    if case.targets:  # the contract frozen on the case when it opened
+        due = contract.reopening_due(case.targets, case.severity, now)
+        targets = sla.Targets(triage_due=due.triage, first_status_due=due.first_status)
+        case.resolution_due_at = due.resolution
+    else:  # a case from before contracts: the live sla, as it always had
+        after_hours = not is_business_hours(settings.business_hours, now, settings.zone)
+        targets = sla.targets(now, settings.sla, after_hours)
     case.triage_due_at = targets.triage_due
-    case.status_due_at = targets.first_status_due
+    case.status_due_at = case.first_status_due_at = targets.first_status_due
     schedule(session, case, now, DeadlineKind.ESCALATE, now, seq=0)
     schedule(
         session,

@@ -14,13 +14,18 @@ digits; ``oncall check`` warns about ones shorter than 6 (a 4-digit PIN is 10,00
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from oncall.config.sections import normalise_email
 from oncall.config.yamlsource import Node, SourceError, SourceErrors, load_yaml
+from oncall.domain.business_time import Schedule
+from oncall.domain.contract import CUSTOMER_ZONE, PlanContract, support_schedule
+from oncall.domain.eligibility import BusinessHours, Entitlement, plan_entitlement
 from oncall.domain.phones import DEFAULT_REGION, parse_phone
+from oncall.sources.plan_terms import read_plan_contract, read_zone
 
-PLAN_HOURS = ["always", "business", "after_hours"]
 PIN_DIGITS = (4, 16)  # shortest and longest PIN accepted
 PIN_WARN_BELOW = 6  # shorter PINs are accepted with a warning
 
@@ -29,8 +34,11 @@ PIN_WARN_BELOW = 6  # shorter PINs are accepted with a warning
 class Plan:
     key: str
     critical_line: bool
-    hours: str  # always | business | after_hours: when the critical line is covered
+    hours: str  # always | business | after_hours | schedule: when the critical line is covered
     misuse_fee: float | None = None  # overrides penalties.misuse_fee for this plan
+    # The plan's own schedule, targets per severity and after-hours multiplier (all optional;
+    # see oncall.domain.contract).
+    contract: PlanContract = field(default_factory=PlanContract)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,21 @@ class Customer:
     # Accept this customer's mail without SPF/DKIM passing aligned: the case is then marked
     # "sender unverified" and never charged a misuse fee.
     trust_unauthenticated_email: bool = False
+    # The customer's own zone, for plans whose hours say `timezone: customer`.
+    timezone: ZoneInfo | None = None
+
+    def support_hours(self, business_hours: BusinessHours, zone: ZoneInfo) -> Schedule:
+        """The plan's support hours for this customer (config's business hours and zone
+        unless the plan names its own schedule)."""
+        return support_schedule(self.plan.contract, business_hours.schedule(zone), self.timezone)
+
+    def entitlement(
+        self, business_hours: BusinessHours, zone: ZoneInfo, at: datetime
+    ) -> Entitlement:
+        """Whether this customer may use the critical line at ``at``."""
+        return plan_entitlement(
+            self.plan.critical_line, self.plan.hours, self.support_hours(business_hours, zone), at
+        )
 
 
 @dataclass(frozen=True)
@@ -142,15 +165,18 @@ def _plans(node: Node) -> dict[str, Plan]:
     for key, child in node.items():
         if not child.is_mapping():
             continue
-        child.check_keys({"critical_line", "hours", "misuse_fee"})
+        child.check_keys(
+            {"critical_line", "hours", "misuse_fee", "targets", "after_hours_multiplier"}
+        )
         critical = child.child("critical_line").boolean(False)
-        hours = child.child("hours").choice(PLAN_HOURS, "always")
+        contract = read_plan_contract(child)
         fee = child.child("misuse_fee")
         plans[str(key)] = Plan(
             str(key),
             critical,
-            hours or "always",
+            contract.hours,
             fee.number(0.0, minimum=0) if fee.present() else None,
+            contract,
         )
     return plans
 
@@ -167,14 +193,21 @@ class _Seen:
 
 def _customer(key: str, node: Node, plans: dict[str, Plan], seen: _Seen) -> Customer:
     node.check_keys(
-        {"name", "plan", "pin", "team", "contacts", "trust_unauthenticated_email"},
+        {"name", "plan", "pin", "team", "contacts", "trust_unauthenticated_email", "timezone"},
         required={"name", "plan", "team"},
     )
+    zone = read_zone(node.child("timezone"))
     plan_name = node.child("plan").string("") or ""
     plan = plans.get(plan_name)
     if plan is None and plan_name:
         node.child("plan").error(
             f"unknown plan {plan_name!r} (plans: {', '.join(sorted(plans)) or 'none'})"
+        )
+    schedule = plan.contract.schedule if plan else None
+    if schedule is not None and schedule.timezone == CUSTOMER_ZONE and zone is None:
+        node.child("plan").warning(
+            f"plan {plan_name!r} keeps the customer's hours (timezone: customer) but customer "
+            f"{key!r} has no timezone: config.yaml's timezone is used"
         )
     pin = _pin(node.child("pin"), key, seen)
     contacts = _contacts(node.child("contacts"), key, seen)
@@ -186,6 +219,7 @@ def _customer(key: str, node: Node, plans: dict[str, Plan], seen: _Seen) -> Cust
         team=node.child("team").string("") or "",
         contacts=contacts,
         trust_unauthenticated_email=node.child("trust_unauthenticated_email").boolean(False),
+        timezone=ZoneInfo(zone) if zone else None,
     )
 
 

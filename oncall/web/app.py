@@ -20,6 +20,7 @@ from oncall.runtime import Runtime
 from oncall.web import auth, case_page, edge, email_inbound, feeds, health, metrics
 from oncall.web.api import actions as api_actions
 from oncall.web.api import routes as api_routes
+from oncall.web.api import statements as api_statements
 from oncall.web.context import attach
 from oncall.web.dashboard import blueprint as dashboard
 from oncall.web.twilio import sms as twilio_sms
@@ -88,12 +89,12 @@ def _install_request_logging(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Every blueprint, in order; a module's optional ``init_app(app)`` runs after it."""
-    assert api_actions.bp is api_routes.bp
+    assert api_actions.bp is api_routes.bp is api_statements.bp
     for module in (
         health,
         auth,  # before the others: its guard must run before any other module's hooks
         dashboard,
-        api_routes,  # with api_actions' routes, added to the same blueprint (one token guard)
+        api_routes,  # with api_actions' and api_statements' routes: one blueprint, one guard
         metrics,
         feeds,
         twilio_voice,

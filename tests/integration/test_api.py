@@ -125,7 +125,7 @@ def test_missing_or_wrong_token_is_401(app, client, headers):
         if r.rule.startswith("/api/") and r.rule != "/api/openapi.json"  # public: its own test
         for method in sorted(r.methods - {"HEAD", "OPTIONS"})
     ]
-    assert len(routes) == 10  # 5 to read, 5 to act on a case
+    assert len(routes) == 11  # 6 to read (the contract statement too), 5 to act on a case
     for path, method in routes:
         response = client.open(path, method=method, headers=headers)
         assert response.status_code == 401, path

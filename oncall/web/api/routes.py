@@ -137,6 +137,9 @@ def case_summary(case: Case, now: datetime, warn) -> dict[str, Any]:
         "first_status_at": _iso(case.first_status_at),
         "last_status_at": _iso(case.last_status_at),
         "status_due_at": _iso(case.status_due_at),
+        "first_status_due_at": _iso(case.first_status_due_at),
+        "resolution_due_at": _iso(case.resolution_due_at),
+        "targets": case.targets,  # the contract frozen when it opened (None: from before)
         "eta_at": _iso(case.eta_at),
         "eta_text": case.eta_text,
         "resolved_at": _iso(case.resolved_at),

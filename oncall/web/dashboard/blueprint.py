@@ -55,6 +55,7 @@ _PAGES = (
     ("/misuse/<int:number>/confirm", reports.confirm, ["POST"]),
     ("/reports", reports.reports_page, ["GET"]),
     ("/reports/misuse.csv", reports.misuse_csv_download, ["GET"]),
+    ("/reports/contract", reports.contract_page, ["GET"]),
     ("/favicon.ico", favicon, ["GET"]),
 )
 for rule, view, methods in _PAGES:

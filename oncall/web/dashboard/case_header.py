@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oncall.db.models import Case, CaseEvent, Deadline
+from oncall.domain.contract import severity_row, snapshot_schedule
 from oncall.domain.enums import CLOSURE_KINDS, CaseState, DeadlineKind
-from oncall.reports.clocks import SlaClock, case_clocks, sla_clock
+from oncall.reports.clocks import SlaClock, case_clocks, format_seconds, sla_clock
 from oncall.web.dashboard.labels import label
 
 
@@ -65,6 +66,7 @@ class CaseHeader:
     coming: list[Due]
     missed: list[str]  # the targets breached, in words
     closing: Closing | None
+    contract: tuple[str, ...] = ()  # the targets frozen on the case, in words
 
 
 def case_header(
@@ -104,7 +106,30 @@ def case_header(
         coming=coming,
         missed=[_MISSED.get(t, t) for t in missed],
         closing=None if is_open else _closing(case, events),
+        contract=contract_words(case.targets),
     )
+
+
+def contract_words(snapshot: dict[str, Any] | None) -> tuple[str, ...]:
+    """``S1: triage 20m 00s, first status 1h 00m, updates every 2h 00m, resolution 24h 00m``
+    and how they count, for the case page (nothing for a case from before contracts)."""
+    if not snapshot:
+        return ()
+    row = severity_row(snapshot, snapshot["severity"])
+    factor = snapshot["multiplier"] if snapshot["multiplied"] else 1
+    parts = [
+        f"triage {format_seconds(row['triage'] * factor)}",
+        f"first status {format_seconds(row['first_status'] * factor)}",
+        f"updates every {format_seconds(row['updates'])}",
+    ]
+    if row.get("resolution"):
+        parts.append(f"resolution {format_seconds(row['resolution'])}")
+    words = [f"S{snapshot['severity']} on plan {snapshot['plan']}: " + ", ".join(parts)]
+    if row["clock"] == "business":
+        words.append(f"counted in business hours ({snapshot_schedule(snapshot).describe()})")
+    if snapshot["multiplied"]:
+        words.append(f"opened after hours: response targets x{snapshot['multiplier']:g}")
+    return tuple(words)
 
 
 _MISSED = {"triage": "triage", "status": "status to the customer"}

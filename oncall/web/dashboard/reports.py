@@ -1,7 +1,8 @@
 """The dashboard's pages about a month: misuse flags, refused attempts and emails from
 unverified senders that claimed a contact (``/misuse``, where a manager waives a fee), SLA
-compliance and the fees due (``/reports``), and the misuse billing export
-(``/reports/misuse.csv``). Months are calendar months in the service's time zone.
+compliance and the fees due (``/reports``), a customer's contract statement
+(``/reports/contract?customer=``), and the misuse billing export (``/reports/misuse.csv``).
+Months are calendar months in the service's time zone.
 
 The one view that changes something, waiving a fee, calls
 :func:`oncall.services.misuse.waive_misuse`.
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 from oncall.cases.errors import CaseError
 from oncall.db.models import Attempt, Case, MisuseFlag
 from oncall.domain.enums import FeeState
+from oncall.reports.contract import UnknownCustomer, contract_statement
+from oncall.reports.contract_export import local, target_length, target_text
 from oncall.reports.misuse import engineer_notes, misuse_csv, misuse_report
 from oncall.reports.months import month_bounds, month_of, parse_month
 from oncall.reports.sla import sla_report
@@ -217,7 +220,43 @@ def reports_page():
     totals: dict[str, float] = {}
     for row in misuse:
         totals[row.currency] = totals.get(row.currency, 0.0) + row.due
-    return render_template("reports.html", month=month, report=report, misuse=misuse, totals=totals)
+    customers = sorted(
+        ((key, c.name) for key, c in rt.directory().customers.items()), key=lambda kv: kv[1]
+    )
+    return render_template(
+        "reports.html",
+        month=month,
+        report=report,
+        misuse=misuse,
+        totals=totals,
+        customers=customers,
+    )
+
+
+@login_required
+def contract_page():
+    rt = runtime()
+    month = _month_arg(rt)
+    customer = request.args.get("customer", "").strip()
+    if not customer:
+        return redirect(url_for("dashboard.reports_page", month=month))
+    known = {key: (c.name, c.plan.key) for key, c in rt.directory().customers.items()}
+    with rt.sessions() as session:
+        try:
+            statement = contract_statement(
+                session, customer, month, rt.settings.zone, rt.clock.now(), known=known
+            )
+        except UnknownCustomer:
+            abort(404)
+    return render_template(
+        "contract.html",
+        month=month,
+        statement=statement,
+        local=local,
+        target_text=target_text,
+        target_length=target_length,
+        zone_of_statement=rt.settings.zone,
+    )
 
 
 @login_required

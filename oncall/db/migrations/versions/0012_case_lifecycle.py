@@ -11,7 +11,7 @@ import sqlalchemy as sa
 revision = '0012_case_lifecycle'
 # Written off 0009_engineer_control beside other branches' migrations; the integrator
 # re-chains them.
-down_revision = '0010_customer_side'
+down_revision = '0011_contract_targets'
 branch_labels = None
 depends_on = None
 
