@@ -64,7 +64,7 @@ def armed_due(session: Session) -> set[int]:
     arms the next one already overdue (an engine that was down) must have that one applied
     before the case's later deadlines in the same batch, as one-at-a-time claiming did.
     """
-    return session.info.get(_ARMED_DUE, set())
+    return session.info.setdefault(_ARMED_DUE, set())
 
 
 def cancel_deadlines(
