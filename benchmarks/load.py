@@ -180,6 +180,9 @@ def send_burst(
             "envelope": json.dumps(
                 {"to": ["critical@vendor.example"], "from": f"ops@cust{i}.example"}
             ),
+            # SendGrid's verdict: a mail counts as the customer's only when SPF (or DKIM)
+            # passes for its From domain; without it every case would be refused.
+            "SPF": "pass",
         }
         sent_at[message_id] = time.monotonic()
         response = requests.post(

@@ -97,15 +97,17 @@ def seed(runtime, count: int, first_number: int, timers: int) -> None:
             [
                 {
                     "case_id": case_id,
-                    "kind": kind,
-                    "seq": 0,
-                    "due_at": NOW + delay,
+                    "kind": "status_due",
+                    "seq": seq,
+                    "due_at": NOW + timedelta(hours=1),
                     "state": "pending",
                     "data": {},
                     "created_at": NOW,
                 }
+                # A target for every reminder, as the service arms them (in pairs): the same
+                # work per reminder however many timers a case holds.
                 for case_id in ids
-                for kind, delay in (("status_due", timedelta(hours=1)),)
+                for seq in range(timers)
             ]
             + [
                 {

@@ -21,7 +21,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30, "factory": _WriterConnection}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
-        writer = threading.Lock()
+        writer = _FairLock()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -64,6 +64,35 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
+class _FairLock:
+    """A lock served first come, first served (``threading.Lock`` is not: a thread that
+    releases it and asks again at once usually wins). With sixteen intake requests queueing for
+    the one writer, the sender recording a sent page must get its turn, not wait for a lull."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = 0  # the next ticket handed out
+        self._serving = 0  # the ticket whose turn it is
+        self._abandoned: set[int] = set()  # tickets whose holder stopped waiting
+
+    def acquire(self, timeout: float) -> bool:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            if self._cond.wait_for(lambda: self._serving == ticket, timeout):
+                return True
+            self._abandoned.add(ticket)  # skipped when its turn comes
+            return False
+
+    def release(self) -> None:
+        with self._cond:
+            self._serving += 1
+            while self._serving in self._abandoned:
+                self._abandoned.discard(self._serving)
+                self._serving += 1
+            self._cond.notify_all()
+
+
 class _WriterConnection(sqlite3.Connection):
     """A SQLite connection that takes this process's writer lock for each transaction.
 
@@ -78,7 +107,7 @@ class _WriterConnection(sqlite3.Connection):
     """
 
     WAIT = 30.0
-    writer: threading.Lock | None = None
+    writer: _FairLock | None = None
     _holding = False
 
     def take_writer_turn(self) -> None:
