@@ -43,6 +43,8 @@ def _complete(table: Table, values: dict[str, Any]) -> dict[str, Any]:
         if column.name in out or column is table.autoincrement_column:
             continue
         default = column.default
+        if default is None and column.server_default is not None:
+            continue  # the database fills it in
         if default is None:
             out[column.name] = None
         elif default.is_callable:
