@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-runtime
 STAMP     := $(VENV)/.installed
 
-.PHONY: run test lint check bench clean
+.PHONY: run test lint check bench scale-sim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ check: $(RUN_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+## scale-sim: the engine against 100,000 open cases and 1,000 escalations (docs/scaling.md)
+scale-sim: $(STAMP)
+	$(BIN)/python -m benchmarks.scale_sim $(SIM_ARGS)
 
 clean:
 	rm -rf $(VENV) oncall.db oncall.db-wal oncall.db-shm oncall.db-engine.lock .pytest_cache artifacts

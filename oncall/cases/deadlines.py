@@ -9,12 +9,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from oncall.cases.outbox import mark_work_due
 from oncall.db.models import Case, Deadline
+from oncall.db.upsert import attach_inserted, insert_once
 from oncall.domain.enums import DeadlineKind, DeadlineState
+
+# ``session.info`` key: ids of cases given a timer that is already due (:func:`armed_due`).
+_ARMED_DUE = "oncall.armed_due"
 
 
 def schedule(
@@ -26,27 +30,41 @@ def schedule(
     seq: int = 0,
     **data: Any,
 ) -> Deadline | None:
-    """Arm a timer once: ``(case, kind, seq)`` is unique, a second call changes nothing."""
-    existing = session.scalar(
-        select(Deadline).where(
-            Deadline.case_id == case.id, Deadline.kind == kind, Deadline.seq == seq
-        )
+    """Arm a timer once: ``(case, kind, seq)`` is unique, a second call changes nothing.
+
+    One statement (``INSERT … ON CONFLICT DO NOTHING``) rather than a look-up and an insert:
+    the engine arms the next step of every escalation it applies.
+    """
+    values = {
+        "case_id": case.id,
+        "kind": kind,
+        "seq": seq,
+        "due_at": due_at,
+        "state": DeadlineState.PENDING,
+        "data": data,
+        "created_at": now,
+    }
+    session.flush()  # a row of this case the session still holds goes first
+    new_id = insert_once(
+        session, Deadline.__table__, values, conflict=("case_id", "kind", "seq"), returning="id"
     )
-    if existing is not None:
+    if new_id is None:
         return None
-    deadline = Deadline(
-        case_id=case.id,
-        kind=kind,
-        seq=seq,
-        due_at=due_at,
-        state=DeadlineState.PENDING,
-        data=data,
-        created_at=now,
-    )
-    session.add(deadline)
+    deadline = attach_inserted(session, Deadline, new_id, values)
     if due_at <= now:
         mark_work_due(session)
+        session.info.setdefault(_ARMED_DUE, set()).add(case.id)
     return deadline
+
+
+def armed_due(session: Session) -> set[int]:
+    """The cases that were given a timer already due in this session's transaction.
+
+    The engine reads it to keep each case's deadlines in due order within a batch: a step that
+    arms the next one already overdue (an engine that was down) must have that one applied
+    before the case's later deadlines in the same batch, as one-at-a-time claiming did.
+    """
+    return session.info.setdefault(_ARMED_DUE, set())
 
 
 def cancel_deadlines(

@@ -13,6 +13,8 @@ second connection while the first holds SQLite's write lock.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,6 +24,9 @@ from oncall.db.models import LiveOverride
 from oncall.domain.rota.live import with_live_overrides
 from oncall.domain.rota.model import Override, Team
 from oncall.runtime import Runtime
+
+# ``session.info`` key of the teams resolved in this batch (:func:`batch_cache`).
+_CACHE = "oncall.live_team_cache"
 
 #: Overrides that ended longer ago than this no longer matter to anyone reading the rota (the
 #: iCal feeds look two weeks back).
@@ -68,11 +73,32 @@ def live_overrides(
 
 def live_team(session: Session, runtime: Runtime, key: str, now: datetime) -> Team | None:
     """Team ``key`` from its file (last good version) with its live overrides, or None."""
+    cache = session.info.get(_CACHE)
+    if cache is not None and (key, now) in cache:
+        return cache[key, now]
     team = runtime.rotas.team(key)
-    if team is None:
-        return None
-    overrides = live_overrides(session, now - HISTORY, key)
-    return with_live_overrides(team, overrides.get(key, ()))
+    if team is not None:
+        overrides = live_overrides(session, now - HISTORY, key)
+        team = with_live_overrides(team, overrides.get(key, ()))
+    if cache is not None:
+        cache[key, now] = team
+    return team
+
+
+@contextmanager
+def batch_cache(session: Session) -> Iterator[None]:
+    """Resolve each team's live rota once inside this block (per team and instant).
+
+    The engine applies a batch of deadlines at one ``now`` in one transaction: a hundred
+    steps of one team would otherwise read the same overrides a hundred times. A TAKE that
+    commits while the batch runs is seen by the next batch, as it would be by a step applied
+    a moment later.
+    """
+    session.info[_CACHE] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_CACHE, None)
 
 
 def live_teams(session: Session, runtime: Runtime, now: datetime) -> dict[str, Team]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from oncall.clock import ensure_aware
 from oncall.db.models import Case, OutboundMessage
+from oncall.db.upsert import attach_inserted, insert_once
 from oncall.domain.enums import ENGINEER_PAGE_PURPOSES, OutboxState, Purpose
 from oncall.domain.rota.model import Member
 from oncall.runtime import Runtime
@@ -67,32 +68,39 @@ def enqueue(
     """
     if dedupe_key is not None and case is not None and case.reopen_count:
         dedupe_key = f"{dedupe_key[:190]}#r{case.reopen_count}"
-    if dedupe_key is not None:
-        existing = session.scalar(
-            select(OutboundMessage.id).where(OutboundMessage.dedupe_key == dedupe_key)
+    values = {
+        "case_id": case.id if case is not None else None,
+        "channel": channel,
+        "purpose": purpose,
+        "recipient": recipient,
+        "to_address": to,
+        "from_address": from_address,
+        "subject": subject,
+        "body": body,
+        "headers": headers or {},
+        "message_id": message_id,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "status_sequence": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+        "dedupe_key": dedupe_key,
+        "fallback_of": fallback_of,
+    }
+    if dedupe_key is None:
+        message = OutboundMessage(**values)
+        session.add(message)
+        session.flush()
+    else:
+        # One round trip instead of a look-up and an insert: the unique dedupe key decides,
+        # and a concurrent enqueue of the same key waits for the first and then adds nothing.
+        session.flush()  # what the session holds goes first, as autoflush would have
+        new_id = insert_once(
+            session, OutboundMessage.__table__, values, conflict="dedupe_key", returning="id"
         )
-        if existing is not None:
+        if new_id is None:
             return None
-    message = OutboundMessage(
-        case_id=case.id if case is not None else None,
-        channel=channel,
-        purpose=purpose,
-        recipient=recipient,
-        to_address=to,
-        from_address=from_address,
-        subject=subject,
-        body=body,
-        headers=headers or {},
-        message_id=message_id,
-        state=OutboxState.PENDING,
-        attempts=0,
-        next_attempt_at=not_before or now,
-        created_at=now,
-        dedupe_key=dedupe_key,
-        fallback_of=fallback_of,
-    )
-    session.add(message)
-    session.flush()
+        message = attach_inserted(session, OutboundMessage, new_id, values)
     mark_work_due(session)
     return message
 

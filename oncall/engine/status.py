@@ -44,8 +44,39 @@ def next_status_seq(session: Session, case: Case) -> int:
     return 0 if latest is None else latest + 1
 
 
+# ``session.info`` key of the status targets read ahead for a batch (:func:`read_ahead`).
+_AHEAD = "oncall.status_targets"
+
+
+def read_ahead(session: Session, claimed: list[tuple[Deadline, Case]]) -> None:
+    """Read, in one query, the status targets the status reminders of a batch will ask for.
+
+    A reminder says when its target is due; a hundred reminders would otherwise each ask. Only
+    rows that exist now are read; anything else falls back to :func:`status_target`'s query.
+    """
+    wanted = {(d.case_id, d.seq) for d, _case in claimed if d.kind == DeadlineKind.STATUS_WARN}
+    if not wanted:
+        return
+    rows = session.execute(
+        select(Deadline.case_id, Deadline.seq, Deadline.due_at).where(
+            Deadline.case_id.in_({case_id for case_id, _seq in wanted}),
+            Deadline.kind == DeadlineKind.STATUS_DUE,
+        )
+    )
+    session.info[_AHEAD] = {(c, q): due for c, q, due in rows if (c, q) in wanted}
+
+
+def forget_read_ahead(session: Session) -> None:
+    session.info.pop(_AHEAD, None)
+
+
 def status_target(session: Session, case: Case, deadline: Deadline) -> datetime:
     """When the status that ``deadline`` (a reminder or the target itself) is about is due."""
+    ahead = session.info.get(_AHEAD)
+    if ahead and (case.id, deadline.seq) in ahead:
+        # A status target's due time is never moved once armed, so what was read at the start
+        # of the batch is still what the query would say.
+        return ahead[case.id, deadline.seq] or case.status_due_at or deadline.due_at
     due = session.scalar(
         select(Deadline.due_at).where(
             Deadline.case_id == case.id,

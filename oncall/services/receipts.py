@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from oncall.db.models import WebhookReceipt
 from oncall.db.session import transaction
+from oncall.db.upsert import insert_once
 from oncall.runtime import Runtime
 
 MAX_KEY = 400  # WebhookReceipt.key, Case.intake_key and Attempt.intake_key are 400 long
@@ -64,15 +65,23 @@ def act_once(
             if stored is not None:
                 return Repeat(stored.response)
             result = act(session)
-            # Written after the work, in the same transaction: a concurrent duplicate that
-            # got this far too fails on the key at commit and rolls all of its work back.
-            session.add(WebhookReceipt(key=key, received_at=now, response=answer(result)))
-    except IntegrityError:
+            # Written after the work, in the same transaction, as one INSERT … ON CONFLICT DO
+            # NOTHING (no unit-of-work flush, no exception on the common path): a concurrent
+            # duplicate that committed first leaves nothing inserted here, and all of this
+            # request's work is rolled back.
+            receipt = {"key": key, "received_at": now, "response": answer(result)}
+            if insert_once(session, WebhookReceipt.__table__, receipt, "key", "key") is None:
+                raise _Duplicate
+    except (_Duplicate, IntegrityError) as exc:
         # The same request ran at the same time and committed first: answer what it
         # answered. Any other integrity error is a bug, not a duplicate.
         with transaction(runtime.sessions) as session:
             stored = session.get(WebhookReceipt, key)
             if stored is None:
-                raise
+                raise exc from None
             return Repeat(stored.response)
     return result
+
+
+class _Duplicate(Exception):
+    """Raised inside :func:`act_once` to roll back the work of a request that lost the race."""
