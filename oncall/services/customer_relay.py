@@ -26,6 +26,30 @@ from oncall.services.receipts import DEDUPE_MAX, bounded_key
 MAX_SMS = 459  # three segments
 
 
+def relay_at_once(
+    session: Session, runtime: Runtime, case: Case, said: str, key: str, now: datetime
+) -> int:
+    """Text ``said`` (a reply by email, an answer by SMS) at once, in two SMS segments at most,
+    to whoever has the case; how many people it went to. ``key`` makes it once per message."""
+    people = [m for m in case_people(session, runtime, case, now) if m.phone]
+    body = to_gsm7(" ".join(f"Case {case.number} {case.customer_name} {said}".split()))
+    body = truncate_words(body, 306)
+    for member in people:
+        enqueue(
+            session,
+            now,
+            channel="sms",
+            purpose=Purpose.CUSTOMER_REPLY,
+            recipient=member.key,
+            to=member.phone,
+            from_address=runtime.settings.twilio.critical_line,
+            body=body,
+            case=case,
+            dedupe_key=bounded_key("relay:", f"{key}:{member.key}", DEDUPE_MAX),
+        )
+    return len(people)
+
+
 def relay_to_case_people(
     session: Session, runtime: Runtime, case: Case, said: str, key: str, now: datetime
 ) -> list[str]:

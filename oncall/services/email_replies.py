@@ -13,19 +13,16 @@ from sqlalchemy.orm import Session
 
 from oncall.cases.events import add_event
 from oncall.cases.lookup import case_by_number
-from oncall.cases.outbox import enqueue
 from oncall.db.models import Case, OutboundMessage
-from oncall.domain.enums import Purpose
 from oncall.domain.mail.authentication import SenderVerdict
 from oncall.domain.mail.inbound import InboundEmail
 from oncall.domain.mail.text import strip_quoted_reply
 from oncall.domain.mail.threads import case_number_from_subject, message_ids
-from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.runtime import Runtime
-from oncall.services.case_people import case_people
+from oncall.services.customer_relay import relay_at_once
 from oncall.services.customer_replies import on_email_reply
 from oncall.services.email_refusals import forward_mail
-from oncall.services.receipts import DEDUPE_MAX, MAX_KEY, bounded_key
+from oncall.services.receipts import MAX_KEY
 
 log = logging.getLogger("oncall.intake")
 
@@ -120,20 +117,4 @@ def _relay(
     session: Session, runtime: Runtime, case: Case, said: str, intake_key: str, now: datetime
 ) -> bool:
     """Text the reply to whoever has the case; False when nobody with a phone has it."""
-    people = [m for m in case_people(session, runtime, case, now) if m.phone]
-    body = to_gsm7(" ".join(f"Case {case.number} {case.customer_name} {said}".split()))
-    body = truncate_words(body, 306)  # two SMS segments at most
-    for member in people:
-        enqueue(
-            session,
-            now,
-            channel="sms",
-            purpose=Purpose.CUSTOMER_REPLY,
-            recipient=member.key,
-            to=member.phone,
-            from_address=runtime.settings.twilio.critical_line,
-            body=body,
-            case=case,
-            dedupe_key=bounded_key("relay:", f"{intake_key}:{member.key}", DEDUPE_MAX),
-        )
-    return bool(people)
+    return relay_at_once(session, runtime, case, said, intake_key, now) > 0

@@ -36,7 +36,7 @@ from oncall.domain.sms_text import to_gsm7, truncate_words
 from oncall.engine.wording import case_zone, hhmm
 from oncall.runtime import Runtime
 from oncall.services.case_actions import closed_reply, lock_case, member_name, record_ack
-from oncall.services.case_people import case_people
+from oncall.services.customer_relay import relay_at_once
 from oncall.services.receipts import DEDUPE_MAX, bounded_key
 
 MAX_QUESTION = 1000
@@ -197,24 +197,4 @@ def relay_sms_answer(
 ) -> int:
     """The customer's SMS (their answer, by default), to whoever has the case; how many people
     it went to."""
-    people = [m for m in case_people(session, runtime, case, now) if m.phone]
-    body = truncate_words(
-        to_gsm7(
-            " ".join(f"Case {case.number} {case.customer_name} ({who}) {said}: {text}".split())
-        ),
-        306,
-    )
-    for member in people:
-        enqueue(
-            session,
-            now,
-            channel="sms",
-            purpose=Purpose.CUSTOMER_REPLY,
-            recipient=member.key,
-            to=member.phone,
-            from_address=runtime.settings.twilio.critical_line,
-            body=body,
-            case=case,
-            dedupe_key=bounded_key("relay:", f"{key}:{member.key}", DEDUPE_MAX),
-        )
-    return len(people)
+    return relay_at_once(session, runtime, case, f"({who}) {said}: {text}", key, now)
