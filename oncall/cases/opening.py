@@ -8,15 +8,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oncall.cases.contract import snapshot_for
-from oncall.cases.deadlines import schedule
+from oncall.cases.deadlines import schedule_all
 from oncall.cases.events import add_event
 from oncall.cases.live_rota import live_team
 from oncall.cases.lookup import find_case_by_intake_key
+from oncall.cases.page_link import page_token
 from oncall.db.models import Case, Counter
 from oncall.domain import sla
 from oncall.domain.contract import opening_due
@@ -45,6 +46,9 @@ class NewCase:
     recording_url: str | None = None
     recording_duration: int | None = None
     severity_source: SeveritySource = SeveritySource.STATED  # who chose the severity
+    # The customer is told at once (with the case page's link): the link's token is minted
+    # into the case's INSERT instead of an UPDATE when the first notice is written.
+    page_link: bool = False
 
 
 def next_case_number(session: Session) -> int:
@@ -53,10 +57,14 @@ def next_case_number(session: Session) -> int:
     The UPDATE takes a row lock on PostgreSQL, so concurrent openings get distinct numbers;
     a rolled-back opening gives its number back.
     """
-    session.execute(
-        update(Counter).where(Counter.name == "case_number").values(value=Counter.value + 1)
+    # One round trip: the incremented value comes back with the UPDATE (both databases speak
+    # UPDATE … RETURNING; SQLite since 3.35).
+    return session.scalar(
+        update(Counter)
+        .where(Counter.name == "case_number")
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
     )
-    return session.scalar(select(Counter.value).where(Counter.name == "case_number"))
 
 
 def open_case(session: Session, runtime: Runtime, new: NewCase, now: datetime) -> Case:
@@ -72,10 +80,15 @@ def open_case(session: Session, runtime: Runtime, new: NewCase, now: datetime) -
         if existing is not None:
             return existing
     row = new_case_row(session, new, now, CaseState.OPEN)
+    # The clocks, targets and policy go into the row's own INSERT (not three UPDATEs after
+    # it); only the deadlines need the case's id.
+    targets = set_clocks(session, runtime, row, now)
+    if new.page_link:
+        page_token(runtime, row)
     case = insert_case(session, row)
     if case is not row:
         return case  # another worker opened it a moment ago
-    start_clocks(session, runtime, case, now)
+    _arm_first_deadlines(session, runtime, case, now, targets)
     add_event(
         session,
         case,
@@ -138,6 +151,13 @@ def start_clocks(session: Session, runtime: Runtime, case: Case, now: datetime) 
     on it (the plan's targets for its severity, in wall or business time, see
     :mod:`oncall.cases.contract`), the escalation policy and the people it resolves to are
     frozen on it, and its first deadlines are armed."""
+    targets = set_clocks(session, runtime, case, now)
+    _arm_first_deadlines(session, runtime, case, now, targets)
+
+
+def set_clocks(session: Session, runtime: Runtime, case: Case, now: datetime) -> sla.Targets:
+    """What :func:`start_clocks` sets on the case row itself (its deadlines aside): the
+    snapshot, the due times, the state and the escalation policy; the due times returned."""
     case.targets = snapshot_for(runtime, case, now)
     due = opening_due(case.targets, now)
     targets = sla.Targets(triage_due=due.triage, first_status_due=due.first_status)
@@ -155,7 +175,7 @@ def start_clocks(session: Session, runtime: Runtime, case: Case, now: datetime) 
         case.escalation = {}
     else:
         case.escalation = policy_snapshot(team, now)
-    _arm_first_deadlines(session, runtime, case, now, targets)
+    return targets
 
 
 def _arm_first_deadlines(
@@ -165,10 +185,19 @@ def _arm_first_deadlines(
     # durable path as every later step: a crash right after this commit still pages.
     policy = runtime.settings.sla
     triage, first_status = targets.triage_due, targets.first_status_due
-    schedule(session, case, now, DeadlineKind.ESCALATE, now, seq=0)
-    schedule(session, case, now, DeadlineKind.TRIAGE_WARN, sla.warn_at(triage, policy, now))
-    schedule(session, case, now, DeadlineKind.TRIAGE_DUE, triage)
-    schedule(
-        session, case, now, DeadlineKind.STATUS_WARN, sla.warn_at(first_status, policy, now), seq=0
+    warn_triage, warn_status = (
+        sla.warn_at(triage, policy, now),
+        sla.warn_at(first_status, policy, now),
     )
-    schedule(session, case, now, DeadlineKind.STATUS_DUE, first_status, seq=0)
+    schedule_all(
+        session,
+        case,
+        now,
+        [
+            (DeadlineKind.ESCALATE, now, 0),
+            (DeadlineKind.TRIAGE_WARN, warn_triage, 0),
+            (DeadlineKind.TRIAGE_DUE, triage, 0),
+            (DeadlineKind.STATUS_WARN, warn_status, 0),
+            (DeadlineKind.STATUS_DUE, first_status, 0),
+        ],
+    )

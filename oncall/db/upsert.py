@@ -35,6 +35,29 @@ def _statement(
     return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
+@cache
+def _many_statement(
+    table: Table,
+    columns: tuple[str, ...],
+    rows: int,
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+    dialect: Dialect,
+) -> TextClause:
+    """:func:`_statement` for ``rows`` rows at once: each row's binds are suffixed ``_<i>``."""
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in columns) + ")" for i in range(rows))
+    unique = ", ".join(quote(c) for c in conflict)
+    back = ", ".join(quote(c) for c in returning)
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({names}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {back}"
+    )
+    binds = (bindparam(f"{c}_{i}", type_=table.c[c].type) for i in range(rows) for c in columns)
+    return text(sql).bindparams(*binds).columns(*(table.c[c] for c in returning))
+
+
 def _complete(table: Table, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with every other column at its default (None when it has none), so the
     statement writes what an ORM insert would and the object built from it is whole."""
@@ -74,6 +97,26 @@ def insert_once(
         conflict = (conflict,)
     statement = _statement(table, tuple(values), conflict, returning, dialect)
     return session.execute(statement, values).scalar()
+
+
+def insert_many_once(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
+    """:func:`insert_once` for several rows (all with the same keys) in one statement: the
+    ``returning`` columns of the rows written, in no particular order; a row whose
+    ``conflict`` key exists already is skipped, as :func:`insert_once` would skip it."""
+    if not rows:
+        return []
+    completed = [_complete(table, row) for row in rows]
+    columns = tuple(completed[0])
+    dialect = session.get_bind().dialect
+    statement = _many_statement(table, columns, len(rows), conflict, returning, dialect)
+    params = {f"{c}_{i}": row[c] for i, row in enumerate(completed) for c in columns}
+    return [tuple(r) for r in session.execute(statement, params)]
 
 
 def attach_inserted(session: Session, cls: type[T], ident: Any, values: dict[str, Any]) -> T:

@@ -16,17 +16,23 @@ from oncall.domain.transport import Outgoing
 from oncall.runtime import Runtime
 
 
-def lock_row(session: Session, row_id: int) -> OutboundMessage | None:
-    """Lock the cases a row touches, then the row (the lock order of :mod:`oncall.engine.tick`)."""
-    case_ids = {
-        case_id
-        for (case_id,) in session.execute(
-            select(OutboundMessage.case_id).where(
-                (OutboundMessage.id == row_id) | (OutboundMessage.bundled_into == row_id)
+def lock_row(
+    session: Session, row_id: int, case_ids: set[int] | None = None
+) -> OutboundMessage | None:
+    """Lock the cases a row touches, then the row (the lock order of :mod:`oncall.engine.tick`).
+
+    ``case_ids``: those cases (the row's and its bundle members'), when the caller read them
+    already; otherwise they are read here."""
+    if case_ids is None:
+        case_ids = {
+            case_id
+            for (case_id,) in session.execute(
+                select(OutboundMessage.case_id).where(
+                    (OutboundMessage.id == row_id) | (OutboundMessage.bundled_into == row_id)
+                )
             )
-        )
-        if case_id is not None
-    }
+            if case_id is not None
+        }
     if case_ids:
         # Loaded, not just locked, and kept referenced (the identity map is weak): the events
         # written next need them, and would otherwise read each case again.

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from oncall.cases.asking import awaits_answer, customer_time, line_of
 from oncall.cases.customer import notify_customer
 from oncall.cases.events import add_event
+from oncall.cases.live_rota import batch_cache
 from oncall.cases.opening import NewCase, open_case
 from oncall.db.models import Case
 from oncall.domain.enums import Purpose, SeveritySource
@@ -305,6 +306,21 @@ def _open_email_case(
     ours: bool,
 ) -> IntakeOutcome:
     """Open the case and tell the sender its number and what happens next."""
+    with batch_cache(session):  # the team's live rota read once for the snapshot and the page
+        return _open_and_tell(session, runtime, mail, key, now, customer, contact, severity, ours)
+
+
+def _open_and_tell(
+    session: Session,
+    runtime: Runtime,
+    mail: InboundEmail,
+    key: str,
+    now: datetime,
+    customer: Customer,
+    contact: Contact,
+    severity: SeverityVerdict,
+    ours: bool,
+) -> IntakeOutcome:
     case = open_case(
         session,
         runtime,
@@ -321,6 +337,7 @@ def _open_email_case(
             contact_email=contact.email or mail.from_address,
             intake_key=key,
             severity_source=SeveritySource.STATED if severity.stated else SeveritySource.PHRASES,
+            page_link=not ours,  # told below, with the case page's link
         ),
         now,
     )

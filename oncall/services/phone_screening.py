@@ -12,6 +12,7 @@ from oncall.cases.events import add_event
 from oncall.cases.forward import forward_to_support_queue
 from oncall.cases.lookup import open_case_for_customer
 from oncall.db.models import Case, VoiceCall
+from oncall.db.upsert import attach_inserted, insert_once
 from oncall.services import ivr
 from oncall.services.ivr import Reply, Say
 from oncall.services.misuse import review_refused_attempts
@@ -24,22 +25,28 @@ from oncall.sources.customers import Customer
 
 def entry(ctx: CallContext, step: VoiceStep) -> Reply:
     """The incoming call: greet, then identify by caller ID or ask for the account PIN."""
-    call = ctx.session.get(VoiceCall, ctx.call_sid, with_for_update=True)
-    if call is None:
-        call = VoiceCall(
-            call_sid=ctx.call_sid,
-            from_number=ctx.caller[:32],
-            pin_attempts=0,
-            menu_attempts=0,
-            dial_index=0,
-            dial_plan=[],
-            state="greeting",
-            created_at=ctx.now,
-            updated_at=ctx.now,
-        )
-        ctx.session.add(call)
-        ctx.session.flush()
-    elif call.case_id is not None:
+    # A new call is the common case: one INSERT … ON CONFLICT DO NOTHING rather than a
+    # look-up and an insert. Only a call we already have (a new step 0 of the same call) is
+    # read, locked as before.
+    fresh = {
+        "call_sid": ctx.call_sid,
+        "from_number": ctx.caller[:32],
+        "pin_attempts": 0,
+        "menu_attempts": 0,
+        "dial_index": 0,
+        "dial_plan": [],
+        "state": "greeting",
+        "created_at": ctx.now,
+        "updated_at": ctx.now,
+    }
+    table = VoiceCall.__table__
+    if insert_once(ctx.session, table, fresh, "call_sid", "call_sid") is not None:
+        call = attach_inserted(ctx.session, VoiceCall, ctx.call_sid, fresh)
+    else:
+        call = ctx.session.get(VoiceCall, ctx.call_sid, with_for_update=True)
+        if call is None:  # purged by retention in between: nothing to go on
+            return start_over(ctx)
+    if call.case_id is not None:
         case = ctx.session.get(Case, call.case_id)
         if case is not None:
             call.state = "done"

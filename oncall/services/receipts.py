@@ -5,8 +5,10 @@ names what makes a request the same request, as a key in
 :class:`~oncall.db.models.WebhookReceipt`: ``voice:<CallSid>:<step>:<input-hash>``,
 ``sms:<MessageSid>``, ``email:<Message-ID>``. :func:`act_once` runs the work and writes the
 receipt, with the answer given, in one transaction; a later request with the same key gets that
-answer back and changes nothing. Keys built from what a sender chose (a Message-ID) are bounded
-with :func:`bounded_key` so they fit their columns.
+answer back and changes nothing (its work runs and is rolled back with its transaction: the
+receipt is not looked up first, which would cost every request a round trip to spare a rare
+retry). Keys built from what a sender chose (a Message-ID) are bounded with
+:func:`bounded_key` so they fit their columns.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oncall.db.models import WebhookReceipt
@@ -60,27 +61,42 @@ def act_once(
     nothing was changed now. The caller wakes the sender when the work queued something.
     """
     try:
+        # No look-up of the receipt first: a retry is rare, and the receipt's INSERT below
+        # finds it anyway (one round trip fewer on every request). A repeat's work is rolled
+        # back with its transaction, so it changes nothing, and it gets the first answer.
         with transaction(runtime.sessions) as session:
-            stored = session.get(WebhookReceipt, key)
-            if stored is not None:
-                return Repeat(stored.response)
             result = act(session)
             # Written after the work, in the same transaction, as one INSERT … ON CONFLICT DO
-            # NOTHING (no unit-of-work flush, no exception on the common path): a concurrent
-            # duplicate that committed first leaves nothing inserted here, and all of this
-            # request's work is rolled back.
+            # NOTHING (no unit-of-work flush, no exception on the common path): a request with
+            # this key that committed first (a retry, or a duplicate running at the same time)
+            # leaves nothing inserted here, and all of this request's work is rolled back.
             receipt = {"key": key, "received_at": now, "response": answer(result)}
             if insert_once(session, WebhookReceipt.__table__, receipt, "key", "key") is None:
                 raise _Duplicate
-    except (_Duplicate, IntegrityError) as exc:
-        # The same request ran at the same time and committed first: answer what it
-        # answered. Any other integrity error is a bug, not a duplicate.
-        with transaction(runtime.sessions) as session:
-            stored = session.get(WebhookReceipt, key)
-            if stored is None:
-                raise exc from None
-            return Repeat(stored.response)
+    except _Duplicate:
+        return _repeat(runtime, key)
+    except Exception:
+        # The work of a repeat may fail where the first did not (a unique row it writes again,
+        # a state it no longer expects): a key handled before gets the first answer all the
+        # same. Anything else (an integrity error included) is a real failure.
+        stored = _stored(runtime, key)
+        if stored is None:
+            raise
+        return stored
     return result
+
+
+def _stored(runtime: Runtime, key: str) -> Repeat | None:
+    with transaction(runtime.sessions) as session:
+        stored = session.get(WebhookReceipt, key)
+        return None if stored is None else Repeat(stored.response)
+
+
+def _repeat(runtime: Runtime, key: str) -> Repeat:
+    stored = _stored(runtime, key)
+    if stored is None:  # the receipt is written in the same transaction as its work
+        raise RuntimeError(f"receipt {key!r} conflicted but cannot be read")
+    return stored
 
 
 class _Duplicate(Exception):
