@@ -7,8 +7,7 @@ States: ``pending → sending → sent → delivered | failed`` (or ``cancelled`
 ``FOR UPDATE SKIP LOCKED`` (several senders never take the same row), marks them ``sending``
 (``sending_since``, ``attempts + 1``) and *commits* before the provider is called, so a crash
 mid-send leaves evidence (:mod:`oncall.delivery.reconcile` decides it later).
-:meth:`OutboxSender.record` writes the outcome in a new transaction (a pass's outcomes
-together, :meth:`OutboxSender.record_all`, each under a savepoint), and only if the row is
+:meth:`OutboxSender.record` writes the outcome in a new transaction, and only if the row is
 still in the attempt that was claimed (same state and attempt number), so a late outcome from a
 process that hung can never overwrite a newer decision. A claimed row re-stamps
 ``sending_since`` just before its provider call if it waited behind others (and is not sent at
@@ -36,7 +35,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -66,16 +65,6 @@ log = logging.getLogger("oncall.sender")
 SLICE = 10  # deadlines applied / rows claimed per step of the woken sender's loop
 
 
-def _done(call, *args) -> Future:
-    """``call(*args)`` run here, as a finished future (its result or its exception)."""
-    future: Future = Future()
-    try:
-        future.set_result(call(*args))
-    except Exception as exc:
-        future.set_exception(exc)
-    return future
-
-
 def backoff(attempt: int, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
     """Delay before retry after failed attempt number ``attempt`` (1-based).
 
@@ -101,10 +90,9 @@ class Claim:
 class OutboxSender:
     """Delivers due outbox rows; :meth:`wake` makes it look at once.
 
-    :meth:`run_once` is one pass: :meth:`claim`, then :meth:`attempt` each claim (send it),
-    then :meth:`record_all` the outcomes; :meth:`deliver` is attempt and record for one
-    claim. They are public so that a test can stop between them, as a process that dies or
-    hangs would.
+    :meth:`run_once` is one pass: :meth:`claim`, then :meth:`deliver` each claim (which
+    :meth:`record`\\ s the outcome). The three are public so that a test can stop between
+    them, as a process that dies or hangs would.
     """
 
     def __init__(self, runtime: Runtime, *, rng: random.Random | None = None):
@@ -190,23 +178,16 @@ class OutboxSender:
         record the outcomes. Returns how many were claimed."""
         claims = self.claim(now or self.runtime.clock.now(), limit)
         # Provider calls take ~100-300 ms against the real Twilio API, so a burst delivered one
-        # at a time would leave its last page tens of seconds behind its first: the claims are
-        # sent side by side. Their outcomes are then recorded together, in one transaction
-        # (one turn of SQLite's single writer per pass, not one per page, behind a queue of
-        # intake requests).
+        # at a time would leave its last page tens of seconds behind its first. Each delivery
+        # runs in its own transactions, so claims can be sent side by side.
         workers = min(self.runtime.settings.engine.send_concurrency, len(claims))
         if workers <= 1:
-            futures = [_done(self.attempt, claim, now) for claim in claims]
+            for claim in claims:
+                self.deliver(claim, now)
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="oncall-send") as pool:
-                futures = [pool.submit(self.attempt, claim, now) for claim in claims]
-        # Every answer that came back is recorded, even when another attempt raised (the
-        # database went away mid-pass): that error is raised after.
-        answers = [f.result() for f in futures if f.exception() is None]
-        self.record_all([answer for answer in answers if answer is not None], now)
-        for future in futures:
-            if future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
+                for future in [pool.submit(self.deliver, claim, now) for claim in claims]:
+                    future.result()
         return len(claims)
 
     def claim(self, now: datetime, limit: int | None = None) -> list[Claim]:
@@ -247,23 +228,15 @@ class OutboxSender:
 
     def deliver(self, claim: Claim, now: datetime | None = None) -> None:
         """Send one claimed row (unless it was taken away meanwhile) and record the outcome."""
-        answer = self.attempt(claim, now)
-        if answer is not None:
-            self.record(*answer, now)
-
-    def attempt(
-        self, claim: Claim, now: datetime | None = None
-    ) -> tuple[Claim, SendResult | TransportError] | None:
-        """Send one claimed row, unless it was taken away meanwhile (None): the claim as sent
-        and the provider's answer, for :meth:`record` or :meth:`record_all`."""
         started = self._still_ours(claim, now)
         if started is None:
-            return None
+            return
         transport = self.runtime.transports.get(started.channel)
         if transport is None:
             error = TransportError(f"no transport for channel {started.channel}", transient=False)
-            return started, error
-        return started, self._send(transport, started)
+            self.record(started, error, now)
+            return
+        self.record(started, self._send(transport, started), now)
 
     def _still_ours(self, claim: Claim, now: datetime | None) -> Claim | None:
         """Just before the provider call: is the row still ours? (None: leave it alone.)
@@ -329,53 +302,20 @@ class OutboxSender:
         """
         when = now or self.runtime.clock.now()
         with transaction(self.runtime.sessions) as session:
-            self._record_in(session, claim, outcome, when)
-
-    def record_all(
-        self,
-        answers: list[tuple[Claim, SendResult | TransportError]],
-        now: datetime | None = None,
-    ) -> None:
-        """:meth:`record` each answer, all in one transaction, each under its own savepoint:
-        an outcome that cannot be recorded leaves its row ``sending`` (for
-        :mod:`oncall.delivery.reconcile`, as a crash would) and the others are kept; its
-        error is raised once they are committed."""
-        if not answers:
-            return
-        when = now or self.runtime.clock.now()
-        failed: Exception | None = None
-        with transaction(self.runtime.sessions) as session:
-            for claim, outcome in answers:
-                try:
-                    with session.begin_nested():
-                        self._record_in(session, claim, outcome, when)
-                except Exception as exc:
-                    log.exception("recording the outcome of outbox %s failed", claim.id)
-                    failed = failed or exc
-        if failed is not None:
-            raise failed
-
-    def _record_in(
-        self,
-        session: Session,
-        claim: Claim,
-        outcome: SendResult | TransportError,
-        when: datetime,
-    ) -> None:
-        row = lock_row(session, claim.id)
-        if row is None or row.state != OutboxState.SENDING or row.attempts != claim.attempts:
-            log.warning(
-                "outcome of outbox %s attempt %s arrived after the row moved on; ignored",
-                claim.id,
-                claim.attempts,
-            )
-            return
-        # A fallback enqueued here is picked up by the sender's next pass (its loop runs
-        # again after any productive pass), so no wake is needed.
-        if isinstance(outcome, TransportError):
-            self._failed(session, row, when, outcome)
-        else:
-            mark_sent(session, self.runtime, row, when, outcome.provider_id, outcome.status)
+            row = lock_row(session, claim.id)
+            if row is None or row.state != OutboxState.SENDING or row.attempts != claim.attempts:
+                log.warning(
+                    "outcome of outbox %s attempt %s arrived after the row moved on; ignored",
+                    claim.id,
+                    claim.attempts,
+                )
+                return
+            # A fallback enqueued here is picked up by the sender's next pass (its loop runs
+            # again after any productive pass), so no wake is needed.
+            if isinstance(outcome, TransportError):
+                self._failed(session, row, when, outcome)
+            else:
+                mark_sent(session, self.runtime, row, when, outcome.provider_id, outcome.status)
 
     def _failed(
         self, session: Session, row: OutboundMessage, now: datetime, error: TransportError
