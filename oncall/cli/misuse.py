@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -20,30 +22,12 @@ def misuse() -> None:
 @click.option("--by", "by", default=None, help="Who waives it (default: your login name).")
 def waive(case: int, reason: str, by: str | None) -> None:
     """Waive the misuse fee of CASE (its number, e.g. 1042)."""
-    from oncall.bootstrap.runtime import build_runtime
-    from oncall.cases.errors import CaseError
-    from oncall.db.preflight import require_ready
-    from oncall.db.session import transaction
-    from oncall.services.misuse import AlreadyWaived, waive_misuse
+    from oncall.services.misuse import waive_misuse
 
-    settings = click.get_current_context().obj.settings
     if not reason.strip():
         raise click.UsageError("--reason must say why the fee is waived")
-    who = by or _login()
-    require_ready(settings.database_url)
-    runtime = build_runtime(settings)
-    try:
-        with transaction(runtime.sessions) as session:
-            flag = waive_misuse(session, runtime, case, who, reason, runtime.clock.now())
-            fee, currency, waived_by = flag.fee, flag.currency, flag.waived_by
-            waive_reason = flag.waive_reason
-    except AlreadyWaived as exc:
-        raise click.ClickException(f"Case {case}: {exc}") from None
-    except CaseError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        runtime.close()
-    click.echo(f"Case {case}: misuse fee {fee:g} {currency} waived by {waived_by}: {waive_reason}")
+    fee, currency, who, why = _decide(waive_misuse, case, reason, by, "waived_by", "waive_reason")
+    click.echo(f"Case {case}: misuse fee {fee:g} {currency} waived by {who}: {why}")
 
 
 @misuse.command("confirm")
@@ -56,11 +40,27 @@ def waive(case: int, reason: str, by: str | None) -> None:
 @click.option("--by", "by", default=None, help="Who confirms it (default: your login name).")
 def confirm(case: int, reason: str, by: str | None) -> None:
     """Confirm the misuse fee of CASE (e.g. a disputed one): it stands and is billed."""
+    from oncall.services.fee_disputes import confirm_fee
+
+    fee, currency, who, why = _decide(
+        confirm_fee, case, reason, by, "confirmed_by", "confirm_reason"
+    )
+    click.echo(
+        f"Case {case}: misuse fee {fee:g} {currency} confirmed by {who}"
+        + (f": {why}" if why else "")
+    )
+
+
+def _decide(
+    decide: Callable[..., Any], case: int, reason: str, by: str | None, who_key: str, why_key: str
+) -> tuple[float, str, str, str | None]:
+    """A manager's decision on a fee in one transaction: ``decide(session, runtime, case, who,
+    reason, now)``; what was stored (fee, currency, by whom, why), or one sentence on error."""
     from oncall.bootstrap.runtime import build_runtime
     from oncall.cases.errors import CaseError
     from oncall.db.preflight import require_ready
     from oncall.db.session import transaction
-    from oncall.services.fee_disputes import confirm_fee
+    from oncall.services.misuse import AlreadyWaived
 
     settings = click.get_current_context().obj.settings
     who = by or _login()
@@ -68,17 +68,14 @@ def confirm(case: int, reason: str, by: str | None) -> None:
     runtime = build_runtime(settings)
     try:
         with transaction(runtime.sessions) as session:
-            flag = confirm_fee(session, runtime, case, who, reason, runtime.clock.now())
-            fee, currency, confirmed_by = flag.fee, flag.currency, flag.confirmed_by
-            why = flag.confirm_reason
+            flag = decide(session, runtime, case, who, reason, runtime.clock.now())
+            return flag.fee, flag.currency, getattr(flag, who_key), getattr(flag, why_key)
+    except AlreadyWaived as exc:
+        raise click.ClickException(f"Case {case}: {exc}") from None
     except CaseError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
-    click.echo(
-        f"Case {case}: misuse fee {fee:g} {currency} confirmed by {confirmed_by}"
-        + (f": {why}" if why else "")
-    )
 
 
 def _login() -> str:

@@ -307,71 +307,61 @@ def _open_email_case(
 ) -> IntakeOutcome:
     """Open the case and tell the sender its number and what happens next."""
     with batch_cache(session):  # the team's live rota read once for the snapshot and the page
-        return _open_and_tell(session, runtime, mail, key, now, customer, contact, severity, ours)
-
-
-def _open_and_tell(
-    session: Session,
-    runtime: Runtime,
-    mail: InboundEmail,
-    key: str,
-    now: datetime,
-    customer: Customer,
-    contact: Contact,
-    severity: SeverityVerdict,
-    ours: bool,
-) -> IntakeOutcome:
-    case = open_case(
-        session,
-        runtime,
-        NewCase(
-            customer_key=customer.key,
-            customer_name=customer.name,
-            plan=customer.plan.key,
-            team=customer.team,
-            channel="email",
-            severity=severity.severity or 1,
-            summary=_summary(mail),
-            contact_name=contact.name or mail.from_name,
-            contact_phone=contact.phone,
-            contact_email=contact.email or mail.from_address,
-            intake_key=key,
-            severity_source=SeveritySource.STATED if severity.stated else SeveritySource.PHRASES,
-            page_link=not ours,  # told below, with the case page's link
-        ),
-        now,
-    )
-    add_event(
-        session,
-        case,
-        now,
-        "email_received",
-        f"Email from {mail.from_address}: {mail.subject or '(no subject)'} "
-        f"(severity from {severity.reason})",
-        actor=contact.name or mail.from_address,
-        message_id=mail.message_id,
-    )
-    # The first step is paged now, in this transaction, so the auto-reply says what happened.
-    reached = start_paging(session, runtime, case, now)
-    if ours:  # a contact registered with one of our own addresses: never mail ourselves
-        return IntakeOutcome("case", case.number)
-    status_by = customer_time(runtime, case.status_due_at, now) if case.status_due_at else ""
-    sent = notify_customer(
-        session,
-        runtime,
-        case,
-        now,
-        purpose=Purpose.OPENED,
-        text=opened_text(
-            line_of(runtime, case), case.number, case.severity, status_by, "Thank you.", reached
-        ),
-        subject=strip_reply_prefix(mail.subject) or "Critical case opened",
-        dedupe_key=f"opened:{case.number}",
-    )
-    for message in sent:
-        if message.channel == "email":
-            mark_auto_reply(message, mail)
-    return IntakeOutcome("case", case.number, auto_replied=any(m.channel == "email" for m in sent))
+        case = open_case(
+            session,
+            runtime,
+            NewCase(
+                customer_key=customer.key,
+                customer_name=customer.name,
+                plan=customer.plan.key,
+                team=customer.team,
+                channel="email",
+                severity=severity.severity or 1,
+                summary=_summary(mail),
+                contact_name=contact.name or mail.from_name,
+                contact_phone=contact.phone,
+                contact_email=contact.email or mail.from_address,
+                intake_key=key,
+                severity_source=SeveritySource.STATED
+                if severity.stated
+                else SeveritySource.PHRASES,
+                page_link=not ours,  # told below, with the case page's link
+            ),
+            now,
+        )
+        add_event(
+            session,
+            case,
+            now,
+            "email_received",
+            f"Email from {mail.from_address}: {mail.subject or '(no subject)'} "
+            f"(severity from {severity.reason})",
+            actor=contact.name or mail.from_address,
+            message_id=mail.message_id,
+        )
+        # The first step is paged now, in this transaction, so the auto-reply says what happened.
+        reached = start_paging(session, runtime, case, now)
+        if ours:  # a contact registered with one of our own addresses: never mail ourselves
+            return IntakeOutcome("case", case.number)
+        status_by = customer_time(runtime, case.status_due_at, now) if case.status_due_at else ""
+        sent = notify_customer(
+            session,
+            runtime,
+            case,
+            now,
+            purpose=Purpose.OPENED,
+            text=opened_text(
+                line_of(runtime, case), case.number, case.severity, status_by, "Thank you.", reached
+            ),
+            subject=strip_reply_prefix(mail.subject) or "Critical case opened",
+            dedupe_key=f"opened:{case.number}",
+        )
+        for message in sent:
+            if message.channel == "email":
+                mark_auto_reply(message, mail)
+        return IntakeOutcome(
+            "case", case.number, auto_replied=any(m.channel == "email" for m in sent)
+        )
 
 
 def _is_our_address(settings: Any, address: str) -> bool:
