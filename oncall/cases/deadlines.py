@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from oncall.cases.batch_writes import NotBatched, queue_in_batch
 from oncall.cases.outbox import mark_work_due
 from oncall.db.models import Case, Deadline
 from oncall.db.upsert import attach_inserted, insert_many_once, insert_once
@@ -44,13 +45,15 @@ def schedule(
         "data": data,
         "created_at": now,
     }
-    session.flush()  # a row of this case the session still holds goes first
-    new_id = insert_once(
-        session, Deadline.__table__, values, conflict=("case_id", "kind", "seq"), returning="id"
-    )
-    if new_id is None:
+    deadline = queue_in_batch(session, Deadline, values)  # the engine's batch (PostgreSQL)
+    if isinstance(deadline, NotBatched):
+        session.flush()  # a row of this case the session still holds goes first
+        new_id = insert_once(
+            session, Deadline.__table__, values, conflict=("case_id", "kind", "seq"), returning="id"
+        )
+        deadline = None if new_id is None else attach_inserted(session, Deadline, new_id, values)
+    if deadline is None:
         return None
-    deadline = attach_inserted(session, Deadline, new_id, values)
     if due_at <= now:
         mark_work_due(session)
         session.info.setdefault(_ARMED_DUE, set()).add(case.id)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from oncall.cases.batch_writes import NotBatched, queue_in_batch
 from oncall.clock import ensure_aware
 from oncall.db.models import Case, OutboundMessage
 from oncall.db.upsert import attach_inserted, insert_once
@@ -87,7 +88,12 @@ def enqueue(
         "dedupe_key": dedupe_key,
         "fallback_of": fallback_of,
     }
-    if dedupe_key is None:
+    batched = queue_in_batch(session, OutboundMessage, values)  # the engine's batch
+    if not isinstance(batched, NotBatched):
+        if batched is None:
+            return None
+        message = batched
+    elif dedupe_key is None:
         message = OutboundMessage(**values)
         session.add(message)
         session.flush()

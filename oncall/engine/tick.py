@@ -45,9 +45,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from oncall.cases.batch_writes import batch_mark, batched_writes, drop_queued_since, unbatched
 from oncall.cases.deadlines import armed_due
 from oncall.cases.events import buffered_events, drop_events_since, events_mark
 from oncall.cases.live_rota import batch_cache
@@ -134,14 +135,17 @@ def _apply_batch(runtime: Runtime, now: datetime, limit: int, result: TickResult
         claimed = _claim_batch(session, now, limit, result.failures)
         if not claimed:
             return False
+        claimed = _not_overtaken(session, claimed, now, result.failures)
+        if not claimed:
+            return True  # the next batch claims the steps that came first, then these
         read_ahead(session, claimed)
         oldest_due = min(deadline.due_at for deadline, _case in claimed)
         result.lag_seconds = max(result.lag_seconds, (now - oldest_due).total_seconds(), 0.0)
         done: list[int] = []
-        for start in range(0, len(claimed), SAVEPOINT_GROUP):
-            _apply_group(
-                session, runtime, claimed[start : start + SAVEPOINT_GROUP], now, result, done
-            )
+        with batched_writes(session, {case.id for _deadline, case in claimed}):
+            for start in range(0, len(claimed), SAVEPOINT_GROUP):
+                group = claimed[start : start + SAVEPOINT_GROUP]
+                _apply_group(session, runtime, group, now, result, done)
         forget_read_ahead(session)
         if done:
             # One UPDATE for the batch instead of one per row; the ORM objects are not read
@@ -168,7 +172,7 @@ def _apply_group(
     that fails stays undone. Handlers read everything they decide on from the database, so a
     deadline applied again after a rollback does exactly what it would have done the first time.
     """
-    mark = events_mark(session)
+    mark, queued = events_mark(session), batch_mark(session)
     armed_before = set(armed_due(session))
     outcomes: list[tuple[Deadline, bool]] = []
     try:
@@ -182,10 +186,15 @@ def _apply_group(
                 )
                 outcomes.append((deadline, did))
     except Exception:
+        # The group's rows were rolled back: so are its buffered events and queued rows. Applied
+        # again one at a time, each row is written at once (ON CONFLICT): a group can fail
+        # because another transaction wrote a row under one of its keys meanwhile.
         drop_events_since(session, mark)
-        armed_due(session).intersection_update(armed_before)  # those timers were rolled back
-        for deadline, case in group:
-            _apply_one(session, runtime, deadline, case, now, result, done)
+        drop_queued_since(session, queued)
+        armed_due(session).intersection_update(armed_before)
+        with unbatched(session):
+            for deadline, case in group:
+                _apply_one(session, runtime, deadline, case, now, result, done)
         return
     for deadline, did in outcomes:
         _count(deadline, did, now, result, done)
@@ -258,6 +267,39 @@ def _claim_batch(
     # On PostgreSQL a locked row is returned as it is now (READ COMMITTED re-checks the WHERE
     # against the latest version), so a deadline another engine just finished never comes back.
     return [(deadline, case) for deadline, case in session.execute(query).all()]
+
+
+def _not_overtaken(
+    session: Session, claimed: list[tuple[Deadline, Case]], now: datetime, skip: list[int]
+) -> list[tuple[Deadline, Case]]:
+    """The claimed deadlines that no unclaimed due deadline of their case comes before.
+
+    The claim query reads the deadlines as they were when it started; another engine that
+    committed meanwhile may have armed a step of one of these cases already due (an engine
+    that was down) which the claim did not see, while it still locked the case's later
+    deadlines. Applied now, a triage reminder would go out before the page it should remind
+    about. With the cases locked, nobody can arm another timer of theirs, so one more look
+    finds every such step; the deadlines it overtakes are left pending for the next batch,
+    which takes them in due order.
+    """
+    claimed_ids = [deadline.id for deadline, _case in claimed]
+    earliest = dict(
+        session.execute(
+            select(Deadline.case_id, func.min(Deadline.due_at))
+            .where(
+                Deadline.case_id.in_({case.id for _deadline, case in claimed}),
+                Deadline.state == DeadlineState.PENDING,
+                Deadline.due_at <= now,
+                Deadline.id.not_in(claimed_ids + skip),
+            )
+            .group_by(Deadline.case_id)
+        ).all()
+    )
+    return [
+        (deadline, case)
+        for deadline, case in claimed
+        if case.id not in earliest or deadline.due_at <= earliest[case.id]
+    ]
 
 
 def _heartbeat(runtime: Runtime, now: datetime, lag: float, duration: float) -> None:
