@@ -89,6 +89,10 @@ def measure_burst(
     paged = f" ({len(from_request)} of {count} paged)" if len(from_request) < count else ""
     report(f"burst of {count}{paged}", from_request)
     report("  (from the intake's answer)", from_answer)
+    if len(from_answer) == len(from_request):  # every case answered: the lists line up
+        # How long each intake request itself took, to tell intake from sending in the figure.
+        answers = [r - a for r, a in zip(from_request, from_answer, strict=True)]
+        report("  (the intake answers themselves)", answers)
     p99 = percentile(from_request, 99) / 1000
     record_figure(
         f"{count}-case email burst, time to page p99 ({database}, one process as oncall serve)"
