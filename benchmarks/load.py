@@ -59,6 +59,8 @@ BURST_ROTA = FAST_ROTA | {
         ],
     }
 }
+# No SLA reminder falls due during a burst: only the pages are timed.
+BURST_SLA = {"triage": "30m", "first_status": "1h"}
 LUA = r"""
 local requests = {}
 local index = 0
@@ -199,6 +201,15 @@ def send_burst(
     return sent_at, answered_at
 
 
+def paged_cases(fake: FakeTwilio) -> set[int]:
+    """The numbers of the cases whose page reached the primary so far (repeats count once)."""
+    return {
+        int(match.group(1))
+        for m in fake.messages(to="+15555550101")
+        if (match := re.search(r"Reply ACK (\d+)", m.body or ""))
+    }
+
+
 def first_pages(fake: FakeTwilio) -> dict[int, float]:
     """When each case's first page reached the primary (monotonic), by case number."""
     arrived: dict[int, float] = {}
@@ -212,18 +223,14 @@ def first_pages(fake: FakeTwilio) -> dict[int, float]:
 def burst_time_to_page(
     svc: ServiceUnderTest, fake: FakeTwilio, db_url: str, count: int, first: int = 0
 ):
-    """Time to page for every case of a burst: from its request, and from its answer (ms)."""
+    """Time to page for every case of a burst: from its request, and from its answer (ms).
+
+    Cases paged before the burst (an earlier burst, or lone cases) are not waited for again."""
+    earlier = len(paged_cases(fake))
     sent_at, answered_at = send_burst(svc, count, first)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        # Every case's own first page, not just as many pages as cases: repeats do not count.
-        paged = {
-            int(match.group(1))
-            for m in fake.messages(to="+15555550101")
-            if (match := re.search(r"Reply ACK (\d+)", m.body or ""))
-        }
-        if len(paged) >= count:
-            break
+    # Every case's own first page, not just as many pages as cases: repeats do not count.
+    while len(paged_cases(fake)) < earlier + count and time.monotonic() < deadline:
         time.sleep(0.2)
     engine = create_engine(db_url)
     with engine.connect() as connection:
@@ -370,7 +377,7 @@ def main() -> None:
                 customers=many_customers(args.burst + args.big_burst),
                 rota=BURST_ROTA,
                 engine={"tick": "1s"},
-                sla={"triage": "30m", "first_status": "1h"},
+                sla=BURST_SLA,
             )
             with svc:
                 results = measure_endpoints(wrk, svc, workdir, args.seconds, args.connections)

@@ -31,7 +31,7 @@ SCRIPTS = [
     ("rota lookups", "benchmarks.rota_lookup", []),
     ("email severity rules on the labelled corpus", "benchmarks.severity_corpus", []),
     (
-        "time to page on the single box (SQLite, in one process as oncall serve)",
+        "time to page on the single box (SQLite, oncall serve as its own process)",
         "benchmarks.time_to_page",
         [],
     ),

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder
@@ -25,7 +25,7 @@ from oncall.domain.mail.decoding import decode_field
 from oncall.domain.mail.inbound import AttachmentInfo, EmailParseError, Headers, InboundEmail
 from oncall.domain.mail.loops import is_auto_generated
 from oncall.domain.mail.mime import parse_mime
-from oncall.domain.mail.sendgrid import parse_sendgrid, raw_form_fields
+from oncall.domain.mail.sendgrid import form_is_exact, parse_sendgrid, raw_form_fields
 from oncall.domain.mail.text import html_to_text, strip_quoted_reply
 from oncall.domain.mail.threads import (
     case_number_from_subject,
@@ -922,3 +922,73 @@ def test_address_helpers_never_raise(value):
 def test_raw_form_fields_never_raise(body, boundary):
     fields = raw_form_fields(body, f"multipart/form-data; boundary={boundary}")
     assert all(isinstance(v, bytes) for v in fields.values())
+
+
+def werkzeug_and_raw(body: bytes, boundary: str = "xYzZY"):
+    """What the web layer has: werkzeug's form and files, whether they are exact, the raw bytes."""
+    content_type = f"multipart/form-data; boundary={boundary}"
+    environ = EnvironBuilder(method="POST", data=body, content_type=content_type).get_environ()
+    with Request(environ) as request:
+        data = request.get_data(cache=True)
+        values = [value for _, value in request.form.items(multi=True)]
+        parts = len(values) + len(list(request.files.items(multi=True)))
+        exact = form_is_exact(data, boundary, request.form, values, parts)
+        form, files = request.form.to_dict(flat=True), dict(request.files)
+        return form, files, exact, raw_form_fields(data, content_type)
+
+
+def test_a_plain_post_needs_no_second_parse_and_latin1_does():
+    fields = {
+        "from": b"Wile E. Coyote <wile@acme.example>",
+        "subject": b"Sev 1: production down",
+        "text": b"All users affected.\r\n",
+        "charsets": b'{"from": "UTF-8", "subject": "iso-8859-1", "text": "us-ascii"}',
+        "envelope": b'{"to": ["critical@vendor.example"], "from": "wile@acme.example"}',
+    }
+    assert werkzeug_and_raw(multipart_body(fields))[2]
+    utf8 = {"subject": "Störung".encode(), "charsets": b'{"subject": "UTF-8"}'}
+    assert werkzeug_and_raw(multipart_body(fields | utf8))[2]
+    mislabelled = {"subject": "Störung".encode()}  # UTF-8 bytes, "iso-8859-1" in charsets
+    assert not werkzeug_and_raw(multipart_body(fields | mislabelled))[2]
+    latin1 = multipart_body(fields | {"subject": "Störung".encode("latin-1")})
+    assert not werkzeug_and_raw(latin1)[2]
+    utf16 = fields | {"charsets": b'{"text": "utf-16-le"}', "text": "ok".encode("utf-16-le")}
+    assert not werkzeug_and_raw(multipart_body(utf16))[2]
+
+
+_CHARSETS = ["utf-8", "UTF-8", "us-ascii", "iso-8859-1", "utf-16", "cp500", "iso-2022-jp", "x"]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    values=st.dictionaries(
+        st.sampled_from(["from", "subject", "text", "headers", "to", "email", "SPF"]),
+        st.tuples(st.text(max_size=30), st.sampled_from(_CHARSETS)),
+        min_size=1,
+    ),
+    labels=st.dictionaries(st.sampled_from(["from", "text"]), st.sampled_from(_CHARSETS)),
+    part_header=st.sampled_from(["", "Content-Type: text/plain; charset=iso-8859-1\r\n",
+                                 "Content-Transfer-Encoding: base64\r\n"]),
+    line_end=st.sampled_from(["\r\n", "\n"]),
+)  # fmt: skip
+def test_werkzeugs_form_when_exact_reads_as_the_raw_bytes(values, labels, part_header, line_end):
+    """Whenever the second parse is skipped, the mail read is the one it would have given."""
+    body = b""
+    for name, (text, charset) in values.items():
+        head = f'--xYzZY{line_end}Content-Disposition: form-data; name="{name}"{line_end}'
+        raw = text.encode(charset if charset != "x" else "utf-8", "replace")
+        body += (head + part_header + line_end).encode() + raw + line_end.encode()
+    charsets = json.dumps(labels).encode()
+    body += b'--xYzZY\r\nContent-Disposition: form-data; name="charsets"\r\n\r\n' + charsets
+    body += b"\r\n--xYzZY--\r\n"
+    form, files, exact, raw = werkzeug_and_raw(body)
+    event("werkzeug's form is exact" if exact else "the bytes are recovered")
+    if not exact:
+        return
+    try:
+        fast = parse_sendgrid(form, files)
+    except EmailParseError:
+        with pytest.raises(EmailParseError):
+            parse_sendgrid({**form, **raw}, files)
+        return
+    assert fast == parse_sendgrid({**form, **raw}, files)

@@ -5,6 +5,7 @@ values (unfolded, 8-bit bytes read), RFC 2047 encoded words, and the cleaning ev
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Callable
 from email import policy
@@ -80,6 +81,30 @@ def _decode_bytes(raw: bytes, charset: object) -> str:
 
 def _is_seven_bit_codec(name: str) -> bool:
     return name.startswith("iso2022") or name in {"utf-7", "hz"}
+
+
+@functools.lru_cache(maxsize=64)
+def _reads_ascii_as_ascii(name: str) -> bool:
+    try:
+        return bytes(range(128)).decode(name) == "".join(map(chr, range(128)))
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return False
+
+
+def decodes_as_utf8(charset: object, *, ascii_only: bool) -> bool:
+    """Whether :func:`decode_field` gives the same text for a field's bytes as for the ``str``
+    a UTF-8 decode made of them (werkzeug's form), so the bytes need not be recovered.
+
+    True for the UTF-8 family (no label, US-ASCII, UTF-8) when the bytes are valid UTF-8 and
+    do not start with a byte order mark (``utf-8-sig`` would drop it); with ``ascii_only``
+    (every byte below 0x80) also for every charset that reads ASCII as ASCII, and for the
+    7-bit ones that :func:`decode_field` decodes again from a ``str``. The caller checks the
+    bytes; anything else (UTF-16, EBCDIC ...) needs the bytes themselves.
+    """
+    name = _codec_name(charset)
+    if name is None or name in {"ascii", "utf-8"}:
+        return True
+    return ascii_only and (_is_seven_bit_codec(name) or _reads_ascii_as_ascii(name))
 
 
 def decode_field(value: str | bytes | bytearray | None, charset: object = None) -> str:
