@@ -13,6 +13,7 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from oncall.db.session import paging_first
 from oncall.db.single_engine import EngineLock, claim_engine
 from oncall.delivery.reconcile import reconcile_stuck
 from oncall.delivery.worker import OutboxSender
@@ -45,7 +46,7 @@ class BackgroundServices:
             self.sender.start()
         if self.run_engine:
             self.scheduler.add_job(
-                lambda: _guarded(clock_pass, self.runtime),
+                lambda: _guarded(clock_pass, self.runtime, urgent=True),
                 "interval",
                 seconds=settings.engine.tick.total_seconds(),
                 id="engine-tick",
@@ -95,9 +96,13 @@ def clock_pass(runtime: Runtime) -> tuple[TickResult, int]:
     return result, reconciled
 
 
-def _guarded(function, runtime: Runtime) -> None:
+def _guarded(function, runtime: Runtime, *, urgent: bool = False) -> None:
     try:
-        function(runtime)
+        if urgent:  # the engine's writes go ahead of the web's on the single box
+            with paging_first():
+                function(runtime)
+        else:
+            function(runtime)
     except Exception:  # a failing tick must not kill the scheduler; the next one retries
         log.exception("background job %s failed", getattr(function, "__name__", function))
 

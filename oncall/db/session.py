@@ -21,7 +21,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30, "factory": _WriterConnection}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
-        writer = _FairLock()
+        writer = _WriterQueue()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -64,32 +64,66 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-class _FairLock:
-    """A lock served first come, first served (``threading.Lock`` is not: a thread that
-    releases it and asks again at once usually wins). With sixteen intake requests queueing for
-    the one writer, the sender recording a sent page must get its turn, not wait for a lull."""
+# Whose writes go first on the single box's writer lock: see :func:`paging_first`.
+_urgent = threading.local()
+
+
+@contextmanager
+def paging_first() -> Iterator[None]:
+    """This thread's write transactions go ahead of the web's on the single box (SQLite).
+
+    The engine and the sender (a page claimed, a send recorded) each write briefly; queued
+    behind sixteen intake requests, each of those writes waited half a second, and in a storm
+    the pages left only after the last case was opened. Pages are the service's one job: they
+    go first, the intakes still waiting take turns between them. PostgreSQL has no such queue.
+    """
+    before = getattr(_urgent, "on", False)
+    _urgent.on = True
+    try:
+        yield
+    finally:
+        _urgent.on = before
+
+
+class _WriterQueue:
+    """The single box's writer lock: served first come, first served (``threading.Lock`` is
+    not: a thread that releases it and asks again at once usually wins), except that the
+    threads inside :func:`paging_first` are served before everyone else."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
+        self._held = False
         self._next = 0  # the next ticket handed out
-        self._serving = 0  # the ticket whose turn it is
-        self._abandoned: set[int] = set()  # tickets whose holder stopped waiting
+        self._urgent: list[int] = []  # waiting tickets, in order: paging work ...
+        self._others: list[int] = []  # ... and everyone else
+
+    @property
+    def waiting(self) -> int:
+        """How many threads wait for their turn."""
+        with self._cond:
+            return len(self._urgent) + len(self._others)
+
+    def _first(self) -> int | None:
+        line = self._urgent or self._others
+        return line[0] if line else None
 
     def acquire(self, timeout: float) -> bool:
         with self._cond:
             ticket = self._next
             self._next += 1
-            if self._cond.wait_for(lambda: self._serving == ticket, timeout):
-                return True
-            self._abandoned.add(ticket)  # skipped when its turn comes
-            return False
+            line = self._urgent if getattr(_urgent, "on", False) else self._others
+            line.append(ticket)
+            took = self._cond.wait_for(lambda: not self._held and self._first() == ticket, timeout)
+            line.remove(ticket)
+            if took:
+                self._held = True
+            else:
+                self._cond.notify_all()  # the one behind may be first now
+            return took
 
     def release(self) -> None:
         with self._cond:
-            self._serving += 1
-            while self._serving in self._abandoned:
-                self._abandoned.discard(self._serving)
-                self._serving += 1
+            self._held = False
             self._cond.notify_all()
 
 
@@ -107,7 +141,7 @@ class _WriterConnection(sqlite3.Connection):
     """
 
     WAIT = 30.0
-    writer: _FairLock | None = None
+    writer: _WriterQueue | None = None
     _holding = False
 
     def take_writer_turn(self) -> None:

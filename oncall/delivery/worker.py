@@ -43,7 +43,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oncall.db.models import OutboundMessage
-from oncall.db.session import transaction
+from oncall.db.session import paging_first, transaction
 from oncall.delivery.bundling import mirror, plan_bundles
 from oncall.delivery.outcomes import fail, mark_sent
 from oncall.delivery.reconcile import LOOKUP_SLACK
@@ -157,7 +157,8 @@ class OutboxSender:
             if self._stopping.is_set():
                 break
             try:
-                self._drain()
+                with paging_first():
+                    self._drain()
             except Exception:  # the database may be down: log, wait a little, go on
                 log.exception("outbox sender run failed")
                 self._stopping.wait(min(interval, 5.0))
@@ -186,9 +187,13 @@ class OutboxSender:
                 self.deliver(claim, now)
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="oncall-send") as pool:
-                for future in [pool.submit(self.deliver, claim, now) for claim in claims]:
+                for future in [pool.submit(self._deliver_first, claim, now) for claim in claims]:
                     future.result()
         return len(claims)
+
+    def _deliver_first(self, claim: Claim, now: datetime | None) -> None:
+        with paging_first():  # a send thread records its outcome ahead of the web
+            self.deliver(claim, now)
 
     def claim(self, now: datetime, limit: int | None = None) -> list[Claim]:
         """Take due rows (bundling pages due together) and commit them as ``sending``."""
