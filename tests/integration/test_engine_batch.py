@@ -60,7 +60,6 @@ def test_a_case_whose_engine_was_down_gets_its_steps_in_due_order_within_a_batch
     assert world.kinds(case).count("paged") == 3
 
 
-
 def test_a_step_another_engine_armed_after_the_claim_read_still_comes_first(world, monkeypatch):
     """Two engines: the claim query reads the deadlines as they were when it started, so a
     step another engine armed (already due) and committed meanwhile is not in it, while the
@@ -83,6 +82,7 @@ def test_a_step_another_engine_armed_after_the_claim_read_still_comes_first(worl
     assert hidden  # the step was hidden from one claim
     assert any(t.startswith("Reminder") for t in world.texts(ALICE))
     assert any(t.startswith("Reminder") for t in world.texts(BOB))
+
 
 # -- the batch's outbox rows (written together on PostgreSQL, one at a time on SQLite) ------
 def test_every_page_of_a_batch_is_named_in_its_case_timeline(world):
