@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,17 +54,34 @@ class NewCase:
 def next_case_number(session: Session) -> int:
     """Take the next human case number (1001, 1002, …).
 
-    The UPDATE takes a row lock on PostgreSQL, so concurrent openings get distinct numbers;
-    a rolled-back opening gives its number back.
+    On PostgreSQL from the ``case_numbers`` sequence: no lock is held, so openings running
+    at the same time do not wait for each other (an ``UPDATE`` of a counter row held its lock
+    until the opening committed, and a burst of openings queued on it, issue 14). Numbers are
+    unique and increasing; an opening that rolls back (it failed, or a duplicate of a webhook
+    in flight lost the race) leaves a gap. On SQLite, where writers take turns anyway, the
+    counter row: a rolled-back opening gives its number back.
     """
-    # One round trip: the incremented value comes back with the UPDATE (both databases speak
-    # UPDATE … RETURNING; SQLite since 3.35).
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(_NEXT_FROM_SEQUENCE)
+    # One round trip: the incremented value comes back with the UPDATE (SQLite >= 3.35).
     return session.scalar(
         update(Counter)
         .where(Counter.name == "case_number")
         .values(value=Counter.value + 1)
         .returning(Counter.value)
     )
+
+
+def numbers_taken_through(session: Session, number: int) -> None:
+    """The next case opened gets ``number + 1`` (for cases written without intake: imports,
+    test worlds)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT setval('case_numbers', :n)"), {"n": number})
+    else:
+        session.execute(update(Counter).where(Counter.name == "case_number").values(value=number))
+
+
+_NEXT_FROM_SEQUENCE = text("SELECT nextval('case_numbers')")
 
 
 def open_case(session: Session, runtime: Runtime, new: NewCase, now: datetime) -> Case:

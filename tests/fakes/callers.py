@@ -11,11 +11,11 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import update
 from twilio.request_validator import RequestValidator
 from werkzeug.security import generate_password_hash
 
-from oncall.db.models import Counter, OutboundMessage
+from oncall.cases.opening import numbers_taken_through
+from oncall.db.models import OutboundMessage
 from tests.fakes import seed
 
 PUBLIC = "https://oncall.vendor.example"
@@ -91,8 +91,7 @@ def add_paged_case(runtime) -> None:
     """Case 1001, open, with alice paged for it by SMS and by voice (outbox rows 1 and 2)."""
     with runtime.sessions() as session, session.begin():
         case = seed.add_case(session, 1001, opened_at=NOW)
-        # As if intake had opened it: the next case is 1002.
-        session.execute(update(Counter).where(Counter.name == "case_number").values(value=1001))
+        numbers_taken_through(session, 1001)  # as if intake had opened it: the next is 1002
         for channel in ("sms", "voice"):
             session.add(
                 OutboundMessage(

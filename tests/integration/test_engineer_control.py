@@ -15,11 +15,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
 
 from oncall.bootstrap.runtime import build_runtime
+from oncall.cases.opening import numbers_taken_through
 from oncall.cli.main import main
-from oncall.db.models import Counter
 from oncall.db.session import transaction
 from oncall.web.app import create_app
 from tests.conftest import ROOT
@@ -45,9 +44,7 @@ def world(settings, clock, db_engine) -> PagingWorld:
 
 def next_case_number_is(world: PagingWorld, number: int) -> None:
     with transaction(world.runtime.sessions) as session:
-        session.execute(
-            update(Counter).where(Counter.name == "case_number").values(value=number - 1)
-        )
+        numbers_taken_through(session, number - 1)
 
 
 def numbers_in(texts: list[str]) -> set[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, update
 
 from oncall.db.models import Base, Counter
 from oncall.db.session import make_session_factory, schema_revision
@@ -33,3 +33,36 @@ def test_case_numbers_start_at_1001(db_engine):
         assert session.scalar(select(Counter.value).where(Counter.name == "case_number")) == 1000
         assert next_case_number(session) == 1001
         assert next_case_number(session) == 1002
+
+
+def test_case_numbers_carry_on_from_the_counter_and_back(pg_url):
+    """PostgreSQL numbers cases from a sequence (no lock held by an opening); upgrading starts
+    it after the counter's value, downgrading hands its place back to the counter."""
+    from alembic import command
+
+    from oncall.cases.opening import next_case_number
+    from oncall.db.session import alembic_config, make_engine, upgrade
+
+    def downgrade() -> None:
+        command.downgrade(alembic_config(pg_url), "0012_case_lifecycle")
+
+    engine = make_engine(pg_url)
+    sessions = make_session_factory(engine)
+    try:
+        downgrade()
+        with sessions() as session, session.begin():
+            session.execute(update(Counter).values(value=1041))
+        upgrade(pg_url)
+        with sessions() as session, session.begin():
+            assert next_case_number(session) == 1042
+            assert next_case_number(session) == 1043
+        downgrade()
+        with sessions() as session, session.begin():
+            assert session.scalar(select(Counter.value)) == 1043
+    finally:
+        # As the other tests expect it: the sequence starting at 1001.
+        downgrade()
+        with sessions() as session, session.begin():
+            session.execute(update(Counter).values(value=1000))
+        upgrade(pg_url)
+        engine.dispose()
