@@ -170,7 +170,7 @@ def read_engine(node: Node) -> EngineSettings:
     return EngineSettings(
         tick=node.child("tick").duration(timedelta(seconds=1), positive=True),
         reload_poll=node.child("reload_poll").duration(timedelta(seconds=5), positive=True),
-        batch_size=node.child("batch_size").integer(100, minimum=1),
+        batch_size=node.child("batch_size").integer(200, minimum=1),
         sms_rate_window=node.child("sms_rate_window").duration(timedelta(seconds=60)),
         retry_base=node.child("retry_base").duration(timedelta(seconds=2), positive=True),
         retry_max=node.child("retry_max").duration(timedelta(minutes=2), positive=True),
