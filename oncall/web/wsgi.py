@@ -12,6 +12,7 @@ with empty or development secrets: see :mod:`oncall.config.production`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -39,3 +40,8 @@ if _run_engine:
         _run_engine = False
 _services = BackgroundServices(_runtime, engine=_run_engine)
 _services.start()
+
+# What start-up built (the app, settings, rotas, compiled templates) lives as long as the
+# process: frozen out of the collector's sight, a full collection no longer walks it while a
+# request waits (the single box's lone pages had p99 outliers of 50-130 ms against a p50 of 30).
+gc.freeze()
