@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from contextlib import nullcontext
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -97,11 +98,9 @@ def clock_pass(runtime: Runtime) -> tuple[TickResult, int]:
 
 
 def _guarded(function, runtime: Runtime, *, urgent: bool = False) -> None:
+    # The engine's writes go ahead of the web's on the single box; other jobs take turns.
     try:
-        if urgent:  # the engine's writes go ahead of the web's on the single box
-            with paging_first():
-                function(runtime)
-        else:
+        with paging_first() if urgent else nullcontext():
             function(runtime)
     except Exception:  # a failing tick must not kill the scheduler; the next one retries
         log.exception("background job %s failed", getattr(function, "__name__", function))

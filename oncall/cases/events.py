@@ -61,14 +61,11 @@ def buffered_events(session: Session) -> Iterator[None]:
 
 
 def _row(event: CaseEvent) -> dict[str, Any]:
-    return {
-        "case_id": event.case_id,
-        "at": event.at,
-        "kind": event.kind,
-        "actor": event.actor,
-        "text": event.text,
-        "data": event.data,
-    }
+    """The event's columns (but its id, which the database gives) as a plain row."""
+    return {c.name: getattr(event, c.name) for c in _EVENT_COLUMNS}
+
+
+_EVENT_COLUMNS = [c for c in CaseEvent.__table__.columns if not c.primary_key]
 
 
 def events_mark(session: Session) -> int:
